@@ -1,0 +1,1 @@
+"""Payment service: Stripe Checkout sessions for orders, and Stripe's webhooks."""

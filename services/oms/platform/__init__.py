@@ -1,0 +1,1 @@
+"""Shared plumbing every OMS service imports: one module per concern, imported qualified."""

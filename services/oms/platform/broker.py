@@ -1,0 +1,91 @@
+"""RabbitMQ: one robust connection per process and a pool of confirm-mode channels.
+
+Publishing waits for the broker's confirm and is `mandatory`, so an event that no queue would
+take raises instead of vanishing; callers (the outbox relay) keep it and try again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractRobustConnection, DeliveryMode
+from aio_pika.pool import Pool
+from opentelemetry import propagate
+
+from oms.platform.events import Event
+from oms.platform.settings import RabbitMQSettings
+
+
+def event_message(event: Event, headers: dict[str, Any] | None = None) -> aio_pika.Message:
+    """A persistent message for `event` carrying its id, type, time and the trace context."""
+    all_headers: dict[str, Any] = {"x-event-version": event.version, **(headers or {})}
+    propagate.inject(all_headers)
+    return aio_pika.Message(
+        body=event.to_json(),
+        content_type="application/json",
+        delivery_mode=DeliveryMode.PERSISTENT,
+        message_id=event.id,
+        type=event.type,
+        timestamp=event.occurred_at,
+        headers=all_headers,
+    )
+
+
+class Broker:
+    def __init__(self, settings: RabbitMQSettings, name: str = "oms") -> None:
+        self.settings = settings
+        self.name = name
+        self._connection: AbstractRobustConnection | None = None
+        self._channels: Pool[AbstractChannel] | None = None
+
+    @property
+    def connection(self) -> AbstractRobustConnection:
+        if self._connection is None:
+            raise RuntimeError("Broker.connect() has not been called")
+        return self._connection
+
+    async def connect(self) -> None:
+        """Open the process's connection and declare the durable events exchange."""
+        self._connection = await aio_pika.connect_robust(
+            self.settings.url, client_properties={"connection_name": self.name}
+        )
+        self._channels = Pool(self._open_channel, max_size=self.settings.channel_pool_size)
+        async with self.channel() as channel:
+            await channel.declare_exchange(
+                self.settings.exchange, aio_pika.ExchangeType.TOPIC, durable=True
+            )
+
+    async def close(self) -> None:
+        if self._channels is not None:
+            await self._channels.close()
+            self._channels = None
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+
+    async def _open_channel(self) -> AbstractChannel:
+        return await self.connection.channel(publisher_confirms=True, on_return_raises=True)
+
+    @asynccontextmanager
+    async def channel(self) -> AsyncIterator[AbstractChannel]:
+        """Borrow a confirm-mode channel from the pool (never opens one per call)."""
+        if self._channels is None:
+            raise RuntimeError("Broker.connect() has not been called")
+        async with self._channels.acquire() as channel:
+            yield channel
+
+    async def publish(self, event: Event, routing_key: str | None = None) -> None:
+        """Publish `event` to the events exchange and wait until the broker has it."""
+        async with self.channel() as channel:
+            exchange = await channel.get_exchange(self.settings.exchange, ensure=False)
+            await exchange.publish(
+                event_message(event), routing_key=routing_key or event.type, mandatory=True
+            )
+
+    async def send_to_queue(self, queue: str, message: aio_pika.Message) -> None:
+        """Put a message straight into `queue` (retry and parking moves), with a confirm."""
+        async with self.channel() as channel:
+            await channel.default_exchange.publish(message, routing_key=queue, mandatory=True)

@@ -1,0 +1,49 @@
+"""The envelope every event travels in, and the errors a consumer can raise about it.
+
+The body is the JSON envelope (self-describing, readable in the RabbitMQ UI); its id, type and
+time are mirrored into the AMQP properties so tools can filter without parsing the body.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class MalformedMessage(Exception):
+    """The message cannot be read as an event: it is parked at once, never retried."""
+
+
+class PermanentError(Exception):
+    """A handler's way to say "retrying cannot help": the message is parked at once."""
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(default_factory=_new_id, min_length=1)
+    type: str = Field(min_length=1, pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+    version: int = Field(default=1, ge=1)
+    occurred_at: datetime = Field(default_factory=_now)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_json(cls, body: bytes) -> Event:
+        try:
+            return cls.model_validate_json(body)
+        except ValidationError as exc:
+            raise MalformedMessage(f"not an OMS event: {exc}") from exc

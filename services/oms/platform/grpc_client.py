@@ -1,0 +1,96 @@
+"""gRPC clients: one channel per target for the whole process, and a deadline on every call."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2
+
+from oms.platform.settings import GrpcSettings
+
+Resolve = Callable[[str], Awaitable[list[str]]]
+
+
+class DefaultDeadline(grpc.aio.UnaryUnaryClientInterceptor):
+    """Gives every call that did not set its own timeout the configured deadline."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    async def intercept_unary_unary(
+        self,
+        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Any],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request: Any,
+    ) -> Any:
+        if client_call_details.timeout is None:
+            client_call_details = grpc.aio.ClientCallDetails(
+                method=client_call_details.method,
+                timeout=self.seconds,
+                metadata=client_call_details.metadata,
+                credentials=client_call_details.credentials,
+                wait_for_ready=client_call_details.wait_for_ready,
+            )
+        return await continuation(client_call_details, request)
+
+
+class Channels:
+    """Caches one `grpc.aio.Channel` per "host:port"; HTTP/2 multiplexes calls over it."""
+
+    def __init__(self, settings: GrpcSettings) -> None:
+        self.settings = settings
+        self._channels: dict[str, grpc.aio.Channel] = {}
+        self.opened = 0
+
+    def get(self, target: str) -> grpc.aio.Channel:
+        channel = self._channels.get(target)
+        if channel is None:
+            channel = grpc.aio.insecure_channel(
+                target,
+                interceptors=[DefaultDeadline(self.settings.default_deadline_seconds)],
+                options=[("grpc.keepalive_time_ms", 30_000)],
+            )
+            self._channels[target] = channel
+            self.opened += 1
+        return channel
+
+    async def close(self) -> None:
+        channels, self._channels = list(self._channels.values()), {}
+        for channel in channels:
+            await channel.close()
+
+
+class Balancer:
+    """Client-side round robin over the healthy instances of a service, found by `resolve`."""
+
+    def __init__(self, service: str, resolve: Resolve, channels: Channels) -> None:
+        self.service = service
+        self._resolve = resolve
+        self._channels = channels
+        self._counter = itertools.count()
+
+    async def channel(self) -> grpc.aio.Channel:
+        targets = await self._resolve(self.service)
+        if not targets:
+            raise grpc.aio.AioRpcError(
+                grpc.StatusCode.UNAVAILABLE,
+                grpc.aio.Metadata(),
+                grpc.aio.Metadata(),
+                details=f"no healthy instance of {self.service}",
+            )
+        return self._channels.get(targets[next(self._counter) % len(targets)])
+
+
+async def check_health(channel: grpc.aio.Channel, service: str = "") -> str:
+    """The serving status name (`SERVING`, `NOT_SERVING`, ...) the server reports."""
+    check = channel.unary_unary(
+        "/grpc.health.v1.Health/Check",
+        request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+        response_deserializer=health_pb2.HealthCheckResponse.FromString,
+    )
+    response = await check(health_pb2.HealthCheckRequest(service=service))
+    name: str = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+    return name

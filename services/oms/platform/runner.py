@@ -1,0 +1,62 @@
+"""Process lifecycle: run a service until SIGTERM/SIGINT, then shut it down in order.
+
+A service's `main(lifecycle)` enters its parts into an `AsyncExitStack` in dependency order
+(tracing, storage, broker, consumers, gRPC server, Consul registration), marks itself ready,
+and awaits `lifecycle.stopped()`. Unwinding the stack then reverses that order: leave Consul,
+stop taking calls and messages, finish the in-flight ones, close connections, flush traces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+
+from oms.platform import logs
+
+log = logs.get(__name__)
+
+
+class Lifecycle:
+    def __init__(self) -> None:
+        self._stop = asyncio.Event()
+        self._ready = asyncio.Event()
+
+    def request_stop(self) -> None:
+        if not self._stop.is_set():
+            log.info("lifecycle.stop_requested")
+        self._stop.set()
+
+    def mark_ready(self) -> None:
+        self._ready.set()
+        log.info("lifecycle.ready")
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set() and not self._stop.is_set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    async def stopped(self) -> None:
+        await self._stop.wait()
+
+
+async def serve(main: Callable[[Lifecycle], Awaitable[None]]) -> None:
+    """Run `main` with a lifecycle whose stop is requested by SIGTERM or SIGINT."""
+    lifecycle = Lifecycle()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lifecycle.request_stop)
+    try:
+        await main(lifecycle)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    log.info("lifecycle.exited")
+
+
+def run(main: Callable[[Lifecycle], Awaitable[None]]) -> None:
+    """Entrypoint for `__main__` modules."""
+    asyncio.run(serve(main))

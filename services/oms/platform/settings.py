@@ -1,0 +1,98 @@
+"""Settings sections read from environment variables.
+
+Each section is its own `BaseSettings` with an env prefix, so a service composes only the
+sections it needs (see `ServiceSettings`) and every variable has one documented name. The
+defaults are the loopback addresses `docker compose` and the dev mode publish, so a local run
+needs no environment at all. Settings are built once in a service's `__main__`, never at import.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LogSettings(BaseSettings):
+    """`LOG_LEVEL` (default INFO) and `LOG_FORMAT` (`json` for machines, `console` for people)."""
+
+    model_config = SettingsConfigDict(env_prefix="LOG_")
+
+    level: str = "INFO"
+    format: str = Field(default="json", pattern="^(json|console)$")
+
+
+class TracingSettings(BaseSettings):
+    """The standard OpenTelemetry variables: `OTEL_SDK_DISABLED`, `OTEL_EXPORTER_OTLP_ENDPOINT`."""
+
+    model_config = SettingsConfigDict(env_prefix="OTEL_")
+
+    sdk_disabled: bool = False
+    exporter_otlp_endpoint: str = "http://127.0.0.1:4317"
+
+
+class GrpcSettings(BaseSettings):
+    """Where this process serves gRPC and how long outgoing calls may take."""
+
+    model_config = SettingsConfigDict(env_prefix="GRPC_")
+
+    # Address to bind; `advertise_host` is what other services are told (Consul, the pod IP).
+    host: str = "127.0.0.1"
+    port: int = Field(default=50051, ge=0, le=65535)
+    advertise_host: str = "127.0.0.1"
+    default_deadline_seconds: float = Field(default=5.0, gt=0)
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+
+
+class RabbitMQSettings(BaseSettings):
+    """`RABBITMQ_URL`, the events exchange, consumer prefetch and the retry schedule."""
+
+    model_config = SettingsConfigDict(env_prefix="RABBITMQ_")
+
+    url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    exchange: str = "oms.events"
+    channel_pool_size: int = Field(default=4, ge=1, le=64)
+    prefetch: int = Field(default=16, ge=1, le=1000)
+    # One delay queue per step; a message that fails len(retry_delays_ms) + 1 times is parked.
+    retry_delays_ms: list[int] = Field(default_factory=lambda: [1_000, 5_000, 30_000, 120_000])
+
+    @field_validator("retry_delays_ms")
+    @classmethod
+    def _delays_grow(cls, delays: list[int]) -> list[int]:
+        if any(d <= 0 for d in delays) or delays != sorted(set(delays)):
+            raise ValueError("retry delays must be positive, distinct and increasing")
+        return delays
+
+
+class MongoSettings(BaseSettings):
+    """`MONGODB_URL` and `MONGODB_DATABASE`."""
+
+    model_config = SettingsConfigDict(env_prefix="MONGODB_")
+
+    url: str = "mongodb://127.0.0.1:27017/"
+    database: str = "oms"
+    max_pool_size: int = Field(default=20, ge=1)
+
+
+class ConsulSettings(BaseSettings):
+    """Consul's own `CONSUL_HTTP_ADDR`, plus how we check and cache registrations."""
+
+    model_config = SettingsConfigDict(env_prefix="CONSUL_")
+
+    http_addr: str = "127.0.0.1:8500"
+    check_interval: str = "5s"
+    check_timeout: str = "2s"
+    deregister_critical_after: str = "1m"
+    cache_ttl_seconds: float = Field(default=5.0, ge=0)
+
+    @property
+    def host(self) -> str:
+        return self._split()[0]
+
+    @property
+    def port(self) -> int:
+        return self._split()[1]
+
+    def _split(self) -> tuple[str, int]:
+        address = self.http_addr.removeprefix("http://")
+        host, _, port = address.rpartition(":")
+        return host or "127.0.0.1", int(port or 8500)

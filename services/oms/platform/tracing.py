@@ -1,0 +1,68 @@
+"""OpenTelemetry: export spans over OTLP/gRPC to Jaeger and instrument our client libraries.
+
+Trace context crosses gRPC through the gRPC instrumentation and RabbitMQ through message
+headers (the aio-pika instrumentation injects on publish and extracts on consume; the broker
+module also injects explicitly so every message carries the headers).
+"""
+
+from __future__ import annotations
+
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.aio_pika import AioPikaInstrumentor
+from opentelemetry.instrumentation.grpc import (
+    GrpcAioInstrumentorClient,
+    GrpcAioInstrumentorServer,
+)
+from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from oms.platform.settings import TracingSettings
+
+_INSTRUMENTORS = (
+    GrpcAioInstrumentorClient,
+    GrpcAioInstrumentorServer,
+    AioPikaInstrumentor,
+    PymongoInstrumentor,
+)
+
+
+class Tracing:
+    """Owns the process's tracer provider; `shutdown` flushes what is still buffered."""
+
+    def __init__(self, provider: TracerProvider | None) -> None:
+        self._provider = provider
+
+    def flush(self, timeout_millis: int = 5_000) -> bool:
+        return self._provider.force_flush(timeout_millis) if self._provider else True
+
+    def shutdown(self) -> None:
+        if self._provider is None:
+            return
+        self._provider.shutdown()
+        for instrumentor in _INSTRUMENTORS:
+            if instrumentor().is_instrumented_by_opentelemetry:
+                instrumentor().uninstrument()
+
+
+def setup(service: str, settings: TracingSettings) -> Tracing:
+    """Install the global tracer provider once per process (a second call reuses it)."""
+    if settings.sdk_disabled:
+        return Tracing(None)
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        return Tracing(current)
+    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}))
+    exporter = OTLPSpanExporter(endpoint=settings.exporter_otlp_endpoint, insecure=True)
+    provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=500))
+    trace.set_tracer_provider(provider)
+    for instrumentor in _INSTRUMENTORS:
+        if not instrumentor().is_instrumented_by_opentelemetry:
+            instrumentor().instrument(tracer_provider=provider)
+    return Tracing(provider)
+
+
+def tracer(name: str) -> trace.Tracer:
+    return trace.get_tracer(name)

@@ -1,0 +1,103 @@
+"""Session fixtures: the real servers, started on loopback only when a test asks for them.
+
+Binaries come from `scripts/provision-servers` (the test command runs it first). Each server
+runs in `.cache/test-servers/<name>/`, which is wiped at the start of a session and kept after
+it, so a failing run leaves its server logs behind for reading.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from pymongo import AsyncMongoClient
+from tests.harness import servers
+
+from oms.platform import broker as broker_module
+from oms.platform import mongo
+from oms.platform.settings import MongoSettings, RabbitMQSettings
+
+REPO = Path(__file__).resolve().parent.parent
+SERVERS_DIR = REPO / ".cache" / "test-servers"
+
+
+@pytest.fixture(scope="session")
+def servers_dir() -> Path:
+    shutil.rmtree(SERVERS_DIR, ignore_errors=True)
+    SERVERS_DIR.mkdir(parents=True)
+    return SERVERS_DIR
+
+
+@pytest.fixture(scope="session")
+def rabbitmq(servers_dir: Path) -> Iterator[servers.RabbitMQ]:
+    server = servers.RabbitMQ(servers_dir / "rabbitmq")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def ferretdb(servers_dir: Path) -> Iterator[servers.FerretDB]:
+    server = servers.FerretDB(servers_dir / "ferretdb")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def consul(servers_dir: Path) -> Iterator[servers.Consul]:
+    server = servers.Consul(servers_dir / "consul")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def jaeger(servers_dir: Path) -> Iterator[servers.Jaeger]:
+    server = servers.Jaeger(servers_dir / "jaeger")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def stripe_mock(servers_dir: Path) -> Iterator[servers.StripeMock]:
+    server = servers.StripeMock(servers_dir / "stripe-mock")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def rabbitmq_settings(rabbitmq: servers.RabbitMQ) -> RabbitMQSettings:
+    # Short delays keep retry tests quick; production defaults are seconds to minutes.
+    return RabbitMQSettings(url=rabbitmq.amqp_url, retry_delays_ms=[200, 400, 800])
+
+
+@pytest.fixture
+async def broker(
+    rabbitmq_settings: RabbitMQSettings,
+) -> AsyncIterator[broker_module.Broker]:
+    connected = broker_module.Broker(rabbitmq_settings)
+    await connected.connect()
+    yield connected
+    await connected.close()
+
+
+@pytest.fixture
+def mongo_settings(ferretdb: servers.FerretDB, request: pytest.FixtureRequest) -> MongoSettings:
+    # A database per test: no test sees another's documents.
+    name = "t_" + request.node.name.replace("[", "_").replace("]", "")[:40]
+    return MongoSettings(url=ferretdb.mongodb_url, database=name)
+
+
+@pytest.fixture
+async def mongo_client(
+    mongo_settings: MongoSettings,
+) -> AsyncIterator[AsyncMongoClient[mongo.Document]]:
+    client = mongo.connect(mongo_settings)
+    yield client
+    await client.drop_database(mongo_settings.database)
+    await client.close()

@@ -1,0 +1,120 @@
+"""The gRPC server helper (health, graceful stop) and the client helpers (deadline, reuse)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import pytest
+
+from oms.platform import grpc_client
+from oms.platform.grpc_server import GrpcServer
+from oms.platform.settings import GrpcSettings
+
+
+def _echo_service() -> grpc.GenericRpcHandler:
+    async def echo(request: bytes, context: Any) -> bytes:
+        return request
+
+    async def sleep(request: bytes, context: Any) -> bytes:
+        await asyncio.sleep(float(request.decode()))
+        return request
+
+    return grpc.method_handlers_generic_handler(
+        "test.Echo",
+        {
+            "Echo": grpc.unary_unary_rpc_method_handler(echo),
+            "Sleep": grpc.unary_unary_rpc_method_handler(sleep),
+        },
+    )
+
+
+def _method(channel: grpc.aio.Channel, name: str) -> grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]:
+    """A raw-bytes callable for one of the test service's methods."""
+    return channel.unary_unary(f"/test.Echo/{name}")
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[GrpcServer]:
+    started = GrpcServer(
+        GrpcSettings(port=0, shutdown_grace_seconds=5), service_names=["test.Echo"]
+    )
+    started.server.add_generic_rpc_handlers((_echo_service(),))
+    await started.start()
+    yield started
+    await started.server.stop(0)
+
+
+async def test_the_health_service_answers_serving_for_the_server_and_its_services(
+    server: GrpcServer,
+) -> None:
+    channels = grpc_client.Channels(GrpcSettings())
+    channel = channels.get(server.address)
+
+    assert await grpc_client.check_health(channel) == "SERVING"
+    assert await grpc_client.check_health(channel, "test.Echo") == "SERVING"
+    await server.set_serving(False)
+    assert await grpc_client.check_health(channel, "test.Echo") == "NOT_SERVING"
+    await channels.close()
+
+
+async def test_every_call_gets_the_default_deadline(server: GrpcServer) -> None:
+    channels = grpc_client.Channels(GrpcSettings(default_deadline_seconds=0.3))
+    sleep = _method(channels.get(server.address), "Sleep")
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await sleep(b"2")
+
+    assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert await sleep(b"0.01", timeout=2) == b"0.01"  # an explicit timeout wins
+    await channels.close()
+
+
+async def test_calls_reuse_one_channel_per_target(server: GrpcServer) -> None:
+    channels = grpc_client.Channels(GrpcSettings())
+
+    replies = await asyncio.gather(
+        *(_method(channels.get(server.address), "Echo")(b"%d" % n) for n in range(200))
+    )
+
+    assert replies == [b"%d" % n for n in range(200)]
+    assert channels.opened == 1
+    await channels.close()
+
+
+async def test_stop_finishes_in_flight_calls_and_refuses_new_ones(server: GrpcServer) -> None:
+    channels = grpc_client.Channels(GrpcSettings())
+    channel = channels.get(server.address)
+    in_flight = asyncio.ensure_future(_method(channel, "Sleep")(b"0.5"))
+    await asyncio.sleep(0.1)
+
+    await server.stop()
+
+    assert await in_flight == b"0.5"
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await _method(channel, "Echo")(b"late", timeout=1)
+    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+    await channels.close()
+
+
+async def test_the_balancer_spreads_calls_over_the_resolved_instances() -> None:
+    servers = [GrpcServer(GrpcSettings(port=0), service_names=[]) for _ in range(2)]
+    for each in servers:
+        await each.start()
+    channels = grpc_client.Channels(GrpcSettings())
+
+    async def resolve(service: str) -> list[str]:
+        return [each.address for each in servers]
+
+    balancer = grpc_client.Balancer("echo", resolve, channels)
+    picked = [await balancer.channel() for _ in range(4)]
+
+    assert picked[0] is picked[2]
+    assert picked[1] is picked[3]
+    assert picked[0] is not picked[1]
+    assert channels.opened == 2
+    await channels.close()
+    for each in servers:
+        await each.server.stop(0)
