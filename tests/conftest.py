@@ -1,33 +1,40 @@
 """Session fixtures: the real servers, started on loopback only when a test asks for them.
 
 Binaries come from `scripts/provision-servers` (the test command runs it first). Each server
-runs in `.cache/test-servers/<name>/`, which is wiped at the start of a session and kept after
-it, so a failing run leaves its server logs behind for reading.
+runs in `.cache/test-servers/<run>/<name>/`, a folder per test session kept after it, so a
+failing run leaves its server logs behind for reading; only the newest few runs are kept.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from pymongo import AsyncMongoClient
-from tests.harness import servers
 
 from oms.platform import broker as broker_module
 from oms.platform import mongo
 from oms.platform.settings import MongoSettings, RabbitMQSettings
+from tests.harness import servers
 
 REPO = Path(__file__).resolve().parent.parent
 SERVERS_DIR = REPO / ".cache" / "test-servers"
+KEEP_RUNS = 5
 
 
 @pytest.fixture(scope="session")
 def servers_dir() -> Path:
-    shutil.rmtree(SERVERS_DIR, ignore_errors=True)
-    SERVERS_DIR.mkdir(parents=True)
-    return SERVERS_DIR
+    # A folder per session, so two test runs on one machine never share or wipe servers.
+    SERVERS_DIR.mkdir(parents=True, exist_ok=True)
+    for old in sorted(p for p in SERVERS_DIR.iterdir() if p.is_dir())[:-KEEP_RUNS]:
+        shutil.rmtree(old, ignore_errors=True)
+    run = SERVERS_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    run.mkdir()
+    return run
 
 
 @pytest.fixture(scope="session")

@@ -8,11 +8,11 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from tests.harness import servers
 
 from oms.platform.discovery import Discovery, Registration
 from oms.platform.grpc_server import GrpcServer
 from oms.platform.settings import ConsulSettings, GrpcSettings
+from tests.harness import servers
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
-from tests.harness import servers
 
 from oms.platform import mongo
 from oms.platform.broker import Broker
@@ -23,6 +22,7 @@ from oms.platform.consumer import parking_queue_name
 from oms.platform.discovery import Discovery
 from oms.platform.events import Event
 from oms.platform.settings import ConsulSettings, MongoSettings
+from tests.harness import servers
 
 SAMPLE = Path(__file__).with_name("sample_service.py")
 
