@@ -57,7 +57,9 @@ class Platform:
     def service(self, name: str) -> Balancer:
         """Channels to the healthy instances of another service, round robin."""
         if name not in self._balancers:
-            self._balancers[name] = Balancer(name, self.discovery.healthy, self.channels)
+            self._balancers[name] = Balancer(
+                name, self.discovery.healthy, self.channels, forget=self.discovery.forget
+            )
         return self._balancers[name]
 
     async def consume(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2
@@ -12,6 +12,7 @@ from grpc_health.v1 import health_pb2
 from oms.platform.settings import GrpcSettings
 
 Resolve = Callable[[str], Awaitable[list[str]]]
+T = TypeVar("T")
 
 
 class DefaultDeadline(grpc.aio.UnaryUnaryClientInterceptor):
@@ -66,11 +67,34 @@ class Channels:
 class Balancer:
     """Client-side round robin over the healthy instances of a service, found by `resolve`."""
 
-    def __init__(self, service: str, resolve: Resolve, channels: Channels) -> None:
+    def __init__(
+        self,
+        service: str,
+        resolve: Resolve,
+        channels: Channels,
+        forget: Callable[[str], None] = lambda _: None,
+    ) -> None:
         self.service = service
         self._resolve = resolve
         self._channels = channels
+        self._forget = forget
         self._counter = itertools.count()
+
+    async def call(
+        self, invoke: Callable[[grpc.aio.Channel], Awaitable[T]], attempts: int = 3
+    ) -> T:
+        """Run `invoke` on an instance; when it is UNAVAILABLE (dead, draining), try the next.
+
+        Only for calls that are safe to repeat: OMS's are idempotent per order id.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                return await invoke(await self.channel())
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.UNAVAILABLE or attempt == attempts:
+                    raise
+                self._forget(self.service)
+        raise AssertionError("unreachable")
 
     async def channel(self) -> grpc.aio.Channel:
         targets = await self._resolve(self.service)

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from oms.platform import logs
+from oms.platform import errors, logs
 from oms.platform.settings import GrpcSettings
 
 log = logs.get(__name__)
@@ -17,10 +17,25 @@ _Req = TypeVar("_Req")
 _Resp = TypeVar("_Resp")
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+DETAILS_KEY = "oms-details-bin"
+STATUS_FOR_ERROR: dict[type[errors.DomainError], grpc.StatusCode] = {
+    errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
+}
 
 
-class AccessLogInterceptor(grpc.aio.ServerInterceptor):
-    """Logs each unary call's method, status and duration."""
+def status_for(error: errors.DomainError) -> grpc.StatusCode:
+    for kind in type(error).__mro__:
+        if kind in STATUS_FOR_ERROR:
+            return STATUS_FOR_ERROR[kind]
+    return grpc.StatusCode.UNKNOWN
+
+
+class CallInterceptor(grpc.aio.ServerInterceptor):
+    """For each unary call: turns domain errors into status codes, and logs the outcome."""
 
     async def intercept_service(
         self,
@@ -39,6 +54,9 @@ class AccessLogInterceptor(grpc.aio.ServerInterceptor):
             started = time.perf_counter()
             try:
                 return await inner(request, context)
+            except errors.DomainError as exc:
+                trailers = ((DETAILS_KEY, exc.details),) if exc.details else ()
+                await context.abort(status_for(exc), str(exc), trailing_metadata=trailers)
             finally:
                 code = context.code() or grpc.StatusCode.OK
                 log.info(
@@ -71,7 +89,7 @@ class GrpcServer:
     ) -> None:
         self.settings = settings
         self.service_names = list(service_names)
-        self.server = grpc.aio.server(interceptors=[AccessLogInterceptor(), *interceptors])
+        self.server = grpc.aio.server(interceptors=[CallInterceptor(), *interceptors])
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self.port = 0
