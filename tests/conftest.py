@@ -8,8 +8,10 @@ failing run leaves its server logs behind for reading; only the newest few runs 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from pymongo import AsyncMongoClient
 from oms.platform import broker as broker_module
 from oms.platform import mongo
 from oms.platform.settings import MongoSettings, RabbitMQSettings
+from tests.harness import kube as kube_harness
 from tests.harness import servers
 
 REPO = Path(__file__).resolve().parent.parent
@@ -77,6 +80,14 @@ def stripe_mock(servers_dir: Path) -> Iterator[servers.StripeMock]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def kube(servers_dir: Path) -> Iterator[kube_harness.ControlPlane]:
+    control_plane = kube_harness.ControlPlane(servers_dir / "kube")
+    control_plane.start()
+    yield control_plane
+    control_plane.stop()
+
+
 @pytest.fixture
 def rabbitmq_settings(rabbitmq: servers.RabbitMQ) -> RabbitMQSettings:
     # Short delays keep retry tests quick; production defaults are seconds to minutes.
@@ -96,7 +107,8 @@ async def broker(
 @pytest.fixture
 def mongo_settings(ferretdb: servers.FerretDB, request: pytest.FixtureRequest) -> MongoSettings:
     # A database per test: no test sees another's documents.
-    name = "t_" + request.node.name.replace("[", "_").replace("]", "")[:40]
+    readable = re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)[:40]
+    name = f"t_{readable}_{uuid.uuid4().hex[:6]}"
     return MongoSettings(url=ferretdb.mongodb_url, database=name)
 
 

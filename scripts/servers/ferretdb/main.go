@@ -2,20 +2,52 @@
 //
 // Upstream's own binary needs a version file that `go install` does not produce, so this
 // wrapper embeds FerretDB through its public `ferretdb` package instead.
+//
+// FerretDB v1 applies an update by reading the document, changing it in Go and writing it
+// back, with no lock between the two: two connections updating one document lose one of the
+// updates (measured: 200 concurrent conditional decrements of a counter of 50 all "matched").
+// MongoDB guarantees single-document atomicity and OMS relies on it, so FerretDB listens on a
+// private Unix socket and clients reach it through a proxy that runs one write command at a
+// time across all connections. Reads and the driver's monitoring pass through unserialized.
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
+	"errors"
 	"flag"
+	"fmt"
+	"io"
 	"log"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
+
+const (
+	opMsg        = 2013
+	headerLength = 16
+	moreToCome   = 1 << 1
+	maxMessage   = 48 << 20
+)
+
+// Commands that only read: they run concurrently. Anything else takes the write lock.
+var readOnly = map[string]bool{
+	"hello": true, "isMaster": true, "ismaster": true, "ping": true, "buildInfo": true,
+	"buildinfo": true, "find": true, "getMore": true, "count": true, "distinct": true,
+	"listCollections": true, "listDatabases": true, "listIndexes": true, "killCursors": true,
+	"endSessions": true, "getParameter": true, "serverStatus": true, "dbStats": true,
+	"collStats": true, "connectionStatus": true, "whatsmyuri": true, "getLog": true,
+	"getCmdLineOpts": true, "hostInfo": true, "saslStart": true, "saslContinue": true,
+}
 
 func main() {
 	listen := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on")
@@ -29,10 +61,14 @@ func main() {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		log.Fatal(err)
 	}
+	// Unix socket paths are short (108 bytes), so the socket lives in the temp dir.
+	socket := filepath.Join(os.TempDir(), fmt.Sprintf("oms-ferretdb-%d.sock", os.Getpid()))
+	_ = os.Remove(socket)
+	defer os.Remove(socket)
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
+		Listener:  ferretdb.ListenerConfig{Unix: socket},
 		Logger:    logger,
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + dir + "/",
@@ -43,8 +79,140 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	log.Printf("ferretdb listening on %s, data in %s", *listen, dir)
-	if err := f.Run(ctx); err != nil && ctx.Err() == nil {
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	if err := waitForSocket(socket, 30*time.Second); err != nil {
 		log.Fatal(err)
 	}
+
+	listener, err := net.Listen("tcp", *listen)
+	if err != nil {
+		log.Fatal(err)
+	}
+	go func() {
+		<-ctx.Done()
+		listener.Close()
+	}()
+	log.Printf("ferretdb listening on %s, data in %s", *listen, dir)
+	p := &proxy{backend: socket}
+	for {
+		client, err := listener.Accept()
+		if err != nil {
+			break
+		}
+		go p.serve(client)
+	}
+	if err := <-done; err != nil && ctx.Err() == nil {
+		log.Fatal(err)
+	}
+}
+
+func waitForSocket(path string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if conn, err := net.Dial("unix", path); err == nil {
+			return conn.Close()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("ferretdb did not listen on %s within %s", path, within)
+}
+
+type proxy struct {
+	backend string
+	writes  sync.Mutex
+}
+
+// serve relays one client connection, message by message, through its own backend connection.
+func (p *proxy) serve(client net.Conn) {
+	defer client.Close()
+	backend, err := net.Dial("unix", p.backend)
+	if err != nil {
+		log.Printf("proxy: %v", err)
+		return
+	}
+	defer backend.Close()
+	fromClient, fromBackend := bufio.NewReader(client), bufio.NewReader(backend)
+	for {
+		request, err := readMessage(fromClient)
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				log.Printf("proxy: reading a request: %v", err)
+			}
+			return
+		}
+		if err := p.roundTrip(request, client, backend, fromBackend); err != nil {
+			log.Printf("proxy: %v", err)
+			return
+		}
+	}
+}
+
+func (p *proxy) roundTrip(request []byte, client, backend net.Conn, fromBackend *bufio.Reader) error {
+	if !readOnly[commandName(request)] {
+		p.writes.Lock()
+		defer p.writes.Unlock()
+	}
+	if _, err := backend.Write(request); err != nil {
+		return err
+	}
+	if opCode(request) == opMsg && flags(request)&moreToCome != 0 {
+		return nil // an unacknowledged write: no reply comes
+	}
+	for {
+		reply, err := readMessage(fromBackend)
+		if err != nil {
+			return err
+		}
+		if _, err := client.Write(reply); err != nil {
+			return err
+		}
+		if opCode(reply) != opMsg || flags(reply)&moreToCome == 0 {
+			return nil
+		}
+	}
+}
+
+func readMessage(r *bufio.Reader) ([]byte, error) {
+	header := make([]byte, headerLength)
+	if _, err := io.ReadFull(r, header); err != nil {
+		return nil, err
+	}
+	length := int(binary.LittleEndian.Uint32(header))
+	if length < headerLength || length > maxMessage {
+		return nil, fmt.Errorf("bad message length %d", length)
+	}
+	message := make([]byte, length)
+	copy(message, header)
+	if _, err := io.ReadFull(r, message[headerLength:]); err != nil {
+		return nil, err
+	}
+	return message, nil
+}
+
+func opCode(message []byte) int32 {
+	return int32(binary.LittleEndian.Uint32(message[12:16]))
+}
+
+func flags(message []byte) uint32 {
+	if len(message) < headerLength+4 {
+		return 0
+	}
+	return binary.LittleEndian.Uint32(message[16:20])
+}
+
+// commandName is the first key of an OP_MSG's body document (section kind 0), or "" for
+// anything else, which is treated as a write.
+func commandName(message []byte) string {
+	// header, flagBits, section kind byte, then the document: int32 length, element type byte.
+	start := headerLength + 4 + 1 + 4 + 1
+	if opCode(message) != opMsg || len(message) <= start || message[headerLength+4] != 0 {
+		return ""
+	}
+	for end := start; end < len(message); end++ {
+		if message[end] == 0 {
+			return string(message[start:end])
+		}
+	}
+	return ""
 }
