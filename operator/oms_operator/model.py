@@ -1,0 +1,201 @@
+"""The Restaurant spec as typed values, parsed from the custom resource's body.
+
+The API server has already validated the spec against the CRD's schema and filled in its
+defaults; the defaults here repeat them so that a spec built in code (tests, tools) reads the
+same. Field names are the CRD's camelCase ones through aliases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+from oms_operator import naming
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class Image(Spec):
+    repository: str = "oms"
+    tag: str = "latest"
+    pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+
+    @property
+    def reference(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+
+class MenuItem(Spec):
+    id: str
+    name: str
+    description: str = ""
+    price_minor: int = Field(ge=0)
+    currency: str
+    stock: int | None = Field(default=None, ge=0)
+
+
+class ConfigMapRef(Spec):
+    name: str
+    key: str = naming.SEED_FILE
+
+
+class Menu(Spec):
+    items: tuple[MenuItem, ...] | None = None
+    config_map_ref: ConfigMapRef | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Menu:
+        if (self.items is None) == (self.config_map_ref is None):
+            raise ValueError("set exactly one of spec.menu.items and spec.menu.configMapRef")
+        return self
+
+
+class Kitchen(Spec):
+    workers: int = Field(default=2, ge=0, le=50)
+    seconds_per_item: float = Field(default=2.0, ge=0)
+
+
+class Replicas(Spec):
+    menu: int = Field(default=1, ge=1)
+    stock: int = Field(default=1, ge=1)
+    order: int = Field(default=1, ge=1)
+    payment: int = Field(default=1, ge=1)
+    gateway: int = Field(default=1, ge=1)
+
+
+class SecretKeyRef(Spec):
+    name: str
+    key: str
+
+
+class AdminTokenRef(Spec):
+    name: str
+    key: str = "admin-token"
+
+
+class Gateway(Spec):
+    service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
+    node_port: int | None = None
+    admin_token_secret_ref: AdminTokenRef | None = None
+
+
+class StripeSecretRef(Spec):
+    name: str
+    api_key_key: str = "api-key"
+    webhook_secret_key: str = "webhook-secret"  # noqa: S105 (a key's name)
+
+
+class Stripe(Spec):
+    secret_ref: StripeSecretRef | None = None
+    api_base: str = "https://api.stripe.com"
+
+
+class CredentialsRef(Spec):
+    name: str
+    username_key: str = "username"
+    password_key: str = "password"  # noqa: S105 (a key's name)
+
+
+class RabbitMQ(Spec):
+    url: str
+    management_url: str
+    credentials_secret_ref: CredentialsRef
+    vhost: str | None = None
+    retry_delays_ms: tuple[int, ...] = (1_000, 5_000, 30_000, 120_000)
+
+    @property
+    def host_port(self) -> str:
+        """`host:port` of the AMQP listener (5672 when the URL names no port)."""
+        address = self.url.split("://", 1)[1].rstrip("/")
+        return address if ":" in address else f"{address}:5672"
+
+    @property
+    def scheme(self) -> str:
+        return self.url.split("://", 1)[0]
+
+
+class MongoDB(Spec):
+    url: str
+    database: str | None = None
+
+
+class Consul(Spec):
+    address: str
+
+
+class Tracing(Spec):
+    enabled: bool = True
+    otlp_endpoint: str = "http://jaeger-collector:4317"
+
+
+class Logging(Spec):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "console"] = "json"
+
+
+def _quantities(**values: int | str) -> dict[str, int | str]:
+    return values
+
+
+class Resources(Spec):
+    requests: dict[str, int | str] = Field(
+        default_factory=lambda: _quantities(cpu="50m", memory="128Mi")
+    )
+    limits: dict[str, int | str] = Field(default_factory=lambda: _quantities(memory="256Mi"))
+
+
+class RestaurantSpec(Spec):
+    display_name: str
+    menu: Menu
+    rabbitmq: RabbitMQ
+    mongodb: MongoDB
+    consul: Consul
+    image: Image = Field(default_factory=Image)
+    kitchen: Kitchen = Field(default_factory=Kitchen)
+    replicas: Replicas = Field(default_factory=Replicas)
+    gateway: Gateway = Field(default_factory=Gateway)
+    stripe: Stripe = Field(default_factory=Stripe)
+    tracing: Tracing = Field(default_factory=Tracing)
+    logging: Logging = Field(default_factory=Logging)
+    resources: Resources = Field(default_factory=Resources)
+
+
+class InvalidSpec(ValueError):
+    """The spec passed the API server's schema but still cannot be reconciled."""
+
+
+class Restaurant(BaseModel):
+    """One Restaurant: its identity and its parsed spec."""
+
+    model_config = ConfigDict(frozen=True)
+
+    namespace: str
+    name: str
+    spec: RestaurantSpec
+
+    @classmethod
+    def parse(cls, namespace: str, name: str, spec: Mapping[str, Any]) -> Restaurant:
+        try:
+            return cls(namespace=namespace, name=name, spec=RestaurantSpec.model_validate(spec))
+        except ValidationError as exc:
+            raise InvalidSpec(str(exc)) from exc
+
+    @property
+    def vhost(self) -> str:
+        return self.spec.rabbitmq.vhost or naming.default_vhost(self.namespace, self.name)
+
+    @property
+    def database(self) -> str:
+        return self.spec.mongodb.database or naming.default_database(self.namespace, self.name)
+
+    def replicas(self, service: str) -> int:
+        """Desired pods of `service`: the kitchen runs one cook per pod."""
+        if service == "kitchen":
+            return self.spec.kitchen.workers
+        count: int = getattr(self.spec.replicas, service)
+        return count

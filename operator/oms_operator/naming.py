@@ -1,0 +1,73 @@
+"""Names the operator gives things: the API, children, labels, vhosts and databases.
+
+One place, so the builders, the handlers and the tests agree on every name.
+"""
+
+from __future__ import annotations
+
+GROUP = "oms.dev"
+VERSION = "v1alpha1"
+PLURAL = "restaurants"
+KIND = "Restaurant"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+# Server-side apply owner of every field the operator sets on its children.
+FIELD_MANAGER = "oms-operator"
+MANAGED_BY = "oms-operator"
+PART_OF = "oms"
+
+# The platform's gRPC services (port 50051) and its HTTP gateway (port 8080).
+GRPC_SERVICES = ("menu", "stock", "order", "payment", "kitchen")
+GATEWAY = "gateway"
+SERVICES = (*GRPC_SERVICES, GATEWAY)
+GRPC_PORT = 50051
+GATEWAY_PORT = 8080
+
+# Where menu and stock find the seed file (the inline menu's ConfigMap, or the referenced one).
+SEED_DIR = "/etc/oms/menu"
+SEED_FILE = "menu.json"
+
+
+def child_name(restaurant: str, service: str) -> str:
+    """The Deployment and Service of `service`, e.g. `trattoria-menu`."""
+    return f"{restaurant}-{service}"
+
+
+def menu_config_map(restaurant: str) -> str:
+    return f"{restaurant}-menu"
+
+
+def selector_labels(restaurant: str, service: str) -> dict[str, str]:
+    """The immutable subset: a Deployment's selector and its Service's."""
+    return {
+        "app.kubernetes.io/name": "oms",
+        "app.kubernetes.io/instance": restaurant,
+        "app.kubernetes.io/component": service,
+    }
+
+
+def labels(restaurant: str, service: str) -> dict[str, str]:
+    return {
+        **selector_labels(restaurant, service),
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+    }
+
+
+def owned_selector(restaurant: str) -> str:
+    """A label selector for every child of one restaurant."""
+    return f"app.kubernetes.io/instance={restaurant},app.kubernetes.io/managed-by={MANAGED_BY}"
+
+
+def default_vhost(namespace: str, restaurant: str) -> str:
+    return f"oms-{namespace}-{restaurant}"
+
+
+def default_database(namespace: str, restaurant: str) -> str:
+    # MongoDB (and FerretDB) names allow neither dots nor most punctuation; keep it plain.
+    return f"oms_{namespace}_{restaurant}".replace("-", "_")[:63]
+
+
+def consul_node(namespace: str, restaurant: str) -> str:
+    """The external Consul node holding one restaurant's catalog entries."""
+    return f"oms-{namespace}-{restaurant}"

@@ -1,0 +1,91 @@
+"""The spec model: the CRD's defaults and rules, read the same way in Python."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from oms.platform.settings import RabbitMQSettings
+from oms_operator.model import InvalidSpec, Restaurant
+from tests.operator import examples
+
+MINIMAL: dict[str, Any] = {
+    "displayName": "Minimal",
+    "menu": {"configMapRef": {"name": "menu"}},
+    "rabbitmq": {
+        "url": "amqp://rabbitmq:5672",
+        "managementUrl": "http://rabbitmq:15672",
+        "credentialsSecretRef": {"name": "rabbitmq"},
+    },
+    "mongodb": {"url": "mongodb://mongodb:27017/"},
+    "consul": {"address": "consul:8500"},
+}
+
+
+def _crd_default(*path: str) -> Any:
+    node = examples.spec_schema()
+    for key in path:
+        node = node["properties"][key]
+    return node["default"]
+
+
+def test_the_examples_parse() -> None:
+    trattoria = examples.restaurant()
+    osteria = examples.restaurant("restaurant-configmap-menu.yaml")
+
+    assert trattoria.spec.display_name == "Trattoria Demo"
+    assert trattoria.spec.kitchen.workers == 2
+    assert osteria.spec.menu.config_map_ref is not None
+
+
+def test_defaults_match_the_crd_and_the_services() -> None:
+    spec = Restaurant.parse("ns", "minimal", MINIMAL).spec
+
+    assert spec.kitchen.workers == _crd_default("kitchen", "workers")
+    assert spec.kitchen.seconds_per_item == _crd_default("kitchen", "secondsPerItem")
+    assert spec.image.repository == _crd_default("image", "repository")
+    assert spec.image.tag == _crd_default("image", "tag")
+    assert spec.replicas.order == _crd_default("replicas", "order")
+    assert spec.tracing.otlp_endpoint == _crd_default("tracing", "otlpEndpoint")
+    assert spec.logging.format == _crd_default("logging", "format")
+    # The queues the operator declares are the ones the services will consume from.
+    delays = _crd_default("rabbitmq", "retryDelaysMs")
+    assert list(spec.rabbitmq.retry_delays_ms) == delays == RabbitMQSettings().retry_delays_ms
+
+
+def test_names_derive_from_namespace_and_restaurant() -> None:
+    restaurant = Restaurant.parse("east-side", "la-pergola", MINIMAL)
+
+    assert restaurant.vhost == "oms-east-side-la-pergola"
+    assert restaurant.database == "oms_east_side_la_pergola"
+    assert restaurant.spec.rabbitmq.host_port == "rabbitmq:5672"
+
+
+def test_explicit_vhost_and_database_win() -> None:
+    spec = {
+        **MINIMAL,
+        "rabbitmq": {**MINIMAL["rabbitmq"], "vhost": "shared", "url": "amqps://mq"},
+        "mongodb": {"url": "mongodb://m/", "database": "mine"},
+    }
+    restaurant = Restaurant.parse("ns", "r", spec)
+
+    assert (restaurant.vhost, restaurant.database) == ("shared", "mine")
+    assert restaurant.spec.rabbitmq.host_port == "mq:5672"
+    assert restaurant.spec.rabbitmq.scheme == "amqps"
+
+
+@pytest.mark.parametrize(
+    "menu",
+    [
+        {},
+        {"items": [], "configMapRef": {"name": "m"}},
+        {
+            "configMapRef": {"name": "m"},
+            "items": [{"id": "a", "name": "A", "priceMinor": 1, "currency": "EUR"}],
+        },
+    ],
+)
+def test_a_menu_needs_exactly_one_source(menu: dict[str, Any]) -> None:
+    with pytest.raises(InvalidSpec, match="exactly one"):
+        Restaurant.parse("ns", "r", {**MINIMAL, "menu": menu})
