@@ -1,9 +1,16 @@
-"""Queue names and broker addresses (pure); the real broker is in test_lifecycle."""
+"""A restaurant's vhost and queues: names, addresses, and on the real broker."""
 
 from __future__ import annotations
 
+import dataclasses
+
+import aio_pika
+import httpx
+import pytest
+
 from oms import domain_events
 from oms_operator import rabbitmq_vhost
+from tests.harness import servers
 
 
 def test_every_subscription_gets_its_queue_retry_queues_and_parking_queue() -> None:
@@ -23,3 +30,61 @@ def test_credentials_and_vhost_are_quoted_into_the_amqp_url() -> None:
     )
 
     assert broker.vhost_url("oms-a-b") == "amqp://oms:p%40ss%2Fword@mq:5672/oms-a-b"
+
+
+def _broker(rabbitmq: servers.RabbitMQ) -> rabbitmq_vhost.Broker:
+    address = rabbitmq.amqp_url.split("@", 1)[1].rstrip("/")
+    return rabbitmq_vhost.Broker(
+        amqp_url=f"amqp://{address}",
+        management_url=rabbitmq.management_url,
+        username="guest",
+        password="guest",
+    )
+
+
+async def _queues(http: httpx.AsyncClient, rabbitmq: servers.RabbitMQ, vhost: str) -> set[str]:
+    response = await http.get(
+        f"{rabbitmq.management_url}/api/queues/{vhost}", auth=("guest", "guest")
+    )
+    response.raise_for_status()
+    return {queue["name"] for queue in response.json()}
+
+
+async def test_ensure_declares_every_queue_set_in_a_new_vhost_and_remove_deletes_it(
+    rabbitmq: servers.RabbitMQ,
+) -> None:
+    broker = _broker(rabbitmq)
+    delays = (200, 400)
+    async with httpx.AsyncClient(timeout=10) as http:
+        count = await rabbitmq_vhost.ensure(http, broker, "oms-test-ensure", delays)
+        again = await rabbitmq_vhost.ensure(http, broker, "oms-test-ensure", delays)
+
+        assert count == again == len(rabbitmq_vhost.expected_queues(delays))
+        assert await _queues(http, rabbitmq, "oms-test-ensure") == set(
+            rabbitmq_vhost.expected_queues(delays)
+        )
+        # The services declare the same queues with the same arguments: no conflict.
+        connection = await aio_pika.connect(broker.vhost_url("oms-test-ensure"))
+        async with connection:
+            channel = await connection.channel()
+            queue = await channel.declare_queue(
+                "kitchen.orders",
+                durable=True,
+                arguments={
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": "kitchen.orders.parking",
+                },
+            )
+            assert queue.name == "kitchen.orders"
+
+        assert await rabbitmq_vhost.remove(http, broker, "oms-test-ensure") is True
+        assert await rabbitmq_vhost.remove(http, broker, "oms-test-ensure") is False
+        vhosts = await http.get(f"{rabbitmq.management_url}/api/vhosts", auth=("guest", "guest"))
+        assert "oms-test-ensure" not in {v["name"] for v in vhosts.json()}
+
+
+async def test_wrong_credentials_raise(rabbitmq: servers.RabbitMQ) -> None:
+    broker = dataclasses.replace(_broker(rabbitmq), password="wrong")
+    async with httpx.AsyncClient(timeout=10) as http:
+        with pytest.raises(httpx.HTTPStatusError):
+            await rabbitmq_vhost.ensure(http, broker, "oms-test-denied", (1000,))
