@@ -185,6 +185,8 @@ class Consul(Server):
             "http": free_port(),
             "dns": free_port(),
             "grpc": free_port(),
+            # Every port explicit: two agents on one machine must not share a default one.
+            "grpc_tls": free_port(),
             "serf_lan": free_port(),
             "serf_wan": free_port(),
             "server": free_port(),

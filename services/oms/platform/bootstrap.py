@@ -70,13 +70,17 @@ class Platform:
         *,
         prefetch: int | None = None,
         idempotent: bool = True,
+        grace_seconds: float = 30.0,
     ) -> Consumer:
-        """Start a consumer (deduplicated by event id unless told otherwise) until shutdown."""
+        """Start a consumer (deduplicated by event id unless told otherwise) until shutdown.
+
+        At shutdown it takes no new messages and gives the in-flight ones `grace_seconds`.
+        """
         if idempotent:
             handler = mongo.Inbox(self.db, consumer=queue).wrap(handler)
         consumer = Consumer(self.broker, queue, routing_keys, handler, prefetch=prefetch)
         await consumer.start()
-        self.stack.push_async_callback(consumer.stop)
+        self.stack.push_async_callback(consumer.stop, grace_seconds)
         return consumer
 
     async def serve_grpc(

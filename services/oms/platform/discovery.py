@@ -1,4 +1,4 @@
-"""Consul: register this process with a gRPC health check, and find healthy peers.
+"""Consul: register this process with a gRPC (or HTTP) health check, and find healthy peers.
 
 Uses py-consul's asyncio client (one aiohttp session per process), so discovery never
 blocks the event loop.
@@ -28,6 +28,8 @@ class Registration:
     service_id: str = ""
     tags: tuple[str, ...] = ()
     meta: dict[str, str] = field(default_factory=dict)
+    # Set for a process that serves HTTP rather than gRPC (the gateway): Consul GETs this path.
+    http_health_path: str = ""
 
     @property
     def id(self) -> str:
@@ -50,15 +52,24 @@ class Discovery:
         await self.client.close()
 
     async def register(self, registration: Registration) -> None:
-        """Register with a gRPC health check Consul runs against our health service."""
-        check = consul.Check.grpc(
-            f"{registration.address}:{registration.port}",
-            self.settings.check_interval,
-            timeout=self.settings.check_timeout,
-            deregister=self.settings.deregister_critical_after,
-        )
+        """Register with a health check Consul runs: our gRPC health service, or an HTTP GET."""
+        address = f"{registration.address}:{registration.port}"
+        if registration.http_health_path:
+            check = consul.Check.http(
+                f"http://{address}{registration.http_health_path}",
+                self.settings.check_interval,
+                timeout=self.settings.check_timeout,
+                deregister=self.settings.deregister_critical_after,
+            )
+        else:
+            check = consul.Check.grpc(
+                address,
+                self.settings.check_interval,
+                timeout=self.settings.check_timeout,
+                deregister=self.settings.deregister_critical_after,
+            )
         await self.client.agent.service.register(
-            registration.name,
+            self.settings.service_prefix + registration.name,
             service_id=registration.id,
             address=registration.address,
             port=registration.port,
@@ -82,7 +93,9 @@ class Discovery:
         if cached is not None and now - cached[0] < self.settings.cache_ttl_seconds:
             return cached[1]
         try:
-            _, entries = await self.client.health.service(service, passing=True)
+            _, entries = await self.client.health.service(
+                self.settings.service_prefix + service, passing=True
+            )
         except Exception:
             if cached is None:
                 raise

@@ -2,7 +2,7 @@
 
 Domain code stays free of transport concerns: it raises these, and
 `grpc_server.CallInterceptor` answers INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION,
-RESOURCE_EXHAUSTED or UNAVAILABLE with the error's message.
+RESOURCE_EXHAUSTED, UNAUTHENTICATED or UNAVAILABLE with the error's message.
 """
 
 from __future__ import annotations
@@ -38,3 +38,7 @@ class ResourceExhausted(DomainError):
 
 class Unavailable(DomainError):
     """A dependency is down; the caller may retry."""
+
+
+class Unauthenticated(DomainError):
+    """The caller's credentials or signature could not be verified."""

@@ -1,7 +1,8 @@
 """MongoDB through PyMongo's async client: one client per process, indexes made at start-up.
 
 The test and dev server is FerretDB, so storage relies on single-document atomicity only
-(no multi-document transactions, change streams or TTL indexes).
+(no multi-document transactions, change streams or TTL indexes), and `find_one_and_update`
+is called without a projection, which FerretDB's findAndModify does not implement.
 """
 
 from __future__ import annotations

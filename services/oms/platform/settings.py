@@ -83,6 +83,9 @@ class ConsulSettings(BaseSettings):
     check_timeout: str = "2s"
     deregister_critical_after: str = "1m"
     cache_ttl_seconds: float = Field(default=5.0, ge=0)
+    # Prefixed to every service name registered and resolved, so several restaurants (or
+    # test platforms) can share one Consul without finding each other's instances.
+    service_prefix: str = Field(default="", pattern=r"^([a-z0-9][a-z0-9-]*-)?$")
 
     @property
     def host(self) -> str:
