@@ -1,0 +1,1 @@
+"""Menu service: the restaurant's items and prices, the catalogue every other service trusts."""

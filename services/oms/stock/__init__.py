@@ -1,0 +1,1 @@
+"""Stock service: quantities per item; reserves, releases and commits them per order."""

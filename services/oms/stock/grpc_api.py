@@ -1,0 +1,78 @@
+"""StockService over gRPC."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oms.contracts.v1 import stock_pb2, stock_pb2_grpc
+from oms.order_lines import Line
+from oms.platform.errors import InvalidArgument
+from oms.stock.domain import Level, Shortage
+from oms.stock.handlers import StockHandlers
+
+
+def _lines(lines: Any) -> list[Line]:
+    return [Line(line.item_id, line.quantity) for line in lines]
+
+
+def _shortage(shortage: Shortage) -> stock_pb2.Shortage:
+    return stock_pb2.Shortage(
+        item_id=shortage.item_id, requested=shortage.requested, available=shortage.available
+    )
+
+
+def _level(level: Level) -> stock_pb2.StockLevel:
+    return stock_pb2.StockLevel(
+        item_id=level.item_id,
+        on_hand=level.on_hand,
+        reserved=level.reserved,
+        available=level.available,
+    )
+
+
+class StockApi(stock_pb2_grpc.StockServiceServicer):
+    def __init__(self, handlers: StockHandlers) -> None:
+        self.handlers = handlers
+
+    async def CheckStock(
+        self, request: stock_pb2.CheckStockRequest, context: Any
+    ) -> stock_pb2.CheckStockResponse:
+        shortages = await self.handlers.check(_lines(request.lines))
+        return stock_pb2.CheckStockResponse(shortages=[_shortage(s) for s in shortages])
+
+    async def Reserve(
+        self, request: stock_pb2.ReserveRequest, context: Any
+    ) -> stock_pb2.ReserveResponse:
+        shortages = await self.handlers.reserve(request.order_id, _lines(request.lines))
+        return stock_pb2.ReserveResponse(
+            reserved=not shortages, shortages=[_shortage(s) for s in shortages]
+        )
+
+    async def Release(
+        self, request: stock_pb2.ReleaseRequest, context: Any
+    ) -> stock_pb2.ReleaseResponse:
+        released = await self.handlers.release(request.order_id, request.reason)
+        return stock_pb2.ReleaseResponse(released=released)
+
+    async def Commit(
+        self, request: stock_pb2.CommitRequest, context: Any
+    ) -> stock_pb2.CommitResponse:
+        return stock_pb2.CommitResponse(committed=await self.handlers.commit(request.order_id))
+
+    async def GetLevels(
+        self, request: stock_pb2.GetLevelsRequest, context: Any
+    ) -> stock_pb2.GetLevelsResponse:
+        levels = await self.handlers.repository.levels(list(request.item_ids))
+        return stock_pb2.GetLevelsResponse(levels=[_level(level) for level in levels])
+
+    async def SetLevel(
+        self, request: stock_pb2.SetLevelRequest, context: Any
+    ) -> stock_pb2.StockLevel:
+        if not request.item_id:
+            raise InvalidArgument("item_id is required")
+        if not 0 <= request.on_hand <= 1_000_000:
+            raise InvalidArgument("on_hand must be 0..1000000")
+        level = await self.handlers.repository.set_on_hand(request.item_id, request.on_hand)
+        if level is None:
+            raise InvalidArgument(f"{request.item_id} has more reserved than {request.on_hand}")
+        return _level(level)
