@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eoms/contracts/v1/payment.proto\x12\x10oms.contracts.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x01\n\x07Payment\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x1b\n\x13\x63heckout_session_id\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\x12/\n\x06status\x18\x04 \x01(\x0e\x32\x1f.oms.contracts.v1.PaymentStatus\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"%\n\x11GetPaymentRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"G\n\x1aHandleStripeWebhookRequest\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x18\n\x10signature_header\x18\x02 \x01(\t\"V\n\x1bHandleStripeWebhookResponse\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12\x11\n\tduplicate\x18\x03 \x01(\x08*}\n\rPaymentStatus\x12\x1e\n\x1aPAYMENT_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13PAYMENT_STATUS_OPEN\x10\x01\x12\x17\n\x13PAYMENT_STATUS_PAID\x10\x02\x12\x1a\n\x16PAYMENT_STATUS_EXPIRED\x10\x03\x32\xd2\x01\n\x0ePaymentService\x12L\n\nGetPayment\x12#.oms.contracts.v1.GetPaymentRequest\x1a\x19.oms.contracts.v1.Payment\x12r\n\x13HandleStripeWebhook\x12,.oms.contracts.v1.HandleStripeWebhookRequest\x1a-.oms.contracts.v1.HandleStripeWebhookResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eoms/contracts/v1/payment.proto\x12\x10oms.contracts.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x01\n\x07Payment\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x1b\n\x13\x63heckout_session_id\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\x12/\n\x06status\x18\x04 \x01(\x0e\x32\x1f.oms.contracts.v1.PaymentStatus\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"%\n\x11GetPaymentRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"G\n\x1aHandleStripeWebhookRequest\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x18\n\x10signature_header\x18\x02 \x01(\t\"V\n\x1bHandleStripeWebhookResponse\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12\x11\n\tduplicate\x18\x03 \x01(\x08*\x9b\x01\n\rPaymentStatus\x12\x1e\n\x1aPAYMENT_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13PAYMENT_STATUS_OPEN\x10\x01\x12\x17\n\x13PAYMENT_STATUS_PAID\x10\x02\x12\x1a\n\x16PAYMENT_STATUS_EXPIRED\x10\x03\x12\x1c\n\x18PAYMENT_STATUS_CANCELLED\x10\x04\x32\xd2\x01\n\x0ePaymentService\x12L\n\nGetPayment\x12#.oms.contracts.v1.GetPaymentRequest\x1a\x19.oms.contracts.v1.Payment\x12r\n\x13HandleStripeWebhook\x12,.oms.contracts.v1.HandleStripeWebhookRequest\x1a-.oms.contracts.v1.HandleStripeWebhookResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'oms.contracts.v1.payment_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PAYMENTSTATUS']._serialized_start=454
-  _globals['_PAYMENTSTATUS']._serialized_end=579
+  _globals['_PAYMENTSTATUS']._serialized_start=455
+  _globals['_PAYMENTSTATUS']._serialized_end=610
   _globals['_PAYMENT']._serialized_start=86
   _globals['_PAYMENT']._serialized_end=252
   _globals['_GETPAYMENTREQUEST']._serialized_start=254
@@ -42,6 +42,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HANDLESTRIPEWEBHOOKREQUEST']._serialized_end=364
   _globals['_HANDLESTRIPEWEBHOOKRESPONSE']._serialized_start=366
   _globals['_HANDLESTRIPEWEBHOOKRESPONSE']._serialized_end=452
-  _globals['_PAYMENTSERVICE']._serialized_start=582
-  _globals['_PAYMENTSERVICE']._serialized_end=792
+  _globals['_PAYMENTSERVICE']._serialized_start=613
+  _globals['_PAYMENTSERVICE']._serialized_end=823
 # @@protoc_insertion_point(module_scope)

@@ -28,6 +28,8 @@ class _PaymentStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Payment
     PAYMENT_STATUS_OPEN: _PaymentStatus.ValueType  # 1
     PAYMENT_STATUS_PAID: _PaymentStatus.ValueType  # 2
     PAYMENT_STATUS_EXPIRED: _PaymentStatus.ValueType  # 3
+    PAYMENT_STATUS_CANCELLED: _PaymentStatus.ValueType  # 4
+    """The order was cancelled before it was paid; the session is closed."""
 
 class PaymentStatus(_PaymentStatus, metaclass=_PaymentStatusEnumTypeWrapper): ...
 
@@ -35,6 +37,8 @@ PAYMENT_STATUS_UNSPECIFIED: PaymentStatus.ValueType  # 0
 PAYMENT_STATUS_OPEN: PaymentStatus.ValueType  # 1
 PAYMENT_STATUS_PAID: PaymentStatus.ValueType  # 2
 PAYMENT_STATUS_EXPIRED: PaymentStatus.ValueType  # 3
+PAYMENT_STATUS_CANCELLED: PaymentStatus.ValueType  # 4
+"""The order was cancelled before it was paid; the session is closed."""
 Global___PaymentStatus: _TypeAlias = PaymentStatus  # noqa: Y015
 
 @_typing.final
