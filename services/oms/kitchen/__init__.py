@@ -1,0 +1,1 @@
+"""Kitchen service: simulated kitchen staff who cook paid orders and mark them ready."""

@@ -1,0 +1,61 @@
+"""KitchenService over gRPC: what the cooks are doing, and each order's ticket."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from oms.contracts.v1 import kitchen_pb2, kitchen_pb2_grpc
+from oms.kitchen.domain import Ticket, TicketStatus
+from oms.kitchen.handlers import Kitchen
+from oms.platform.errors import InvalidArgument, NotFound
+
+STATUS = {
+    TicketStatus.PREPARING: kitchen_pb2.TICKET_STATUS_PREPARING,
+    TicketStatus.READY: kitchen_pb2.TICKET_STATUS_READY,
+}
+
+
+def _timestamp(value: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def to_proto(ticket: Ticket) -> kitchen_pb2.Ticket:
+    proto = kitchen_pb2.Ticket(
+        order_id=ticket.order_id,
+        status=STATUS[ticket.status],
+        worker=ticket.worker,
+        started_at=_timestamp(ticket.started_at),
+    )
+    if ticket.finished_at is not None:
+        proto.finished_at.CopyFrom(_timestamp(ticket.finished_at))
+    return proto
+
+
+class KitchenApi(kitchen_pb2_grpc.KitchenServiceServicer):
+    def __init__(self, kitchen: Kitchen) -> None:
+        self.kitchen = kitchen
+
+    async def GetStatus(
+        self, request: kitchen_pb2.GetStatusRequest, context: Any
+    ) -> kitchen_pb2.KitchenStatus:
+        status = self.kitchen.status()
+        return kitchen_pb2.KitchenStatus(
+            workers=status.workers,
+            busy_workers=len(status.busy),
+            cooking_order_ids=sorted(status.busy.values()),
+        )
+
+    async def GetTicket(
+        self, request: kitchen_pb2.GetTicketRequest, context: Any
+    ) -> kitchen_pb2.Ticket:
+        if not request.order_id:
+            raise InvalidArgument("order_id is required")
+        ticket = await self.kitchen.repository.get(request.order_id)
+        if ticket is None:
+            raise NotFound(f"no cook has picked order {request.order_id} yet")
+        return to_proto(ticket)
