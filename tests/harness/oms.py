@@ -1,0 +1,205 @@
+"""The OMS services as real processes (`python -m oms.<service>`), wired to the test servers.
+
+Each `Platform` gets its own RabbitMQ vhost, MongoDB database and Consul service prefix, so
+platforms started by different tests never see each other's messages, documents or
+instances. Processes are started exactly as their containers run them, with settings only
+from environment variables.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+import grpc
+import httpx
+from grpc_health.v1 import health_pb2
+
+from tests.harness import servers
+
+GRPC_SERVICES = ("menu", "stock", "order", "payment", "kitchen")
+WEBHOOK_SECRET = "whsec_test_" + "e2e" * 8  # a test-only signing secret
+
+
+def _grpc_serving(port: int) -> bool:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        check = channel.unary_unary(
+            "/grpc.health.v1.Health/Check",
+            request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+            response_deserializer=health_pb2.HealthCheckResponse.FromString,
+        )
+        try:
+            reply = check(health_pb2.HealthCheckRequest(), timeout=1)
+        except grpc.RpcError:
+            return False
+    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+class ServiceProcess:
+    """One service process with its own log; stopped politely, or killed on purpose."""
+
+    def __init__(self, service: str, env: dict[str, str], workdir: Path, port: int) -> None:
+        self.service = service
+        self.env = env
+        self.port = port
+        self.log_path = workdir / f"{service}-{port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, ready_timeout: float = 60) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", f"oms.{self.service}"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + ready_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.service} exited early:\n{self.log_tail()}")
+            if self._ready():
+                return
+            time.sleep(0.2)
+        self.kill()
+        raise RuntimeError(f"{self.service} not ready in {ready_timeout}s:\n{self.log_tail()}")
+
+    def _ready(self) -> bool:
+        if self.service == "gateway":
+            try:
+                return httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).is_success
+            except httpx.HTTPError:
+                return False
+        return _grpc_serving(self.port)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 30) -> int | None:
+        """SIGTERM, as Kubernetes does, then wait; returns the exit code."""
+        if self.process is None:
+            return None
+        if self.running:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self.process.returncode
+
+    def kill(self) -> None:
+        """SIGKILL: the process dies mid-flight, as on a node failure."""
+        if self.process is not None and self.running:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def log_tail(self, lines: int = 60) -> str:
+        if not self.log_path.exists():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class Platform:
+    """Every OMS service as its own process against the real servers."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        rabbitmq: servers.RabbitMQ,
+        ferretdb: servers.FerretDB,
+        consul: servers.Consul,
+        stripe_mock: servers.StripeMock,
+        jaeger: servers.Jaeger | None = None,
+        seconds_per_item: float = 0.2,
+        kitchen_workers: int = 2,
+    ) -> None:
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.rabbitmq = rabbitmq
+        self.jaeger = jaeger
+        self.run_id = uuid.uuid4().hex[:8]
+        self.vhost = f"oms-{self.run_id}"
+        self.database = f"oms_{self.run_id}"
+        self.consul_prefix = f"t{self.run_id}-"
+        self.admin_token = f"admin-{self.run_id}"
+        self.webhook_secret = WEBHOOK_SECRET
+        self.processes: list[ServiceProcess] = []
+        self.gateway_port = 0
+        self.base_env = {
+            **os.environ,
+            "RABBITMQ_URL": f"amqp://guest:guest@127.0.0.1:{rabbitmq.port}/{quote(self.vhost)}",
+            # Quick retries: a message that must wait for another service waits briefly.
+            "RABBITMQ_RETRY_DELAYS_MS": "[200, 500, 1000, 2000, 4000]",
+            "MONGODB_URL": ferretdb.mongodb_url,
+            "MONGODB_DATABASE": self.database,
+            "CONSUL_HTTP_ADDR": consul.http_address,
+            "CONSUL_SERVICE_PREFIX": self.consul_prefix,
+            "CONSUL_CHECK_INTERVAL": "1s",
+            "CONSUL_CACHE_TTL_SECONDS": "1",
+            "GRPC_HOST": "127.0.0.1",
+            "GRPC_ADVERTISE_HOST": "127.0.0.1",
+            "STRIPE_API_BASE": stripe_mock.api_base,
+            "STRIPE_WEBHOOK_SECRET": self.webhook_secret,
+            "KITCHEN_SECONDS_PER_ITEM": str(seconds_per_item),
+            "KITCHEN_WORKERS": str(kitchen_workers),
+            "GATEWAY_ADMIN_TOKEN": self.admin_token,
+            "ORDER_OUTBOX_INTERVAL_SECONDS": "0.5",
+            "LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+        }
+        if jaeger is not None:
+            self.base_env["OTEL_EXPORTER_OTLP_ENDPOINT"] = jaeger.otlp_grpc_endpoint
+        else:
+            self.base_env["OTEL_SDK_DISABLED"] = "true"
+
+    def create_vhost(self) -> None:
+        url = f"{self.rabbitmq.management_url}/api/vhosts/{quote(self.vhost, safe='')}"
+        auth = ("guest", "guest")
+        httpx.put(url, auth=auth, timeout=10).raise_for_status()
+        permissions = (
+            f"{self.rabbitmq.management_url}/api/permissions/{quote(self.vhost, safe='')}/guest"
+        )
+        body = {"configure": ".*", "write": ".*", "read": ".*"}
+        httpx.put(permissions, json=body, auth=auth, timeout=10).raise_for_status()
+
+    def start_service(self, service: str, **extra_env: str) -> ServiceProcess:
+        port = servers.free_port()
+        env = {**self.base_env, **extra_env}
+        if service == "gateway":
+            env["GATEWAY_PORT"] = str(port)
+        else:
+            env["GRPC_PORT"] = str(port)
+        process = ServiceProcess(service, env, self.workdir, port)
+        self.processes.append(process)
+        process.start()
+        return process
+
+    def start(self) -> None:
+        self.create_vhost()
+        for service in GRPC_SERVICES:
+            self.start_service(service)
+        self.gateway_port = self.start_service("gateway").port
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    def running(self, service: str) -> list[ServiceProcess]:
+        return [p for p in self.processes if p.service == service and p.running]
+
+    def logs(self) -> str:
+        """Every process's log tail, for a failure message."""
+        return "\n\n".join(f"== {p.service}:{p.port}\n{p.log_tail(30)}" for p in self.processes)
