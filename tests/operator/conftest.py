@@ -1,0 +1,82 @@
+"""Fixtures for the operator on the real control plane: the chart installed, the operator
+running with its ServiceAccount, and a namespace of Restaurants wired to the test broker and
+Consul."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness import kube as kube_harness
+from tests.harness import servers
+from tests.operator import cluster, examples
+
+CHART = examples.REPO / "charts" / "oms-operator"
+
+
+@pytest.fixture(scope="session")
+def operator_chart(kube: kube_harness.ControlPlane) -> str:
+    """The operator chart installed (CRD, ServiceAccount, RBAC); returns its ServiceAccount."""
+    kube.helm(
+        "install",
+        cluster.RELEASE,
+        str(CHART),
+        "--namespace",
+        cluster.OPERATOR_NAMESPACE,
+        "--create-namespace",
+    )
+    kube.kubectl("wait", "--for=condition=Established", "crd/restaurants.oms.dev", "--timeout=60s")
+    return cluster.RELEASE
+
+
+@pytest.fixture(scope="session")
+def oms_operator(
+    kube: kube_harness.ControlPlane, operator_chart: str, servers_dir: Path
+) -> Iterator[cluster.OperatorProcess]:
+    workdir = servers_dir / "oms-operator"
+    workdir.mkdir(parents=True, exist_ok=True)
+    kubeconfig = cluster.service_account_kubeconfig(
+        kube, cluster.OPERATOR_NAMESPACE, operator_chart, workdir / "operator.kubeconfig"
+    )
+    process = cluster.OperatorProcess(workdir, kubeconfig)
+    process.start()
+    yield process
+    process.stop()
+
+
+def restaurant_documents(
+    name: str, rabbitmq: servers.RabbitMQ, consul: servers.Consul, example: str = "restaurant.yaml"
+) -> list[dict[str, Any]]:
+    """The example's Secrets and Restaurant, pointed at the test broker and Consul."""
+    documents = copy.deepcopy(examples.documents("restaurant.yaml"))
+    if example != "restaurant.yaml":
+        documents = [d for d in documents if d["kind"] == "Secret"] + examples.documents(example)
+    for document in documents:
+        if document["kind"] == "Secret" and document["metadata"]["name"] == "trattoria-rabbitmq":
+            document["stringData"] = {"username": "guest", "password": "guest"}
+        if document["kind"] == "Restaurant":
+            address = rabbitmq.amqp_url.split("@", 1)[1].rstrip("/")
+            document["metadata"]["name"] = name
+            spec = document["spec"]
+            spec["rabbitmq"] |= {
+                "url": f"amqp://{address}",
+                "managementUrl": rabbitmq.management_url,
+            }
+            spec["consul"] = {"address": consul.http_address}
+            spec["mongodb"] = {"url": "mongodb://127.0.0.1:27017/"}
+            spec.setdefault("gateway", {}).pop("nodePort", None)
+            spec["gateway"]["serviceType"] = "ClusterIP"
+    return documents
+
+
+@pytest.fixture(scope="module")
+def namespace(kube: kube_harness.ControlPlane) -> Iterator[str]:
+    name = f"food-{uuid.uuid4().hex[:6]}"
+    kube.kubectl("create", "namespace", name)
+    yield name
+    kube.kubectl("delete", "namespace", name, "--wait=false", check=False)

@@ -1,0 +1,80 @@
+"""Deleting a Restaurant: its vhost and Consul entries go (finalizer), its children too (GC)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from oms_operator import rabbitmq_vhost
+from tests.harness import kube as kube_harness
+from tests.harness import servers
+from tests.operator import cluster
+from tests.operator.conftest import restaurant_documents
+
+pytestmark = pytest.mark.timeout(300)
+GUEST = ("guest", "guest")
+
+
+def _queues(rabbitmq: servers.RabbitMQ, vhost: str) -> set[str] | None:
+    response = httpx.get(f"{rabbitmq.management_url}/api/queues/{vhost}", auth=GUEST, timeout=5)
+    if response.status_code == httpx.codes.NOT_FOUND:
+        return None
+    response.raise_for_status()
+    return {queue["name"] for queue in response.json()}
+
+
+def _consul_services(consul: servers.Consul, node: str) -> set[str] | None:
+    url = f"http://{consul.http_address}/v1/catalog/node-services/{node}"
+    listed: dict[str, Any] | None = httpx.get(url, timeout=5).json()
+    if not listed:
+        return None
+    return {service["Service"] for service in listed["Services"]}
+
+
+def test_deleting_a_restaurant_removes_its_vhost_consul_entries_and_children(
+    kube: kube_harness.ControlPlane,
+    namespace: str,
+    oms_operator: cluster.OperatorProcess,
+    rabbitmq: servers.RabbitMQ,
+    consul: servers.Consul,
+) -> None:
+    documents = restaurant_documents(
+        "osteria", rabbitmq, consul, example="restaurant-configmap-menu.yaml"
+    )
+    cluster.apply(kube, namespace, *documents)
+    ready = cluster.wait_ready(kube, namespace, "osteria", oms_operator)
+    vhost = f"oms-{namespace}-osteria"
+    node = f"oms-{namespace}-osteria"
+    explain = cluster.explain(kube, namespace, oms_operator)
+
+    # While it lives, its queues are on the real broker and its services in the real Consul.
+    assert _queues(rabbitmq, vhost) == set(
+        rabbitmq_vhost.expected_queues((1000, 5000, 30000, 120000))
+    )
+    assert _consul_services(consul, node) == {
+        f"osteria-{s}" for s in ("menu", "stock", "order", "payment", "kitchen", "gateway")
+    }
+    assert "oms.dev/cleanup" in ready["metadata"]["finalizers"]
+
+    kube.kubectl("-n", namespace, "delete", "restaurant", "osteria", "--wait=true", "--timeout=60s")
+
+    assert cluster.restaurant(kube, namespace, "osteria") is None
+    assert _queues(rabbitmq, vhost) is None
+    assert _consul_services(consul, node) is None
+
+    def collected() -> bool:
+        left = cluster.get_json(
+            kube,
+            "-n",
+            namespace,
+            "deployments,services",
+            "-l",
+            "app.kubernetes.io/instance=osteria",
+        )
+        return not left["items"]
+
+    cluster.wait_until(
+        collected, "osteria's Deployments and Services garbage-collected", 60, explain
+    )

@@ -1,0 +1,167 @@
+"""A Restaurant on the real API server: children, status, printer columns, kitchen workers,
+and what the API server refuses. The operator runs with the chart's ServiceAccount."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.harness import kube as kube_harness
+from tests.harness import servers
+from tests.operator import cluster
+from tests.operator.conftest import restaurant_documents
+
+pytestmark = pytest.mark.timeout(300)
+SERVICES = ("menu", "stock", "order", "payment", "kitchen", "gateway")
+_ITEM = {"id": "a", "name": "A", "priceMinor": 1, "currency": "EUR"}
+
+
+@pytest.fixture(scope="module")
+def trattoria(
+    kube: kube_harness.ControlPlane,
+    namespace: str,
+    oms_operator: cluster.OperatorProcess,
+    rabbitmq: servers.RabbitMQ,
+    consul: servers.Consul,
+) -> dict[str, Any]:
+    cluster.apply(kube, namespace, *restaurant_documents("trattoria", rabbitmq, consul))
+    ready: dict[str, Any] = cluster.wait_ready(kube, namespace, "trattoria", oms_operator)
+    return ready
+
+
+def _deployment(kube: kube_harness.ControlPlane, namespace: str, service: str) -> Any:
+    return cluster.get_json(kube, "-n", namespace, "deployment", f"trattoria-{service}")
+
+
+def test_it_becomes_ready_with_owned_available_deployments(
+    kube: kube_harness.ControlPlane, namespace: str, trattoria: dict[str, Any]
+) -> None:
+    status = trattoria["status"]
+    assert status["readyServices"] == "6/6"
+    assert status["kitchenWorkers"] == 2
+    assert status["vhost"] == f"oms-{namespace}-trattoria"
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["Ready"]["status"] == "True"
+    assert conditions["Degraded"]["status"] == "False"
+    for service in SERVICES:
+        deployment = _deployment(kube, namespace, service)
+        (owner,) = deployment["metadata"]["ownerReferences"]
+        assert owner["kind"] == "Restaurant"
+        assert owner["uid"] == trattoria["metadata"]["uid"]
+        assert owner["controller"] is True
+        available = {c["type"]: c["status"] for c in deployment["status"]["conditions"]}
+        assert available["Available"] == "True", service
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert container["command"] == ["python", "-m", f"oms.{service}"]
+        service_object = cluster.get_json(kube, "-n", namespace, "service", f"trattoria-{service}")
+        assert service_object["metadata"]["ownerReferences"][0]["uid"] == owner["uid"]
+    menu = cluster.get_json(kube, "-n", namespace, "configmap", "trattoria-menu")
+    assert json.loads(menu["data"]["menu.json"])["stock"]["margherita"] == 200
+
+
+def test_kubectl_get_shows_phase_kitchen_ready_and_age(
+    kube: kube_harness.ControlPlane, namespace: str, trattoria: dict[str, Any]
+) -> None:
+    output = kube.kubectl("-n", namespace, "get", "restaurants").stdout.splitlines()
+
+    assert output[0].split() == ["NAME", "PHASE", "KITCHEN", "READY", "AGE"]
+    assert output[1].split()[:4] == ["trattoria", "Ready", "2", "6/6"]
+    wide = kube.kubectl("-n", namespace, "get", "restaurants", "-o", "wide").stdout
+    assert "Trattoria Demo" in wide
+
+
+def test_what_it_did_is_in_the_restaurants_events(
+    kube: kube_harness.ControlPlane,
+    namespace: str,
+    trattoria: dict[str, Any],
+    oms_operator: cluster.OperatorProcess,
+) -> None:
+    def reconciled() -> Any:
+        events = cluster.get_json(
+            kube,
+            "-n",
+            namespace,
+            "events",
+            "--field-selector",
+            "involvedObject.kind=Restaurant,involvedObject.name=trattoria",
+        )
+        return [e for e in events["items"] if e["reason"] == "Reconciled"]
+
+    (event, *_) = cluster.wait_until(
+        reconciled, "a Reconciled event", 30, cluster.explain(kube, namespace, oms_operator)
+    )
+    assert "queues in vhost" in event["message"]
+    assert event["type"] == "Normal"
+
+
+def test_the_kitchen_follows_spec_kitchen_workers(
+    kube: kube_harness.ControlPlane,
+    namespace: str,
+    trattoria: dict[str, Any],
+    oms_operator: cluster.OperatorProcess,
+) -> None:
+    for workers in (4, 1):
+        patch = json.dumps({"spec": {"kitchen": {"workers": workers}}})
+        kube.kubectl(
+            "-n", namespace, "patch", "restaurant", "trattoria", "--type=merge", "-p", patch
+        )
+
+        ready = cluster.wait_ready(kube, namespace, "trattoria", oms_operator)
+
+        assert ready["status"]["kitchenWorkers"] == workers
+        kitchen = _deployment(kube, namespace, "kitchen")
+        assert kitchen["spec"]["replicas"] == workers
+        assert kitchen["status"]["readyReplicas"] == workers
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"kitchen": {"workers": -1}}, "spec.kitchen.workers: Invalid value: -1"),
+        ({"kitchen": {"workers": 51}}, "spec.kitchen.workers: Invalid value: 51"),
+        ({"replicas": {"order": 0}}, "spec.replicas.order: Invalid value: 0"),
+        (
+            {"menu": {"configMapRef": {"name": "m"}, "items": [_ITEM]}},
+            "set exactly one of spec.menu.items and spec.menu.configMapRef",
+        ),
+        ({"consul": {"address": "no port"}}, "spec.consul.address: Invalid value"),
+    ],
+)
+def test_the_api_server_rejects_an_invalid_spec_with_a_clear_message(
+    kube: kube_harness.ControlPlane,
+    namespace: str,
+    rabbitmq: servers.RabbitMQ,
+    consul: servers.Consul,
+    change: dict[str, Any],
+    message: str,
+) -> None:
+    documents = restaurant_documents("invalid", rabbitmq, consul)
+    (document,) = [d for d in documents if d["kind"] == "Restaurant"]
+    document["spec"] |= change
+
+    result = kube.kubectl(
+        "-n", namespace, "apply", "-f", "-", input=json.dumps(document), check=False
+    )
+
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr
+    assert cluster.restaurant(kube, namespace, "invalid") is None
+
+
+def test_a_name_too_long_for_its_children_is_rejected(
+    kube: kube_harness.ControlPlane,
+    namespace: str,
+    rabbitmq: servers.RabbitMQ,
+    consul: servers.Consul,
+) -> None:
+    (document,) = [
+        d for d in restaurant_documents("x" * 41, rabbitmq, consul) if d["kind"] == "Restaurant"
+    ]
+
+    result = kube.kubectl(
+        "-n", namespace, "apply", "-f", "-", input=json.dumps(document), check=False
+    )
+
+    assert "metadata.name must be a DNS-1035 label of at most 40 characters" in result.stderr
