@@ -138,3 +138,28 @@ async def test_on_hand_cannot_drop_below_what_is_reserved(stock: StockHandlers) 
 
     assert level is not None
     assert (level.on_hand, level.reserved, level.available) == (10, 4, 6)
+
+
+async def test_a_refused_order_holds_nothing_and_may_try_again_after_a_restock(
+    stock: StockHandlers,
+) -> None:
+    await stock.repository.set_on_hand("pizza", 1)
+    order = _order()
+
+    assert [s.item_id for s in await stock.reserve(order, [Line("pizza", 2)])] == ["pizza"]
+    await stock.repository.set_on_hand("pizza", 2)
+
+    assert await stock.reserve(order, [Line("pizza", 2)]) == []
+    assert await _levels(stock, "pizza") == {"pizza": (2, 2, 0)}
+
+
+async def test_check_reports_shortages_without_holding_anything(stock: StockHandlers) -> None:
+    await stock.repository.set_on_hand("pizza", 2)
+
+    shortages = await stock.check([Line("pizza", 3), Line("ghost", 1)])
+
+    assert [(s.item_id, s.requested, s.available) for s in shortages] == [
+        ("ghost", 1, 0),
+        ("pizza", 3, 2),
+    ]
+    assert await _levels(stock, "pizza") == {"pizza": (2, 0, 2)}

@@ -8,8 +8,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from oms import seed_file as restaurant_seed
 from oms.contracts.v1 import menu_pb2, menu_pb2_grpc
-from oms.menu import seed
+from oms.menu.domain import MenuItem
 from oms.menu.grpc_api import MenuApi
 from oms.menu.repository import MongoMenuRepository
 from oms.platform import logs
@@ -25,7 +26,7 @@ class MenuSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="MENU_")
 
-    seed_file: str = str(seed.DEMO)
+    seed_file: str = str(restaurant_seed.DEMO)
 
 
 class Settings(PlatformSettings):
@@ -37,7 +38,8 @@ async def main(lifecycle: Lifecycle, settings: Settings) -> None:
         platform = await open_platform(stack, NAME, settings)
         repository = MongoMenuRepository(platform.db)
         if settings.menu.seed_file:
-            added = await repository.seed(seed.load(Path(settings.menu.seed_file)))
+            items = restaurant_seed.read(Path(settings.menu.seed_file)).items
+            added = await repository.seed([MenuItem(**entry) for entry in items])
             log.info("menu.seeded", added=added)
         api = MenuApi(repository)
         await platform.serve_grpc(

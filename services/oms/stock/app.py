@@ -9,8 +9,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from oms import domain_events as events
+from oms import seed_file as restaurant_seed
 from oms.contracts.v1 import stock_pb2, stock_pb2_grpc
-from oms.menu import seed as menu_seed
 from oms.platform import logs
 from oms.platform.bootstrap import PlatformSettings, open_platform
 from oms.platform.runner import Lifecycle
@@ -28,7 +28,7 @@ class StockSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="STOCK_")
 
-    seed_file: str = str(menu_seed.DEMO)
+    seed_file: str = str(restaurant_seed.DEMO)
 
 
 class Settings(PlatformSettings):
@@ -36,7 +36,7 @@ class Settings(PlatformSettings):
 
 
 async def seed(repository: MongoStockRepository, path: Path) -> None:
-    quantities = menu_seed.load_stock(path)
+    quantities = restaurant_seed.read(path).stock
     known = {level.item_id for level in await repository.levels(list(quantities))}
     for item_id, quantity in quantities.items():
         if item_id not in known:

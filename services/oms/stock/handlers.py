@@ -19,36 +19,44 @@ def _lines(record: dict[str, Any]) -> list[Line]:
     return [Line(line["item_id"], line["quantity"]) for line in record["lines"]]
 
 
-def _shortages(record: dict[str, Any]) -> list[Shortage]:
-    return [Shortage(**shortage) for shortage in record.get("shortages", [])]
-
-
 class StockHandlers:
     def __init__(self, repository: MongoStockRepository) -> None:
         self.repository = repository
 
     async def check(self, lines: Sequence[Line]) -> list[Shortage]:
-        shortages = []
-        for line in merge_lines(lines):
-            available = await self.repository.available(line.item_id)
-            if available < line.quantity:
-                shortages.append(Shortage(line.item_id, line.quantity, available))
-        return shortages
+        """The lines that could not be reserved right now (a read: nothing is held)."""
+        merged = merge_lines(lines)
+        available = await self.repository.available_many([line.item_id for line in merged])
+        return [
+            Shortage(line.item_id, line.quantity, available.get(line.item_id, 0))
+            for line in merged
+            if available.get(line.item_id, 0) < line.quantity
+        ]
 
     async def reserve(self, order_id: str, lines: Sequence[Line]) -> list[Shortage]:
-        """Hold every line or none; returns the shortages (empty when reserved)."""
+        """Hold every line or none; returns the shortages (empty when reserved).
+
+        A reservation that was held is final for the order (repeats return it); a refused one
+        holds nothing and is not remembered, so the same order may try again later.
+        """
         if not order_id:
             raise InvalidArgument("order_id is required")
-        record = await self.repository.start_reservation(order_id, merge_lines(lines))
+        wanted = merge_lines(lines)
+        record = await self.repository.reservation(order_id)
+        if record is None or R(record["state"]) is R.REJECTED:
+            # Most refusals are seen by a read, without writing (and queueing behind) anything.
+            if shortages := await self.check(wanted):
+                return shortages
+        record = await self.repository.start_reservation(order_id, wanted)
         state = R(record["state"])
         if state is R.RESERVED:
             return []
-        if state is R.REJECTED:
-            return _shortages(record)
         if state in (R.RELEASED, R.COMMITTED):
             raise FailedPrecondition(f"the reservation of order {order_id} is {state}")
         # RESERVING: new, or a retry after a crash; holds are idempotent, so redo them all.
-        wanted = _lines(record)
+        return await self._hold_all(order_id, _lines(record))
+
+    async def _hold_all(self, order_id: str, wanted: Sequence[Line]) -> list[Shortage]:
         held: list[Line] = []
         shortages: list[Shortage] = []
         for line in wanted:

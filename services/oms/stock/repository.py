@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -37,6 +38,11 @@ class MongoStockRepository:
     async def available(self, item_id: str) -> int:
         doc = await self.items.find_one({"_id": item_id}, {"available": 1})
         return int(doc["available"]) if doc else 0
+
+    async def available_many(self, item_ids: Sequence[str]) -> dict[str, int]:
+        """Available quantity per known item id (unknown ids are absent)."""
+        cursor = self.items.find({"_id": {"$in": list(item_ids)}}, {"available": 1})
+        return {doc["_id"]: int(doc["available"]) async for doc in cursor}
 
     async def set_on_hand(self, item_id: str, on_hand: int) -> Level | None:
         """Sets on-hand stock keeping every hold; None if it would drop below the holds."""
@@ -87,7 +93,7 @@ class MongoStockRepository:
         )
 
     async def start_reservation(self, order_id: str, lines: Sequence[Line]) -> dict[str, Any]:
-        """The order's reservation record, created in RESERVING state if it is new."""
+        """The order's reservation record, in RESERVING state if it is new or was refused."""
         record = {
             "_id": order_id,
             "state": ReservationState.RESERVING.value,
@@ -99,10 +105,16 @@ class MongoStockRepository:
             await self.reservations.insert_one(record)
             return record
         except DuplicateKeyError:
-            existing = await self.reservations.find_one({"_id": order_id})
-            if existing is None:  # deleted in between: nothing in OMS deletes these
-                raise RuntimeError(f"reservation {order_id} vanished") from None
-            return existing
+            pass
+        retried = await self.reservations.find_one_and_update(
+            {"_id": order_id, "state": ReservationState.REJECTED.value},
+            {"$set": {key: value for key, value in record.items() if key != "_id"}},
+            return_document=ReturnDocument.AFTER,
+        )
+        existing = retried or await self.reservations.find_one({"_id": order_id})
+        if existing is None:  # nothing in OMS deletes reservations
+            raise RuntimeError(f"reservation {order_id} vanished")
+        return existing
 
     async def reservation(self, order_id: str) -> dict[str, Any] | None:
         return await self.reservations.find_one({"_id": order_id})
