@@ -27,7 +27,8 @@ if _version_not_supported:
 
 class StockServiceStub:
     """Quantities per item. Reserve, Release and Commit are idempotent per order id: repeating a
-    call with the same order id has the effect of the first call and returns its outcome.
+    call with the same order id has the effect of the first call and returns its outcome
+    (a refused reservation held nothing and is not remembered: a repeat tries again).
     """
 
     def __init__(self, channel):
@@ -70,7 +71,8 @@ class StockServiceStub:
 
 class StockServiceServicer:
     """Quantities per item. Reserve, Release and Commit are idempotent per order id: repeating a
-    call with the same order id has the effect of the first call and returns its outcome.
+    call with the same order id has the effect of the first call and returns its outcome
+    (a refused reservation held nothing and is not remembered: a repeat tries again).
     """
 
     def CheckStock(self, request, context):
@@ -162,7 +164,8 @@ def add_StockServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class StockService:
     """Quantities per item. Reserve, Release and Commit are idempotent per order id: repeating a
-    call with the same order id has the effect of the first call and returns its outcome.
+    call with the same order id has the effect of the first call and returns its outcome
+    (a refused reservation held nothing and is not remembered: a repeat tries again).
     """
 
     @staticmethod

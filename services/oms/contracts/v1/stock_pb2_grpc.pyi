@@ -28,7 +28,8 @@ GRPC_VERSION: str
 
 class StockServiceStub:
     """Quantities per item. Reserve, Release and Commit are idempotent per order id: repeating a
-    call with the same order id has the effect of the first call and returns its outcome.
+    call with the same order id has the effect of the first call and returns its outcome
+    (a refused reservation held nothing and is not remembered: a repeat tries again).
     """
 
     @_typing.overload
@@ -58,7 +59,8 @@ class StockServiceStub:
 @_typing.type_check_only
 class StockServiceAsyncStub(StockServiceStub):
     """Quantities per item. Reserve, Release and Commit are idempotent per order id: repeating a
-    call with the same order id has the effect of the first call and returns its outcome.
+    call with the same order id has the effect of the first call and returns its outcome
+    (a refused reservation held nothing and is not remembered: a repeat tries again).
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -84,7 +86,8 @@ class StockServiceAsyncStub(StockServiceStub):
 
 class StockServiceServicer(metaclass=_abc_1.ABCMeta):
     """Quantities per item. Reserve, Release and Commit are idempotent per order id: repeating a
-    call with the same order id has the effect of the first call and returns its outcome.
+    call with the same order id has the effect of the first call and returns its outcome
+    (a refused reservation held nothing and is not remembered: a repeat tries again).
     """
 
     @_abc_1.abstractmethod
