@@ -118,3 +118,36 @@ async def test_the_balancer_spreads_calls_over_the_resolved_instances() -> None:
     await channels.close()
     for each in servers:
         await each.server.stop(0)
+
+
+async def test_calls_fail_over_from_a_dead_instance_and_stop_trying_it() -> None:
+    live, dead = (GrpcServer(GrpcSettings(port=0), service_names=[]) for _ in range(2))
+    for each in (live, dead):
+        each.server.add_generic_rpc_handlers((_echo_service(),))
+        await each.start()
+    dead_address = dead.address
+    await dead.server.stop(0)  # gone, but still listed, as until Consul's next check
+    attempts: list[str] = []
+
+    class Recorded(grpc_client.Channels):
+        def get(self, target: str) -> grpc.aio.Channel:
+            attempts.append(target)
+            return super().get(target)
+
+    channels = Recorded(GrpcSettings())
+
+    async def resolve(service: str) -> list[str]:
+        return sorted([live.address, dead_address])
+
+    balancer = grpc_client.Balancer("echo", resolve, channels)
+
+    async def echo(channel: grpc.aio.Channel) -> bytes:
+        return await _method(channel, "Echo")(b"hi", timeout=2)
+
+    replies = [await balancer.call(echo) for _ in range(10)]
+
+    assert replies == [b"hi"] * 10
+    assert attempts.count(dead_address) == 1, "the dead instance is quarantined after one try"
+    assert await balancer.pick() == live.address
+    await channels.close()
+    await live.server.stop(0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -65,7 +66,11 @@ class Channels:
 
 
 class Balancer:
-    """Client-side round robin over the healthy instances of a service, found by `resolve`."""
+    """Client-side round robin over the healthy instances of a service, found by `resolve`.
+
+    An instance a call found UNAVAILABLE is skipped for `quarantine_seconds`, by every call,
+    so a dead instance stops taking traffic before Consul's next health check notices it.
+    """
 
     def __init__(
         self,
@@ -73,39 +78,50 @@ class Balancer:
         resolve: Resolve,
         channels: Channels,
         forget: Callable[[str], None] = lambda _: None,
+        quarantine_seconds: float = 5.0,
     ) -> None:
         self.service = service
         self._resolve = resolve
         self._channels = channels
         self._forget = forget
+        self._quarantine_seconds = quarantine_seconds
+        self._quarantined: dict[str, float] = {}
         self._counter = itertools.count()
 
     async def call(
         self, invoke: Callable[[grpc.aio.Channel], Awaitable[T]], attempts: int = 3
     ) -> T:
-        """Run `invoke` on an instance; when it is UNAVAILABLE (dead, draining), try the next.
+        """Run `invoke` on an instance; when it is UNAVAILABLE (dead, draining), try another.
 
         Only for calls that are safe to repeat: OMS's are idempotent per order id.
         """
         for attempt in range(1, attempts + 1):
+            target = await self.pick()
             try:
-                return await invoke(await self.channel())
+                return await invoke(self._channels.get(target))
             except grpc.aio.AioRpcError as exc:
                 if exc.code() != grpc.StatusCode.UNAVAILABLE or attempt == attempts:
                     raise
+                self._quarantined[target] = time.monotonic() + self._quarantine_seconds
                 self._forget(self.service)
         raise AssertionError("unreachable")
 
     async def channel(self) -> grpc.aio.Channel:
+        return self._channels.get(await self.pick())
+
+    async def pick(self) -> str:
+        """The next instance round robin, passing over quarantined ones while others remain."""
         targets = await self._resolve(self.service)
-        if not targets:
+        now = time.monotonic()
+        usable = [t for t in targets if self._quarantined.get(t, 0.0) <= now] or targets
+        if not usable:
             raise grpc.aio.AioRpcError(
                 grpc.StatusCode.UNAVAILABLE,
                 grpc.aio.Metadata(),
                 grpc.aio.Metadata(),
                 details=f"no healthy instance of {self.service}",
             )
-        return self._channels.get(targets[next(self._counter) % len(targets)])
+        return usable[next(self._counter) % len(usable)]
 
 
 async def check_health(channel: grpc.aio.Channel, service: str = "") -> str:
