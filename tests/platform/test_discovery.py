@@ -1,4 +1,4 @@
-"""Consul: registration with a gRPC health check, resolution of healthy instances."""
+"""Consul: registration with a gRPC or HTTP health check, resolution of healthy instances."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+from aiohttp import web
 
 from oms.platform.discovery import Discovery, Registration
 from oms.platform.grpc_server import GrpcServer
@@ -120,3 +121,41 @@ async def test_resolution_is_cached_and_survives_consul_outages(consul: servers.
         await live.deregister(registration)
         await live.close()
         await server.server.stop(0)
+
+
+async def test_an_http_registration_is_checked_with_a_get_on_its_path(
+    discovery: Discovery,
+) -> None:
+    name = f"web-{uuid.uuid4().hex[:8]}"
+    healthy = True
+
+    async def health(request: web.Request) -> web.Response:
+        return web.Response(status=200 if healthy else 503)
+
+    app = web.Application()
+    app.router.add_get("/healthz", health)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = servers.free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    registration = Registration.unique(name, "127.0.0.1", port, http_health_path="/healthz")
+    await discovery.register(registration)
+    try:
+
+        async def resolved() -> bool:
+            return await discovery.healthy(name) == [f"127.0.0.1:{port}"]
+
+        await _eventually(resolved)
+        _, checks = await discovery.client.health.checks(name)
+        assert checks[0]["Type"] == "http"
+
+        healthy = False
+
+        async def critical() -> bool:
+            return await _check_status(discovery, name) == "critical"
+
+        await _eventually(critical)
+        assert await discovery.healthy(name) == []
+    finally:
+        await discovery.deregister(registration)
+        await runner.cleanup()
