@@ -1,4 +1,4 @@
-"""Traces reach Jaeger over OTLP, and their context crosses RabbitMQ and gRPC."""
+"""Traces reach Jaeger over OTLP, and their context crosses RabbitMQ, gRPC and HTTP."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from fastapi import FastAPI
+from opentelemetry import propagate
 
 from oms.platform import grpc_client, tracing
 from oms.platform.broker import Broker
@@ -127,3 +129,57 @@ async def test_a_grpc_server_span_is_a_child_of_the_calling_span(
     chain = _ancestors(found, f"serve-{suffix}")
     assert chain[-1] == f"call-{suffix}"
     assert len(chain) >= 3, f"client and server spans should sit between: {chain}"
+
+
+async def test_an_instrumented_fastapi_request_is_the_parent_of_its_grpc_calls(
+    jaeger: servers.Jaeger, traced: tracing.Tracing
+) -> None:
+    suffix = uuid.uuid4().hex[:8]
+
+    async def echo(request: bytes, context: Any) -> bytes:
+        with tracing.tracer("test").start_as_current_span(f"serve-{suffix}"):
+            return request
+
+    server = GrpcServer(GrpcSettings(port=0), service_names=[])
+    server.server.add_generic_rpc_handlers(
+        (
+            grpc.method_handlers_generic_handler(
+                "test.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(echo)}
+            ),
+        )
+    )
+    await server.start()
+    channels = grpc_client.Channels(GrpcSettings())
+    app = FastAPI()
+
+    @app.get("/echo/{word}")
+    async def call_echo(word: str) -> dict[str, str]:
+        echo_call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channels.get(
+            server.address
+        ).unary_unary("/test.Echo/Echo")
+        return {"echo": (await echo_call(word.encode())).decode()}
+
+    @app.get("/healthz")
+    async def alive() -> dict[str, str]:
+        return {}
+
+    tracing.instrument_fastapi(app)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        with tracing.tracer("test").start_as_current_span(f"client-{suffix}") as root:
+            headers: dict[str, str] = {}
+            propagate.inject(headers)  # as an instrumented HTTP client would
+            response = await http.get(f"/echo/{suffix}", headers=headers)
+            probe = await http.get("/healthz", headers=headers)  # a probe: no span
+    await channels.close()
+    await server.server.stop(0)
+    assert traced.flush()
+
+    assert response.json() == {"echo": suffix}
+    assert probe.status_code == 200
+    trace_id = format(root.get_span_context().trace_id, "032x")
+    found = await _trace(jaeger, trace_id, {f"serve-{suffix}", "GET /echo/{word}"})
+    chain = _ancestors(found, f"serve-{suffix}")
+    assert chain[-1] == f"client-{suffix}"
+    assert chain.index("/test.Echo/Echo") < chain.index("GET /echo/{word}"), chain
+    assert "GET /healthz" not in {span["operationName"] for span in found["spans"]}

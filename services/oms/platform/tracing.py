@@ -7,6 +7,8 @@ module also injects explicitly so every message carries the headers).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.aio_pika import AioPikaInstrumentor
@@ -20,6 +22,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from oms.platform.settings import TracingSettings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 _INSTRUMENTORS = (
     GrpcAioInstrumentorClient,
@@ -62,6 +67,19 @@ def setup(service: str, settings: TracingSettings) -> Tracing:
         if not instrumentor().is_instrumented_by_opentelemetry:
             instrumentor().instrument(tracer_provider=provider)
     return Tracing(provider)
+
+
+def instrument_fastapi(app: FastAPI, excluded_paths: str = "/healthz,/readyz") -> None:
+    """Give every HTTP request a server span, the parent of the gRPC calls made for it.
+
+    Probes (Consul checks `/healthz` every few seconds) are left out so traces stay readable.
+    """
+    # Imported here: only the gateway serves HTTP, the other services never load FastAPI.
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls=excluded_paths, exclude_spans=["receive", "send"]
+    )
 
 
 def tracer(name: str) -> trace.Tracer:
