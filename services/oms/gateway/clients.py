@@ -1,0 +1,220 @@
+"""Typed calls to Menu, Order, Stock and Payment, found through Consul.
+
+Each service has one `Balancer` (round robin over its healthy instances, failing over on
+UNAVAILABLE) over the process's shared `Channels`: one channel per target, never one per
+request. Every call here is safe to repeat on another instance: reads, absolute writes,
+webhooks deduplicated by event id, and order creation under an idempotency key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import grpc
+
+from oms.contracts.v1 import (
+    common_pb2,
+    menu_pb2,
+    menu_pb2_grpc,
+    order_pb2,
+    order_pb2_grpc,
+    payment_pb2,
+    payment_pb2_grpc,
+    stock_pb2,
+    stock_pb2_grpc,
+)
+from oms.platform import grpc_client, logs
+from oms.platform.discovery import Discovery
+from oms.platform.grpc_client import Balancer, Channels
+
+log = logs.get(__name__)
+
+# Consul name -> the gRPC service whose health the readiness probe asks for.
+SERVICES = {
+    "menu": menu_pb2.DESCRIPTOR.services_by_name["MenuService"].full_name,
+    "order": order_pb2.DESCRIPTOR.services_by_name["OrderService"].full_name,
+    "stock": stock_pb2.DESCRIPTOR.services_by_name["StockService"].full_name,
+    "payment": payment_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name,
+}
+
+
+class Resolver:
+    """Discovery's healthy instances, with Consul's own failures seen as UNAVAILABLE."""
+
+    def __init__(self, discovery: Discovery) -> None:
+        self.discovery = discovery
+
+    async def __call__(self, service: str) -> list[str]:
+        try:
+            return await self.discovery.healthy(service)
+        except Exception as exc:
+            log.warning("gateway.discovery_failed", service=service, error=repr(exc))
+            raise grpc.aio.AioRpcError(
+                grpc.StatusCode.UNAVAILABLE,
+                grpc.aio.Metadata(),
+                grpc.aio.Metadata(),
+                details=f"cannot look up {service} in Consul",
+            ) from exc
+
+
+class MenuClient:
+    def __init__(self, balancer: Balancer) -> None:
+        self.balancer = balancer
+
+    async def list_items(self, offered_only: bool) -> list[menu_pb2.MenuItem]:
+        request = menu_pb2.ListItemsRequest(offered_only=offered_only)
+        response = await self.balancer.call(
+            lambda channel: menu_pb2_grpc.MenuServiceStub(channel).ListItems(request)
+        )
+        return list(response.items)
+
+    async def exists(self, item_id: str) -> bool:
+        request = menu_pb2.GetItemsRequest(ids=[item_id])
+        response = await self.balancer.call(
+            lambda channel: menu_pb2_grpc.MenuServiceStub(channel).GetItems(request)
+        )
+        return not response.unknown_ids
+
+    async def upsert(self, item: menu_pb2.MenuItem) -> menu_pb2.MenuItem:
+        request = menu_pb2.UpsertItemRequest(item=item)
+        return await self.balancer.call(
+            lambda channel: menu_pb2_grpc.MenuServiceStub(channel).UpsertItem(request)
+        )
+
+    async def set_offered(self, item_id: str, offered: bool) -> menu_pb2.MenuItem:
+        request = menu_pb2.SetItemOfferedRequest(id=item_id, offered=offered)
+        return await self.balancer.call(
+            lambda channel: menu_pb2_grpc.MenuServiceStub(channel).SetItemOffered(request)
+        )
+
+
+class OrderClient:
+    def __init__(self, balancer: Balancer) -> None:
+        self.balancer = balancer
+
+    async def create(
+        self, customer_id: str, lines: Sequence[tuple[str, int]], idempotency_key: str | None
+    ) -> order_pb2.Order:
+        # Without the client's key we still send one of our own, so that a retry on another
+        # instance (the balancer's failover) can never create the order twice.
+        request = order_pb2.CreateOrderRequest(
+            customer_id=customer_id,
+            lines=[common_pb2.OrderLine(item_id=i, quantity=q) for i, q in lines],
+            idempotency_key=idempotency_key or f"gateway-{uuid.uuid4()}",
+        )
+        return await self.balancer.call(
+            lambda channel: order_pb2_grpc.OrderServiceStub(channel).CreateOrder(request)
+        )
+
+    async def get(self, customer_id: str, order_id: str) -> order_pb2.Order:
+        request = order_pb2.GetOrderRequest(customer_id=customer_id, order_id=order_id)
+        return await self.balancer.call(
+            lambda channel: order_pb2_grpc.OrderServiceStub(channel).GetOrder(request)
+        )
+
+    async def list(
+        self, customer_id: str, page_size: int, page_token: str
+    ) -> order_pb2.ListOrdersResponse:
+        request = order_pb2.ListOrdersRequest(
+            customer_id=customer_id, page_size=page_size, page_token=page_token
+        )
+        return await self.balancer.call(
+            lambda channel: order_pb2_grpc.OrderServiceStub(channel).ListOrders(request)
+        )
+
+    async def cancel(self, customer_id: str, order_id: str) -> order_pb2.Order:
+        request = order_pb2.CancelOrderRequest(customer_id=customer_id, order_id=order_id)
+        return await self.balancer.call(
+            lambda channel: order_pb2_grpc.OrderServiceStub(channel).CancelOrder(request)
+        )
+
+
+class StockClient:
+    def __init__(self, balancer: Balancer) -> None:
+        self.balancer = balancer
+
+    async def levels(self, item_ids: Sequence[str]) -> list[stock_pb2.StockLevel]:
+        request = stock_pb2.GetLevelsRequest(item_ids=list(item_ids))
+        response = await self.balancer.call(
+            lambda channel: stock_pb2_grpc.StockServiceStub(channel).GetLevels(request)
+        )
+        return list(response.levels)
+
+    async def set_level(self, item_id: str, on_hand: int) -> stock_pb2.StockLevel:
+        request = stock_pb2.SetLevelRequest(item_id=item_id, on_hand=on_hand)
+        return await self.balancer.call(
+            lambda channel: stock_pb2_grpc.StockServiceStub(channel).SetLevel(request)
+        )
+
+
+class PaymentClient:
+    def __init__(self, balancer: Balancer) -> None:
+        self.balancer = balancer
+
+    async def stripe_webhook(
+        self, payload: bytes, signature: str
+    ) -> payment_pb2.HandleStripeWebhookResponse:
+        request = payment_pb2.HandleStripeWebhookRequest(
+            payload=payload, signature_header=signature
+        )
+        return await self.balancer.call(
+            lambda channel: payment_pb2_grpc.PaymentServiceStub(channel).HandleStripeWebhook(
+                request
+            )
+        )
+
+
+@dataclass
+class Backends:
+    menu: MenuClient
+    order: OrderClient
+    stock: StockClient
+    payment: PaymentClient
+    resolve: Resolver
+    channels: Channels
+
+    @classmethod
+    def connect(cls, discovery: Discovery, channels: Channels) -> Backends:
+        resolve = Resolver(discovery)
+
+        def balancer(name: str) -> Balancer:
+            return Balancer(name, resolve, channels, forget=discovery.forget)
+
+        return cls(
+            MenuClient(balancer("menu")),
+            OrderClient(balancer("order")),
+            StockClient(balancer("stock")),
+            PaymentClient(balancer("payment")),
+            resolve,
+            channels,
+        )
+
+    async def readiness(self, probe_seconds: float) -> dict[str, str]:
+        """Per service: "serving" when an instance Consul calls healthy answers SERVING."""
+        names = list(SERVICES)
+        states = await asyncio.gather(*(self._probe(name, probe_seconds) for name in names))
+        return dict(zip(names, states, strict=True))
+
+    async def _probe(self, name: str, probe_seconds: float) -> str:
+        try:
+            targets = await self.resolve(name)
+        except grpc.aio.AioRpcError:
+            return "discovery unavailable"
+        if not targets:
+            return "no healthy instance"
+        state = "not serving"
+        for target in targets:
+            try:
+                async with asyncio.timeout(probe_seconds):
+                    status = await grpc_client.check_health(
+                        self.channels.get(target), SERVICES[name]
+                    )
+            except (TimeoutError, grpc.aio.AioRpcError):
+                state = "unreachable"
+                continue
+            if status == "SERVING":
+                return "serving"
+        return state

@@ -1,0 +1,238 @@
+"""The public API's JSON: request bodies (strict, unknown fields refused) and responses.
+
+Money is always an integer amount in the currency's minor unit (cents for EUR) beside an
+ISO 4217 code, never a float. The limits here are the HTTP contract; the services check
+their own rules again behind it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from oms.contracts.v1 import menu_pb2, order_pb2, stock_pb2
+
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+ITEM_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
+MAX_QUANTITY = 100
+MAX_LINES = 50
+MAX_ON_HAND = 1_000_000
+MAX_PRICE = 10_000_000
+
+ItemId = Annotated[str, Field(pattern=ITEM_ID_PATTERN)]
+Minor = Annotated[int, Field(description="An amount in the currency's minor unit (cents).")]
+OrderStatus = Literal[
+    "pending", "awaiting_payment", "paid", "preparing", "ready", "cancelled", "expired"
+]
+STATUS: dict[int, OrderStatus] = {
+    order_pb2.ORDER_STATUS_PENDING: "pending",
+    order_pb2.ORDER_STATUS_AWAITING_PAYMENT: "awaiting_payment",
+    order_pb2.ORDER_STATUS_PAID: "paid",
+    order_pb2.ORDER_STATUS_PREPARING: "preparing",
+    order_pb2.ORDER_STATUS_READY: "ready",
+    order_pb2.ORDER_STATUS_CANCELLED: "cancelled",
+    order_pb2.ORDER_STATUS_EXPIRED: "expired",
+}
+
+
+class Request(BaseModel):
+    # `strict`: "5" is not a quantity and true is not 1; `forbid`: a misspelt field is an error.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+class FieldError(BaseModel):
+    location: str = Field(examples=["body.items[0].quantity"])
+    message: str = Field(examples=["Input should be less than or equal to 100"])
+
+
+class Error(BaseModel):
+    code: str = Field(examples=["invalid_request"])
+    message: str
+    fields: list[FieldError] | None = Field(
+        default=None, description="For invalid requests: each offending input and why."
+    )
+
+
+class ErrorBody(BaseModel):
+    error: Error
+
+
+class Shortage(BaseModel):
+    id: str
+    requested: int
+    available: int
+
+
+class ShortageBody(ErrorBody):
+    """409 when stock is short: nothing was reserved or stored."""
+
+    shortages: list[Shortage]
+
+    @classmethod
+    def from_proto(cls, message: str, details: stock_pb2.CheckStockResponse) -> ShortageBody:
+        return cls(
+            error=Error(code="insufficient_stock", message=message),
+            shortages=[
+                Shortage(id=s.item_id, requested=s.requested, available=s.available)
+                for s in details.shortages
+            ],
+        )
+
+
+# --- menu ----------------------------------------------------------------------------------
+
+
+class MenuItem(BaseModel):
+    id: str
+    name: str
+    description: str
+    price: Minor
+    currency: str = Field(examples=["EUR"])
+
+    @classmethod
+    def from_proto(cls, item: menu_pb2.MenuItem) -> MenuItem:
+        return cls(
+            id=item.id,
+            name=item.name,
+            description=item.description,
+            price=item.price.amount_minor,
+            currency=item.price.currency,
+        )
+
+
+class Menu(BaseModel):
+    items: list[MenuItem]
+
+
+class AdminMenuItem(MenuItem):
+    offered: bool
+
+    @classmethod
+    def from_proto(cls, item: menu_pb2.MenuItem) -> AdminMenuItem:
+        return cls(**MenuItem.from_proto(item).model_dump(), offered=item.offered)
+
+
+class AdminMenu(BaseModel):
+    items: list[AdminMenuItem]
+
+
+class MenuItemIn(Request):
+    name: str = Field(min_length=1, max_length=100)
+    description: str = Field(default="", max_length=1000)
+    price: int = Field(ge=0, le=MAX_PRICE, description="Minor units (cents).")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["EUR"])
+    offered: bool = True
+
+
+class OfferedIn(Request):
+    offered: bool
+
+
+# --- stock ---------------------------------------------------------------------------------
+
+
+class StockLevel(BaseModel):
+    id: str
+    on_hand: int
+    reserved: int
+    available: int
+
+    @classmethod
+    def from_proto(cls, level: stock_pb2.StockLevel) -> StockLevel:
+        return cls(
+            id=level.item_id,
+            on_hand=level.on_hand,
+            reserved=level.reserved,
+            available=level.available,
+        )
+
+
+class StockLevels(BaseModel):
+    levels: list[StockLevel]
+
+
+class StockIn(Request):
+    on_hand: int = Field(ge=0, le=MAX_ON_HAND)
+
+
+# --- orders --------------------------------------------------------------------------------
+
+
+class OrderLineIn(Request):
+    id: ItemId
+    quantity: int = Field(ge=1, le=MAX_QUANTITY)
+
+
+class OrderIn(Request):
+    items: list[OrderLineIn] = Field(min_length=1, max_length=MAX_LINES)
+
+
+class OrderItem(BaseModel):
+    id: str
+    name: str
+    quantity: int
+    unit_price: Minor
+    line_total: Minor
+
+
+class Order(BaseModel):
+    id: str
+    customer_id: str
+    status: OrderStatus
+    items: list[OrderItem]
+    total: Minor
+    currency: str
+    payment_link: str | None = Field(description="Stripe Checkout; null until it is known.")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_proto(cls, order: order_pb2.Order) -> Order:
+        return cls(
+            id=order.id,
+            customer_id=order.customer_id,
+            status=STATUS[order.status],
+            items=[
+                OrderItem(
+                    id=item.item_id,
+                    name=item.name,
+                    quantity=item.quantity,
+                    unit_price=item.unit_price.amount_minor,
+                    line_total=item.line_total.amount_minor,
+                )
+                for item in order.items
+            ],
+            total=order.total.amount_minor,
+            currency=order.total.currency,
+            payment_link=order.payment_link or None,
+            created_at=order.created_at.ToDatetime(tzinfo=UTC),
+            updated_at=order.updated_at.ToDatetime(tzinfo=UTC),
+        )
+
+
+class OrderPage(BaseModel):
+    orders: list[Order]
+    next_page_token: str | None = Field(description="Pass as `page_token`; null on the last page.")
+
+
+# --- health and webhooks -------------------------------------------------------------------
+
+
+class Alive(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):
+    ready: bool
+    services: dict[str, str] = Field(examples=[{"menu": "serving", "payment": "no instance"}])
+    missing: list[str]
+
+
+class WebhookReceived(BaseModel):
+    received: Literal[True] = True
+    duplicate: bool = Field(description="True when this event was delivered before.")
