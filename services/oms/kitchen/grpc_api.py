@@ -30,6 +30,7 @@ def to_proto(ticket: Ticket) -> kitchen_pb2.Ticket:
         status=STATUS[ticket.status],
         worker=ticket.worker,
         started_at=_timestamp(ticket.started_at),
+        attempts=ticket.attempts,
     )
     if ticket.finished_at is not None:
         proto.finished_at.CopyFrom(_timestamp(ticket.finished_at))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -58,6 +59,20 @@ class OrderHandlers:
             return existing
 
         items, currency = await self._price(wanted)
+        # From the first reservation on, finish (store the order, or give the stock back) even
+        # if the caller stops waiting: a cancelled call must not leave stock held for nothing.
+        return await asyncio.shield(
+            self._reserve_and_store(order_id, customer_id, wanted, items, currency)
+        )
+
+    async def _reserve_and_store(
+        self,
+        order_id: str,
+        customer_id: str,
+        wanted: Sequence[Line],
+        items: tuple[OrderItem, ...],
+        currency: str,
+    ) -> Order:
         reservation = await self.stock.reserve(order_id, wanted)
         if not reservation.reserved:
             short = ", ".join(
