@@ -18,28 +18,13 @@ import uuid
 from pathlib import Path
 from urllib.parse import quote
 
-import grpc
 import httpx
-from grpc_health.v1 import health_pb2
 
+from oms.platform import healthcheck
 from tests.harness import servers
 
 GRPC_SERVICES = ("menu", "stock", "order", "payment", "kitchen")
 WEBHOOK_SECRET = "whsec_test_" + "e2e" * 8  # a test-only signing secret
-
-
-def _grpc_serving(port: int) -> bool:
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        check = channel.unary_unary(
-            "/grpc.health.v1.Health/Check",
-            request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
-            response_deserializer=health_pb2.HealthCheckResponse.FromString,
-        )
-        try:
-            reply = check(health_pb2.HealthCheckRequest(), timeout=1)
-        except grpc.RpcError:
-            return False
-    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
 
 class ServiceProcess:
@@ -73,11 +58,8 @@ class ServiceProcess:
 
     def _ready(self) -> bool:
         if self.service == "gateway":
-            try:
-                return httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).is_success
-            except httpx.HTTPError:
-                return False
-        return _grpc_serving(self.port)
+            return healthcheck.http_ok(f"http://127.0.0.1:{self.port}/healthz", timeout=1)
+        return healthcheck.grpc_serving(f"127.0.0.1:{self.port}", timeout=1)
 
     @property
     def running(self) -> bool:

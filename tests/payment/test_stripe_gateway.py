@@ -34,3 +34,12 @@ async def test_a_request_stripe_refuses_raises_a_stripe_error(
             await checkout.create_session("order-124", "EUR", [CheckoutLine("Pizza", 900, 1)])
     finally:
         await checkout.close()
+
+
+def test_stripe_mock_serves_the_placeholder_key_and_stripe_a_real_one() -> None:
+    assert StripeSettings().base_url == "http://127.0.0.1:12111"
+    assert StripeSettings(mock_url="http://stripe-mock:12111").base_url == (
+        "http://stripe-mock:12111"
+    )
+    assert StripeSettings(api_key="sk_test_realkey").base_url == "https://api.stripe.com"
+    assert StripeSettings(api_key="sk_test_realkey", api_base="http://x").base_url == "http://x"

@@ -1,8 +1,9 @@
 """Stripe Checkout through stripe-python's async client, and webhook verification.
 
-Defaults point at a local stripe-mock, so development and tests need no Stripe account; set
-`STRIPE_API_KEY` (a test key), `STRIPE_WEBHOOK_SECRET` and
-`STRIPE_API_BASE=https://api.stripe.com` for the real thing.
+With the placeholder key, calls go to a local stripe-mock (`STRIPE_MOCK_URL`), so development
+and tests need no Stripe account. Set `STRIPE_API_KEY` to a real (test mode) key and
+`STRIPE_WEBHOOK_SECRET` to the endpoint's secret, and calls go to Stripe itself;
+`STRIPE_API_BASE` overrides both.
 """
 
 from __future__ import annotations
@@ -18,12 +19,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from oms.platform.errors import InvalidArgument, Unauthenticated
 
+MOCK_API_KEY = "sk_test_123"  # stripe-mock's documented key, not a secret
+STRIPE_API = "https://api.stripe.com"
+
 
 class StripeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STRIPE_")
 
-    api_key: str = "sk_test_123"
-    api_base: str = "http://127.0.0.1:12111"
+    api_key: str = MOCK_API_KEY
+    # Empty: stripe-mock for the placeholder key, Stripe for a real one.
+    api_base: str = ""
+    mock_url: str = "http://127.0.0.1:12111"
     # Signs local and test webhooks only; every real deployment sets its own.
     webhook_secret: str = "whsec_oms_local_test_secret"  # noqa: S105
     # How old a webhook's signature may be, against replays.
@@ -33,6 +39,12 @@ class StripeSettings(BaseSettings):
     success_url: str = "http://127.0.0.1:8080/customers/{customer_id}/orders/{order_id}?paid=1"
     cancel_url: str = "http://127.0.0.1:8080/customers/{customer_id}/orders/{order_id}"
     max_network_retries: int = Field(default=2, ge=0, le=10)
+
+    @property
+    def base_url(self) -> str:
+        if self.api_base:
+            return self.api_base
+        return self.mock_url if self.api_key == MOCK_API_KEY else STRIPE_API
 
 
 @dataclass(frozen=True)
@@ -82,7 +94,7 @@ class StripeCheckout:
         self._http = stripe.HTTPXClient()
         self._client = stripe.StripeClient(
             settings.api_key,
-            base_addresses={"api": settings.api_base},
+            base_addresses={"api": settings.base_url},
             http_client=self._http,
             max_network_retries=settings.max_network_retries,
         )
