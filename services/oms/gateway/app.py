@@ -39,6 +39,9 @@ class GatewaySettings(BaseSettings):
     advertise_host: str = "127.0.0.1"
     admin_token: SecretStr = SecretStr(DEFAULT_ADMIN_TOKEN)
     shutdown_grace_seconds: int = Field(default=10, ge=0)
+    # Order calls Menu then Stock, each within GRPC_DEFAULT_DEADLINE_SECONDS: the edge waits
+    # longer than the calls it causes, or it answers 503 for orders that are then created.
+    create_order_deadline_seconds: float = Field(default=15.0, gt=0)
     readiness_timeout_seconds: float = Field(default=1.0, gt=0)
 
 
@@ -76,7 +79,7 @@ async def open_gateway(stack: AsyncExitStack, settings: Settings) -> Gateway:
     stack.push_async_callback(discovery.close)
     channels = Channels(settings.grpc)
     stack.push_async_callback(channels.close)
-    backends = Backends.connect(discovery, channels)
+    backends = Backends.connect(discovery, channels, gateway.create_order_deadline_seconds)
 
     app = api.create_app(backends, gateway.admin_token, gateway.readiness_timeout_seconds)
     tracing.instrument_fastapi(app)

@@ -92,8 +92,9 @@ class MenuClient:
 
 
 class OrderClient:
-    def __init__(self, balancer: Balancer) -> None:
+    def __init__(self, balancer: Balancer, create_deadline_seconds: float) -> None:
         self.balancer = balancer
+        self.create_deadline_seconds = create_deadline_seconds
 
     async def create(
         self, customer_id: str, lines: Sequence[tuple[str, int]], idempotency_key: str | None
@@ -106,7 +107,9 @@ class OrderClient:
             idempotency_key=idempotency_key or f"gateway-{uuid.uuid4()}",
         )
         return await self.balancer.call(
-            lambda channel: order_pb2_grpc.OrderServiceStub(channel).CreateOrder(request)
+            lambda channel: order_pb2_grpc.OrderServiceStub(channel).CreateOrder(
+                request, timeout=self.create_deadline_seconds
+            )
         )
 
     async def get(self, customer_id: str, order_id: str) -> order_pb2.Order:
@@ -177,7 +180,9 @@ class Backends:
     channels: Channels
 
     @classmethod
-    def connect(cls, discovery: Discovery, channels: Channels) -> Backends:
+    def connect(
+        cls, discovery: Discovery, channels: Channels, create_order_deadline_seconds: float
+    ) -> Backends:
         resolve = Resolver(discovery)
 
         def balancer(name: str) -> Balancer:
@@ -185,7 +190,7 @@ class Backends:
 
         return cls(
             MenuClient(balancer("menu")),
-            OrderClient(balancer("order")),
+            OrderClient(balancer("order"), create_order_deadline_seconds),
             StockClient(balancer("stock")),
             PaymentClient(balancer("payment")),
             resolve,
