@@ -114,9 +114,12 @@ class RabbitMQ(Server):
 
     name = "rabbitmq"
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(
+        self, workdir: Path, port: int | None = None, management_port: int | None = None
+    ) -> None:
         super().__init__(workdir)
-        self.port, self.dist_port, self.management_port = free_port(), free_port(), free_port()
+        self.port, self.dist_port = port or free_port(), free_port()
+        self.management_port = management_port or free_port()
         self.node = f"oms-test-{self.port}@localhost"
         self.amqp_url = f"amqp://guest:guest@127.0.0.1:{self.port}/"
         self.management_url = f"http://127.0.0.1:{self.management_port}"
@@ -160,9 +163,9 @@ class RabbitMQ(Server):
 class FerretDB(Server):
     name = "ferretdb"
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
         super().__init__(workdir)
-        self.port = free_port()
+        self.port = port or free_port()
         self.mongodb_url = f"mongodb://127.0.0.1:{self.port}/"
 
     def command(self) -> list[str]:
@@ -179,10 +182,10 @@ class FerretDB(Server):
 class Consul(Server):
     name = "consul"
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, http_port: int | None = None) -> None:
         super().__init__(workdir)
         self.ports = {
-            "http": free_port(),
+            "http": http_port or free_port(),
             "dns": free_port(),
             "grpc": free_port(),
             # Every port explicit: two agents on one machine must not share a default one.
@@ -221,9 +224,11 @@ class Jaeger(Server):
     name = "jaeger"
     stop_grace = 2.0  # in-memory storage: nothing to flush, and its drain takes 10s
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(
+        self, workdir: Path, otlp_port: int | None = None, query_port: int | None = None
+    ) -> None:
         super().__init__(workdir)
-        self.otlp_port, self.query_port = free_port(), free_port()
+        self.otlp_port, self.query_port = otlp_port or free_port(), query_port or free_port()
         self.otlp_grpc_endpoint = f"http://127.0.0.1:{self.otlp_port}"
         self.query_url = f"http://127.0.0.1:{self.query_port}"
         (workdir / "config.yaml").write_text(
@@ -280,9 +285,9 @@ exporters:
 class StripeMock(Server):
     name = "stripe-mock"
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
         super().__init__(workdir)
-        self.port = free_port()
+        self.port = port or free_port()
         self.api_base = f"http://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
