@@ -114,3 +114,28 @@ async def test_orders_are_listed_newest_first_a_page_at_a_time(orders: OrderHand
     assert end == ""
     with pytest.raises(InvalidArgument):
         await orders.list_orders("alice", 2, "not-a-token")
+
+
+async def test_a_kitchen_step_that_overtakes_the_payment_event_takes_every_step_in_order(
+    orders: OrderHandlers,
+) -> None:
+    order = await _stored(orders, Status.AWAITING_PAYMENT)
+
+    ready = await orders.advance_implied(order.id, Status.READY, since=Status.AWAITING_PAYMENT)
+    late_payment = await orders.advance(order.id, Status.PAID)
+
+    assert ready is not None
+    assert ready.status is Status.READY
+    assert late_payment is None  # already past it: a no-op
+
+
+@pytest.mark.parametrize("status", [Status.CANCELLED, Status.EXPIRED, Status.PENDING])
+async def test_a_kitchen_step_cannot_revive_or_skip_ahead_of_an_order(
+    orders: OrderHandlers, status: Status
+) -> None:
+    order = await _stored(orders, status)
+
+    with pytest.raises(IllegalTransition):
+        await orders.advance_implied(order.id, Status.PREPARING, since=Status.AWAITING_PAYMENT)
+
+    assert (await orders.get("alice", order.id)).status is status

@@ -26,20 +26,29 @@ class OrderConsumers:
             except IllegalTransition as exc:
                 # Paid or cancelled first: the expiry of an unused checkout changes nothing.
                 log.info("order.expiry_ignored", order_id=order_id, status=exc.current.value)
+        else:
+            raise PermanentError(f"order does not handle {event.type}")
 
     async def on_kitchen(self, event: Event) -> None:
         if event.type == events.KitchenOrderPreparing.ROUTING_KEY:
             order_id = events.parse(events.KitchenOrderPreparing, event).order_id
-            await self._advance(order_id, Status.PREPARING)
+            to = Status.PREPARING
         elif event.type == events.KitchenOrderReady.ROUTING_KEY:
             order_id = events.parse(events.KitchenOrderReady, event).order_id
-            await self._advance(order_id, Status.READY)
+            to = Status.READY
+        else:
+            raise PermanentError(f"order does not handle {event.type}")
+        try:
+            await self.handlers.advance_implied(order_id, to, since=Status.AWAITING_PAYMENT)
+        except IllegalTransition as exc:
+            # Cooked for an order that is gone (cancelled or expired): for a person to see.
+            raise PermanentError(str(exc)) from exc
 
-    async def _advance(self, order_id: str, to: Status, final: set[Status] | None = None) -> None:
+    async def _advance(self, order_id: str, to: Status, final: set[Status]) -> None:
         try:
             await self.handlers.advance(order_id, to)
         except IllegalTransition as exc:
-            if exc.current in (final or set()):
+            if exc.current in final:
                 # Paid after it was cancelled or expired: money without an order, for a person.
                 raise PermanentError(str(exc)) from exc
             raise  # arrived before the step it follows: retried after a delay

@@ -31,6 +31,14 @@ ENTERED_FROM: dict[Status, frozenset[Status]] = {
     Status.CANCELLED: frozenset({Status.PENDING, Status.AWAITING_PAYMENT}),
     Status.EXPIRED: frozenset({Status.PENDING, Status.AWAITING_PAYMENT}),
 }
+# The lifecycle of an order that goes well, in order.
+MAIN_LINE: tuple[Status, ...] = (
+    Status.PENDING,
+    Status.AWAITING_PAYMENT,
+    Status.PAID,
+    Status.PREPARING,
+    Status.READY,
+)
 # Later in the lifecycle than each status: seeing one of these means the step already happened.
 PAST: dict[Status, frozenset[Status]] = {
     Status.AWAITING_PAYMENT: frozenset({Status.PAID, Status.PREPARING, Status.READY}),

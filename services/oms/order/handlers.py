@@ -14,6 +14,7 @@ from oms.contracts.v1 import stock_pb2
 from oms.order.clients import MenuClient, StockClient
 from oms.order.domain import (
     ENTERED_FROM,
+    MAIN_LINE,
     PAST,
     IllegalTransition,
     InsufficientStock,
@@ -215,3 +216,23 @@ class OrderHandlers:
         if current.status is to or current.status in PAST[to]:
             return None
         raise IllegalTransition(order_id, current.status, to)
+
+    async def advance_implied(self, order_id: str, to: Status, since: Status) -> Order | None:
+        """Apply `to`, first taking the main-line steps it implies from `since` on.
+
+        The kitchen cooks only paid orders, so its events also say the order was paid, even
+        when they overtake the payment's own event: each step is still taken, in order,
+        rather than the event waiting for a retry.
+        """
+        current = await self.repository.get(order_id)
+        if current is None:
+            raise NotFound(f"no order {order_id}")
+        position = MAIN_LINE.index
+        if current.status in MAIN_LINE and position(since) <= position(current.status) < position(
+            to
+        ):
+            advanced: Order | None = None
+            for step in MAIN_LINE[position(current.status) + 1 : position(to) + 1]:
+                advanced = await self.advance(order_id, step)
+            return advanced
+        return await self.advance(order_id, to)

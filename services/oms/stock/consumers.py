@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from oms import domain_events as events
-from oms.platform.events import Event
+from oms.platform.events import Event, PermanentError
 from oms.stock.handlers import StockHandlers
 
 
@@ -20,3 +20,5 @@ class StockConsumers:
         elif event.type == events.OrderExpired.ROUTING_KEY:
             order_id = events.parse(events.OrderExpired, event).order_id
             await self.handlers.release(order_id, "expired")
+        else:
+            raise PermanentError(f"stock does not handle {event.type}")
