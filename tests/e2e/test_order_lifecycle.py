@@ -43,6 +43,7 @@ async def test_an_order_goes_from_the_menu_to_ready_and_one_trace_follows_it(
 
     awaiting, _ = await shop.wait_for("alice", order["id"], "awaiting_payment")
     assert awaiting["payment_link"].startswith("https://")
+    assert awaiting["checkout_session_id"] == await shop.checkout_session(order["id"])
 
     paid = await shop.stripe_says(
         "checkout.session.completed", order, amount_total=order["total"], currency="eur"

@@ -188,6 +188,9 @@ class Order(BaseModel):
     total: Minor
     currency: str
     payment_link: str | None = Field(description="Stripe Checkout; null until it is known.")
+    checkout_session_id: str | None = Field(
+        description="The Stripe Checkout Session behind `payment_link`; null until it is known."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -210,6 +213,7 @@ class Order(BaseModel):
             total=order.total.amount_minor,
             currency=order.total.currency,
             payment_link=order.payment_link or None,
+            checkout_session_id=order.checkout_session_id or None,
             created_at=order.created_at.ToDatetime(tzinfo=UTC),
             updated_at=order.updated_at.ToDatetime(tzinfo=UTC),
         )

@@ -48,6 +48,7 @@ def to_proto(order: Order) -> order_pb2.Order:
         ],
         total=money(order.total_minor),
         payment_link=order.payment_link,
+        checkout_session_id=order.checkout_session_id,
         created_at=_timestamp(order.created_at),
         updated_at=_timestamp(order.updated_at),
     )

@@ -93,10 +93,13 @@ class Order(_message.Message):
     PAYMENT_LINK_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
+    CHECKOUT_SESSION_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     customer_id: _builtins.str
     status: Global___OrderStatus.ValueType
     payment_link: _builtins.str
+    checkout_session_id: _builtins.str
+    """The Stripe Checkout Session behind payment_link; empty until it is known."""
     @_builtins.property
     def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___OrderItem]: ...
     @_builtins.property
@@ -116,10 +119,11 @@ class Order(_message.Message):
         payment_link: _builtins.str = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
+        checkout_session_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "total", b"total", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "customer_id", b"customer_id", "id", b"id", "items", b"items", "payment_link", b"payment_link", "status", b"status", "total", b"total", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkout_session_id", b"checkout_session_id", "created_at", b"created_at", "customer_id", b"customer_id", "id", b"id", "items", b"items", "payment_link", b"payment_link", "status", b"status", "total", b"total", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
