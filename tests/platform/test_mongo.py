@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from pymongo import ASCENDING, AsyncMongoClient, IndexModel, monitoring
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, monitoring
 from pymongo.errors import DuplicateKeyError
 
 from oms.platform import mongo
@@ -29,7 +29,12 @@ async def test_indexes_made_at_start_up_are_enforced_and_idempotent(
     mongo_client: AsyncMongoClient[mongo.Document], mongo_settings: MongoSettings
 ) -> None:
     db = mongo.database(mongo_client, mongo_settings)
-    indexes = {"orders": [IndexModel([("idempotency_key", ASCENDING)], unique=True)]}
+    indexes = {
+        "orders": [
+            IndexModel([("idempotency_key", ASCENDING)], unique=True),
+            IndexModel([("customer_id", ASCENDING), ("created_at", DESCENDING)]),
+        ]
+    }
     await mongo.ensure_indexes(db, indexes)
     await mongo.ensure_indexes(db, indexes)  # a restart declares them again
 

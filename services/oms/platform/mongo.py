@@ -48,10 +48,16 @@ async def ping(client: AsyncMongoClient[Document]) -> None:
 async def ensure_indexes(
     db: AsyncDatabase[Document], indexes: Mapping[str, Sequence[IndexModel]]
 ) -> None:
-    """Create every collection's indexes (idempotent: existing ones are left as they are)."""
+    """Create the indexes that do not exist yet (a restart declares them all again).
+
+    Only the missing ones are sent: FerretDB drops the connection when asked to create
+    several indexes that all exist already.
+    """
     for collection, models in indexes.items():
-        if models:
-            await db[collection].create_indexes(list(models))
+        existing = {index["name"] async for index in await db[collection].list_indexes()}
+        missing = [model for model in models if model.document["name"] not in existing]
+        if missing:
+            await db[collection].create_indexes(missing)
 
 
 @dataclass
