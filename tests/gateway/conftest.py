@@ -49,9 +49,7 @@ def platform(
         servers_dir / "oms-gateway", rabbitmq, ferretdb, consul, stripe_mock, jaeger=jaeger
     )
     try:
-        started.create_vhost()
-        for service in ("menu", "stock", "order"):
-            started.start_service(service)
+        started.start(("menu", "stock", "order"))
         yield started
     finally:
         started.stop()

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
@@ -168,11 +169,13 @@ class Platform:
         process.start()
         return process
 
-    def start(self) -> None:
+    def start(self, services: Sequence[str] = (*GRPC_SERVICES, "gateway")) -> None:
+        """Start `services` (all of them by default), the gateway last."""
         self.create_vhost()
-        for service in GRPC_SERVICES:
-            self.start_service(service)
-        self.gateway_port = self.start_service("gateway").port
+        for service in services:
+            process = self.start_service(service)
+            if service == "gateway":
+                self.gateway_port = process.port
 
     def stop(self) -> None:
         for process in reversed(self.processes):

@@ -13,7 +13,6 @@ from oms.kitchen.grpc_api import KitchenApi
 from oms.kitchen.handlers import Kitchen
 from oms.kitchen.repository import INDEXES, MongoTicketRepository
 from oms.platform.bootstrap import PlatformSettings, open_platform
-from oms.platform.outbox import OutboxRelay
 from oms.platform.runner import Lifecycle
 
 NAME = "kitchen"
@@ -39,11 +38,9 @@ async def main(lifecycle: Lifecycle, settings: Settings) -> None:
     async with AsyncExitStack() as stack:
         platform = await open_platform(stack, NAME, settings, INDEXES)
         repository = MongoTicketRepository(platform.db)
-        relay = OutboxRelay(
-            repository.tickets, platform.broker, settings.kitchen.outbox_interval_seconds
+        relay = await platform.relay_outbox(
+            repository.tickets, settings.kitchen.outbox_interval_seconds
         )
-        await relay.start()
-        stack.push_async_callback(relay.stop)
         kitchen = Kitchen(
             repository, relay, settings.kitchen.workers, settings.kitchen.seconds_per_item
         )

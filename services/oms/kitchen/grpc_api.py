@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from oms.contracts.v1 import kitchen_pb2, kitchen_pb2_grpc
 from oms.kitchen.domain import Ticket, TicketStatus
 from oms.kitchen.handlers import Kitchen
 from oms.platform.errors import InvalidArgument, NotFound
+from oms.platform.protobuf import timestamp
 
 STATUS = {
     TicketStatus.PREPARING: kitchen_pb2.TICKET_STATUS_PREPARING,
@@ -18,22 +16,16 @@ STATUS = {
 }
 
 
-def _timestamp(value: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
 def to_proto(ticket: Ticket) -> kitchen_pb2.Ticket:
     proto = kitchen_pb2.Ticket(
         order_id=ticket.order_id,
         status=STATUS[ticket.status],
         worker=ticket.worker,
-        started_at=_timestamp(ticket.started_at),
+        started_at=timestamp(ticket.started_at),
         attempts=ticket.attempts,
     )
     if ticket.finished_at is not None:
-        proto.finished_at.CopyFrom(_timestamp(ticket.finished_at))
+        proto.finished_at.CopyFrom(timestamp(ticket.finished_at))
     return proto
 
 

@@ -15,7 +15,6 @@ from oms.order.grpc_api import OrderApi
 from oms.order.handlers import OrderHandlers
 from oms.order.repository import INDEXES, MongoOrderRepository
 from oms.platform.bootstrap import PlatformSettings, open_platform
-from oms.platform.outbox import OutboxRelay
 from oms.platform.runner import Lifecycle
 
 NAME = "order"
@@ -37,11 +36,9 @@ async def main(lifecycle: Lifecycle, settings: Settings) -> None:
     async with AsyncExitStack() as stack:
         platform = await open_platform(stack, NAME, settings, INDEXES)
         repository = MongoOrderRepository(platform.db)
-        relay = OutboxRelay(
-            repository.orders, platform.broker, settings.order.outbox_interval_seconds
+        relay = await platform.relay_outbox(
+            repository.orders, settings.order.outbox_interval_seconds
         )
-        await relay.start()
-        stack.push_async_callback(relay.stop)
         handlers = OrderHandlers(
             repository,
             MenuClient(platform.service("menu")),

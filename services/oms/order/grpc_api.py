@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from oms.contracts.v1 import common_pb2, order_pb2, order_pb2_grpc
 from oms.order.domain import Order, Status
 from oms.order.handlers import OrderHandlers
 from oms.order_lines import Line
+from oms.platform.protobuf import timestamp
 
 STATUS = {
     Status.PENDING: order_pb2.ORDER_STATUS_PENDING,
@@ -20,12 +19,6 @@ STATUS = {
     Status.CANCELLED: order_pb2.ORDER_STATUS_CANCELLED,
     Status.EXPIRED: order_pb2.ORDER_STATUS_EXPIRED,
 }
-
-
-def _timestamp(value: Any) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
 
 
 def to_proto(order: Order) -> order_pb2.Order:
@@ -49,8 +42,8 @@ def to_proto(order: Order) -> order_pb2.Order:
         total=money(order.total_minor),
         payment_link=order.payment_link,
         checkout_session_id=order.checkout_session_id,
-        created_at=_timestamp(order.created_at),
-        updated_at=_timestamp(order.updated_at),
+        created_at=timestamp(order.created_at),
+        updated_at=timestamp(order.updated_at),
     )
 
 

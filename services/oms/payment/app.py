@@ -16,8 +16,6 @@ from oms.payment.handlers import PaymentHandlers
 from oms.payment.repository import INDEXES, MongoPaymentRepository
 from oms.payment.stripe_gateway import StripeCheckout, StripeSettings
 from oms.platform.bootstrap import PlatformSettings, open_platform
-from oms.platform.outbox import OutboxRelay
-from oms.platform.periodic import Periodic
 from oms.platform.runner import Lifecycle
 
 NAME = "payment"
@@ -44,21 +42,17 @@ async def main(lifecycle: Lifecycle, settings: Settings) -> None:
         repository = MongoPaymentRepository(platform.db)
         stripe = StripeCheckout(settings.stripe)
         stack.push_async_callback(stripe.close)
-        relay = OutboxRelay(
-            repository.payments, platform.broker, settings.payment.outbox_interval_seconds
+        relay = await platform.relay_outbox(
+            repository.payments, settings.payment.outbox_interval_seconds
         )
-        await relay.start()
-        stack.push_async_callback(relay.stop)
         handlers = PaymentHandlers(
             repository, stripe, OrderClient(platform.service("order")), relay
         )
-        reconciler = Periodic(
+        await platform.every(
             "payment-reconcile",
             settings.payment.reconcile_interval_seconds,
             handlers.reconcile_overdue,
         )
-        await reconciler.start()
-        stack.push_async_callback(reconciler.stop)
         orders = events.PAYMENT_ORDERS
         await platform.consume(orders.queue, orders.routing_keys, PaymentConsumers(handlers).handle)
         api = PaymentApi(handlers)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from oms.contracts.v1 import order_pb2, order_pb2_grpc
 from oms.platform.grpc_client import Balancer
+from oms.platform.protobuf import timestamp
 
 
 class OrderClient:
@@ -22,9 +21,7 @@ class OrderClient:
             order_id=order_id, checkout_session_id=session_id, payment_link=link
         )
         if expires_at is not None:
-            stamp = Timestamp()
-            stamp.FromDatetime(expires_at)
-            request.expires_at.CopyFrom(stamp)
+            request.expires_at.CopyFrom(timestamp(expires_at))
         await self.balancer.call(
             lambda channel: order_pb2_grpc.OrderServiceStub(channel).AttachPayment(request)
         )

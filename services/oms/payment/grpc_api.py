@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from oms.contracts.v1 import payment_pb2, payment_pb2_grpc
 from oms.payment.domain import Payment, PaymentStatus
 from oms.payment.handlers import PaymentHandlers
 from oms.platform.errors import InvalidArgument, NotFound
+from oms.platform.protobuf import timestamp
 
 STATUS = {
     PaymentStatus.OPEN: payment_pb2.PAYMENT_STATUS_OPEN,
@@ -28,9 +27,7 @@ def to_proto(payment: Payment) -> payment_pb2.Payment:
         status=STATUS[payment.status],
     )
     if payment.expires_at is not None:
-        stamp = Timestamp()
-        stamp.FromDatetime(payment.expires_at)
-        proto.expires_at.CopyFrom(stamp)
+        proto.expires_at.CopyFrom(timestamp(payment.expires_at))
     return proto
 
 

@@ -7,13 +7,14 @@ Consul first, then drains gRPC calls, then in-flight messages, then closes conne
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
 import grpc
 from pydantic import BaseModel, Field
 from pymongo import IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from oms.platform import logs, mongo, tracing
@@ -22,6 +23,8 @@ from oms.platform.consumer import Consumer, Handler
 from oms.platform.discovery import Discovery, Registration
 from oms.platform.grpc_client import Balancer, Channels
 from oms.platform.grpc_server import GrpcServer
+from oms.platform.outbox import OutboxRelay
+from oms.platform.periodic import Periodic
 from oms.platform.settings import (
     ConsulSettings,
     GrpcSettings,
@@ -82,6 +85,23 @@ class Platform:
         await consumer.start()
         self.stack.push_async_callback(consumer.stop, grace_seconds)
         return consumer
+
+    async def relay_outbox(
+        self, collection: AsyncCollection[mongo.Document], interval_seconds: float
+    ) -> OutboxRelay:
+        """Relay the events staged in `collection` to RabbitMQ until shutdown."""
+        relay = OutboxRelay(collection, self.broker, interval_seconds)
+        await relay.start()
+        self.stack.push_async_callback(relay.stop)
+        return relay
+
+    async def every(
+        self, name: str, interval_seconds: float, job: Callable[[], Awaitable[object]]
+    ) -> None:
+        """Run `job` every `interval_seconds` until shutdown."""
+        periodic = Periodic(name, interval_seconds, job)
+        await periodic.start()
+        self.stack.push_async_callback(periodic.stop)
 
     async def serve_grpc(
         self, add_servicers: Callable[[grpc.aio.Server], None], service_names: Sequence[str]
