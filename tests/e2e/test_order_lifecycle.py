@@ -43,6 +43,9 @@ async def test_an_order_goes_from_the_menu_to_ready_and_one_trace_follows_it(
 
     awaiting, _ = await shop.wait_for("alice", order["id"], "awaiting_payment")
     assert awaiting["payment_link"].startswith("https://")
+    waiting_page = await shop.http.get(f"/customers/alice/orders/{order['id']}")
+    assert "Pay now" in waiting_page.text
+    assert 'http-equiv="refresh"' in waiting_page.text
     assert awaiting["checkout_session_id"] == await shop.checkout_session(order["id"])
 
     paid = await shop.stripe_says(
@@ -52,6 +55,10 @@ async def test_an_order_goes_from_the_menu_to_ready_and_one_trace_follows_it(
     assert paid.json() == {"received": True, "duplicate": False}
 
     ready, seen = await shop.wait_for("alice", order["id"], "ready")
+    ready_page = await shop.http.get(f"/customers/alice/orders/{order['id']}")
+    assert ready_page.status_code == 200
+    assert "<strong>ready</strong>" in ready_page.text
+    assert 'http-equiv="refresh"' not in ready_page.text
     assert seen == [s for s in LIFECYCLE if s in seen], f"out of order: {seen}"
     assert ready["payment_link"] == awaiting["payment_link"]
     listed = await shop.http.get("/api/customers/alice/orders")

@@ -5,7 +5,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from oms.gateway import errors, routes_admin, routes_orders, routes_public, routes_webhooks
+from oms.gateway import (
+    errors,
+    pages,
+    routes_admin,
+    routes_orders,
+    routes_public,
+    routes_webhooks,
+)
 from oms.gateway.clients import Backends
 from oms.gateway.middleware import AccessLog, BodyLimit
 
@@ -33,4 +40,5 @@ def create_app(backends: Backends, admin_token: SecretStr, readiness_timeout: fl
     app.include_router(routes_orders.router(backends))
     app.include_router(routes_admin.router(backends, admin_token))
     app.include_router(routes_webhooks.router(backends))
+    app.include_router(pages.router(backends))
     return app
