@@ -51,6 +51,14 @@ def is_not_found(exc: BaseException) -> bool:
     return isinstance(exc, ApiException) and exc.status == 404
 
 
+def namespace_terminating(exc: BaseException) -> bool:
+    """Whether the API server refused because the object's namespace is being deleted."""
+    body = getattr(exc, "body", None) or ""
+    return (
+        isinstance(exc, ApiException) and exc.status == 403 and "NamespaceTerminating" in str(body)
+    )
+
+
 def _json(response: Any) -> Body:
     document: Body = json.loads(response.data)
     return document

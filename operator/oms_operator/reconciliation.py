@@ -65,11 +65,10 @@ async def broker_for(clients: Clients, restaurant: Restaurant) -> rabbitmq_vhost
             (ref.username_key, ref.password_key),
         )
     except ApiException as exc:
-        raise StepFailed(
-            "CredentialsUnavailable", f"Secret {ref.name}: {exc.status} {exc.reason}"
-        ) from exc
+        reason = "CredentialsMissing" if exc.status == 404 else "CredentialsUnavailable"
+        raise StepFailed(reason, f"Secret {ref.name}: {exc.status} {exc.reason}") from exc
     except KeyError as exc:
-        raise StepFailed("CredentialsUnavailable", str(exc.args[0])) from exc
+        raise StepFailed("CredentialsMissing", str(exc.args[0])) from exc
     return rabbitmq_vhost.Broker(
         amqp_url=spec.url,
         management_url=spec.management_url,
@@ -81,13 +80,15 @@ async def broker_for(clients: Clients, restaurant: Restaurant) -> rabbitmq_vhost
 async def ensure_broker(clients: Clients, restaurant: Restaurant) -> int:
     broker = await broker_for(clients, restaurant)
     try:
-        return await rabbitmq_vhost.ensure(
+        queues = await rabbitmq_vhost.ensure(
             clients.http, broker, restaurant.vhost, restaurant.spec.rabbitmq.retry_delays_ms
         )
     except (httpx.HTTPError, OSError, AMQPError) as exc:
         raise StepFailed(
             "BrokerUnavailable", f"RabbitMQ vhost {restaurant.vhost}: {exc!r}"
         ) from exc
+    clients.brokers[(restaurant.namespace, restaurant.name)] = broker
+    return queues
 
 
 async def register_services(clients: Clients, restaurant: Restaurant) -> int:

@@ -10,6 +10,7 @@ import httpx
 import kopf
 
 from oms_operator.kube import Kube
+from oms_operator.rabbitmq_vhost import Broker
 
 
 @dataclass
@@ -24,6 +25,10 @@ class Clients:
     status_locks: defaultdict[tuple[str, str], asyncio.Lock] = field(
         default_factory=lambda: defaultdict(asyncio.Lock)
     )
+    # In memory only: the broker login that last worked for each restaurant, so that its
+    # vhost can still be removed when its Secret was deleted first (`kubectl delete -f`
+    # deletes a file's Secrets and Restaurant together).
+    brokers: dict[tuple[str, str], Broker] = field(default_factory=dict)
 
 
 def namespaced(namespace: str | None) -> str:

@@ -1,8 +1,9 @@
 """The finalizer: a deleted Restaurant leaves no vhost and no Consul entries behind.
 
-Its Deployments, Services and ConfigMap go by garbage collection (owner references). These
-handlers give up after a bounded number of attempts, with a warning event naming what was
-left, so that an unreachable broker cannot keep a Restaurant from being deleted for ever.
+Its Deployments, Services and ConfigMap go by garbage collection (owner references). When the
+broker's Secret is already gone, the login that last worked is used (kept in memory only).
+These handlers give up after a bounded number of attempts, with a warning event naming what
+was left, so that an unreachable broker cannot keep a Restaurant from being deleted for ever.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from typing import Any
 
 import httpx
 import kopf
-from kubernetes.client.exceptions import ApiException
 
 from oms_operator import consul_catalog, naming, rabbitmq_vhost, reconciliation, state
 from oms_operator.model import InvalidSpec, Restaurant
@@ -49,17 +49,28 @@ async def remove_vhost(
     if restaurant is None:
         return
     clients = state.clients(memo)
+    key = (restaurant.namespace, restaurant.name)
     try:
         broker = await reconciliation.broker_for(clients, restaurant)
-        removed = await rabbitmq_vhost.remove(clients.http, broker, restaurant.vhost)
     except reconciliation.StepFailed as exc:
-        raise _give_up_or_retry(
-            body, retry, exc.reason, f"vhost {restaurant.vhost}: {exc.message}"
-        ) from exc
-    except (httpx.HTTPError, ApiException) as exc:
+        remembered = clients.brokers.get(key)
+        if remembered is not None:
+            broker = remembered
+        elif exc.reason == "CredentialsMissing":
+            # No Secret and no login remembered (the operator restarted): retrying cannot help.
+            message = f"vhost {restaurant.vhost} left on the broker: {exc.message}"
+            kopf.warn(body, reason=exc.reason, message=message)
+            raise kopf.PermanentError(message) from exc
+        else:
+            message = f"vhost {restaurant.vhost}: {exc.message}"
+            raise _give_up_or_retry(body, retry, exc.reason, message) from exc
+    try:
+        removed = await rabbitmq_vhost.remove(clients.http, broker, restaurant.vhost)
+    except httpx.HTTPError as exc:
         raise _give_up_or_retry(
             body, retry, "BrokerUnavailable", f"vhost {restaurant.vhost}: {exc!r}"
         ) from exc
+    clients.brokers.pop(key, None)
     logger.info("vhost.removed", extra={"vhost": restaurant.vhost, "existed": removed})
     kopf.info(body, reason="VhostRemoved", message=f"RabbitMQ vhost {restaurant.vhost} deleted")
 

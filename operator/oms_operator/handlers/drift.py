@@ -83,6 +83,8 @@ async def deployment_changed(
         try:
             await asyncio.to_thread(kube.apply, clients.kube, desired)
         except ApiException as exc:
+            if kube.namespace_terminating(exc):
+                return  # the namespace is going away with everything in it
             kopf.warn(
                 owner, reason="DriftNotCorrected", message=f"{body.metadata.name}: {exc.reason}"
             )

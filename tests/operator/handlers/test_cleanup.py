@@ -27,8 +27,9 @@ def _queues(rabbitmq: servers.RabbitMQ, vhost: str) -> set[str] | None:
 
 def _consul_services(consul: servers.Consul, node: str) -> set[str] | None:
     url = f"http://{consul.http_address}/v1/catalog/node-services/{node}"
+    # An unknown node answers 200 with null Node and Services.
     listed: dict[str, Any] | None = httpx.get(url, timeout=5).json()
-    if not listed:
+    if not listed or not listed.get("Services"):
         return None
     return {service["Service"] for service in listed["Services"]}
 
@@ -58,6 +59,8 @@ def test_deleting_a_restaurant_removes_its_vhost_consul_entries_and_children(
     }
     assert "oms.dev/cleanup" in ready["metadata"]["finalizers"]
 
+    # As `kubectl delete -f` does: the broker's Secret goes first, the Restaurant after it.
+    kube.kubectl("-n", namespace, "delete", "secret", "trattoria-rabbitmq")
     kube.kubectl("-n", namespace, "delete", "restaurant", "osteria", "--wait=true", "--timeout=60s")
 
     assert cluster.restaurant(kube, namespace, "osteria") is None

@@ -113,7 +113,13 @@ def test_the_kitchen_follows_spec_kitchen_workers(
         assert ready["status"]["kitchenWorkers"] == workers
         kitchen = _deployment(kube, namespace, "kitchen")
         assert kitchen["spec"]["replicas"] == workers
-        assert kitchen["status"]["readyReplicas"] == workers
+
+        def cooks_ready(workers: int = workers) -> bool:
+            kitchen = _deployment(kube, namespace, "kitchen")
+            return bool(kitchen["status"].get("readyReplicas") == workers)
+
+        explain = cluster.explain(kube, namespace, oms_operator)
+        cluster.wait_until(cooks_ready, f"{workers} kitchen pods ready", 30, explain)
 
 
 @pytest.mark.parametrize(
