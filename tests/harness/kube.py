@@ -35,7 +35,7 @@ POD_CIDR = "10.244.0.0/16"
 FAKE_NODES = ("kwok-node-0", "kwok-node-1")
 # kwok manages only the Nodes carrying this annotation.
 KWOK_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
-COMMAND_TIMEOUT = 120.0
+COMMAND_TIMEOUT = 300.0
 
 
 def kubernetes_version() -> str:
@@ -462,6 +462,7 @@ class ControlPlane:
         return {
             **os.environ,
             "KUBECONFIG": str(self.kubeconfig),
+            "KUBECACHEDIR": str(self.workdir / "kubectl-cache"),  # not the user's ~/.kube
             "HELM_CACHE_HOME": str(self.helm_home / "cache"),
             "HELM_CONFIG_HOME": str(self.helm_home / "config"),
             "HELM_DATA_HOME": str(self.helm_home / "data"),
