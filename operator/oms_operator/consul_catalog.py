@@ -1,9 +1,10 @@
 """A restaurant's services in the Consul catalog.
 
 Each Kubernetes Service is registered on an external node of its own restaurant
-(`oms-<namespace>-<restaurant>`, no agent, so anti-entropy never removes it), under the
-Service's own name so it never mixes with the instances the pods register themselves
-(`menu`, `order`, ...). Deregistering the node removes every entry in one call.
+(`oms-<namespace>-<restaurant>`, no agent, so anti-entropy never removes it), as
+`<namespace>-<restaurant>-<service>`: unique across the cluster (Consul's service names are
+global) and never mixed with the instances the pods register themselves (`menu`, `order`,
+...). Deregistering the node removes every entry in one call.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def registrations(restaurant: Restaurant) -> list[dict[str, Any]]:
     entries = []
     for service in naming.SERVICES:
         name = naming.child_name(restaurant.name, service)
+        consul_name = naming.consul_service(restaurant.namespace, restaurant.name, service)
         port = naming.GATEWAY_PORT if service == naming.GATEWAY else naming.GRPC_PORT
         entries.append(
             {
@@ -38,8 +40,8 @@ def registrations(restaurant: Restaurant) -> list[dict[str, Any]]:
                     "oms-namespace": restaurant.namespace,
                 },
                 "Service": {
-                    "ID": name,
-                    "Service": name,
+                    "ID": consul_name,
+                    "Service": consul_name,
                     "Address": f"{name}.{restaurant.namespace}.svc",
                     "Port": port,
                     "Tags": ["oms", "kubernetes", service],

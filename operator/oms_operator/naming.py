@@ -68,6 +68,11 @@ def default_database(namespace: str, restaurant: str) -> str:
     return f"oms_{namespace}_{restaurant}".replace("-", "_")[:63]
 
 
+def consul_service(namespace: str, restaurant: str, service: str) -> str:
+    """A restaurant's Kubernetes Service in the Consul catalog."""
+    return f"{namespace}-{restaurant}-{service}"
+
+
 def consul_node(namespace: str, restaurant: str) -> str:
     """The external Consul node holding one restaurant's catalog entries."""
     return f"oms-{namespace}-{restaurant}"

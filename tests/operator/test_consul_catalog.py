@@ -16,13 +16,13 @@ def test_one_entry_per_service_on_the_restaurants_own_node() -> None:
     assert {e["Node"] for e in entries} == {"oms-food-trattoria"}
     services = {e["Service"]["Service"]: e["Service"] for e in entries}
     assert set(services) == {
-        f"trattoria-{s}" for s in ("menu", "stock", "order", "payment", "kitchen", "gateway")
+        f"food-trattoria-{s}" for s in ("menu", "stock", "order", "payment", "kitchen", "gateway")
     }
-    menu = services["trattoria-menu"]
+    menu = services["food-trattoria-menu"]
     assert menu["Address"] == "trattoria-menu.food.svc"
     assert menu["Port"] == 50051
     assert menu["Meta"]["restaurant"] == "trattoria"
-    assert services["trattoria-gateway"]["Port"] == 8080
+    assert services["food-trattoria-gateway"]["Port"] == 8080
 
 
 async def test_register_is_idempotent_and_deregister_removes_every_entry(
@@ -38,7 +38,7 @@ async def test_register_is_idempotent_and_deregister_removes_every_entry(
 
         listed = (await http.get(f"{base}/node-services/oms-food-trattoria")).json()
         assert len(listed["Services"]) == 6
-        entry = (await http.get(f"{base}/service/trattoria-kitchen")).json()
+        entry = (await http.get(f"{base}/service/food-trattoria-kitchen")).json()
         assert entry[0]["ServiceMeta"]["restaurant"] == "trattoria"
         assert entry[0]["ServiceAddress"] == "trattoria-kitchen.food.svc"
 
@@ -46,4 +46,4 @@ async def test_register_is_idempotent_and_deregister_removes_every_entry(
         await consul_catalog.deregister(http, consul.http_address, "oms-food-trattoria")
 
         services = (await http.get(f"{base}/services")).json()
-        assert not [name for name in services if name.startswith("trattoria-")]
+        assert not [name for name in services if name.startswith("food-trattoria-")]
