@@ -22,7 +22,7 @@ def main() -> None:
         verbose=logs.level.upper() == "DEBUG", log_format=log_format, log_refkey="object"
     )
     logging.getLogger().setLevel(logs.level.upper())
-    for noisy in ("aio_pika", "aiormq", "urllib3", "kubernetes"):
+    for noisy in ("aio_pika", "aiormq", "urllib3", "kubernetes", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     liveness = (
         f"http://0.0.0.0:{settings.liveness_port}/healthz" if settings.liveness_port else None

@@ -94,8 +94,12 @@ def _grpc_env() -> list[dict[str, Any]]:
         _value("GRPC_HOST", "0.0.0.0"),  # noqa: S104 (a pod listens on its own IP)
         _value("GRPC_PORT", str(naming.GRPC_PORT)),
         # Consul tells the other services this pod's own address.
-        {"name": "GRPC_ADVERTISE_HOST", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        _pod_ip("GRPC_ADVERTISE_HOST"),
     ]
+
+
+def _pod_ip(name: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
 
 
 def _service_env(restaurant: Restaurant, service: str) -> list[dict[str, Any]]:
@@ -124,6 +128,7 @@ def _service_env(restaurant: Restaurant, service: str) -> list[dict[str, Any]]:
         env = [
             _value("GATEWAY_HOST", "0.0.0.0"),  # noqa: S104
             _value("GATEWAY_PORT", str(naming.GATEWAY_PORT)),
+            _pod_ip("GATEWAY_ADVERTISE_HOST"),
         ]
         token = spec.gateway.admin_token_secret_ref
         if token is not None:

@@ -94,6 +94,7 @@ def test_the_gateway_serves_http_on_8080_with_health_and_readiness(trattoria: Re
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert env["GATEWAY_HOST"] == "0.0.0.0"  # noqa: S104
     assert env["GATEWAY_PORT"] == "8080"
+    assert env["GATEWAY_ADVERTISE_HOST"] == {"fieldRef": {"fieldPath": "status.podIP"}}
     assert env["GATEWAY_ADMIN_TOKEN"] == {
         "secretKeyRef": {"name": "trattoria-gateway", "key": "admin-token"}
     }
