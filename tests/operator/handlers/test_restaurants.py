@@ -10,6 +10,7 @@ import pytest
 
 from tests.harness import kube as kube_harness
 from tests.harness import servers
+from tests.harness.servers import free_port
 from tests.operator import cluster
 from tests.operator.conftest import restaurant_documents
 
@@ -171,3 +172,40 @@ def test_a_name_too_long_for_its_children_is_rejected(
     )
 
     assert "metadata.name must be a DNS-1035 label of at most 40 characters" in result.stderr
+
+
+def test_an_unreachable_broker_degrades_it_until_the_spec_is_fixed(
+    kube: kube_harness.ControlPlane,
+    namespace: str,
+    oms_operator: cluster.OperatorProcess,
+    rabbitmq: servers.RabbitMQ,
+    consul: servers.Consul,
+) -> None:
+    documents = restaurant_documents("broken", rabbitmq, consul)
+    (document,) = [d for d in documents if d["kind"] == "Restaurant"]
+    good = document["spec"]["rabbitmq"]["managementUrl"]
+    document["spec"]["rabbitmq"]["managementUrl"] = f"http://127.0.0.1:{free_port()}"
+    explain = cluster.explain(kube, namespace, oms_operator)
+
+    cluster.apply(kube, namespace, *documents)
+
+    def degraded() -> Any:
+        body = cluster.restaurant(kube, namespace, "broken")
+        status = (body or {}).get("status", {})
+        return status if status.get("phase") == "Degraded" else None
+
+    status = cluster.wait_until(degraded, "broken Degraded", 60, explain)
+    condition = next(c for c in status["conditions"] if c["type"] == "Degraded")
+    assert condition["status"] == "True"
+    assert condition["reason"] == "BrokerUnavailable"
+    assert "RabbitMQ vhost oms-" in condition["message"]
+    assert status["lastError"]["reason"] == "BrokerUnavailable"
+    # The Kubernetes side does not wait for the broker.
+    assert cluster.get_json(kube, "-n", namespace, "deployment", "broken-order") is not None
+
+    patch = json.dumps({"spec": {"rabbitmq": {"managementUrl": good}}})
+    kube.kubectl("-n", namespace, "patch", "restaurant", "broken", "--type=merge", "-p", patch)
+
+    fixed = cluster.wait_ready(kube, namespace, "broken", oms_operator)
+    assert "lastError" not in fixed["status"]
+    kube.kubectl("-n", namespace, "delete", "restaurant", "broken", "--wait=true", "--timeout=60s")
