@@ -7,6 +7,7 @@ and with the chart's ServiceAccount token: what it may do is what the chart gran
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import signal
@@ -20,7 +21,9 @@ from typing import Any, TypeVar
 import yaml
 
 from tests.harness import kube as kube_harness
+from tests.harness import servers
 from tests.harness.servers import REPO, free_port
+from tests.operator import examples
 
 T = TypeVar("T")
 
@@ -167,3 +170,28 @@ def wait_ready(
     return wait_until(
         ready, f"Restaurant {namespace}/{name} Ready", timeout, explain(kube, namespace, operator)
     )
+
+
+def restaurant_documents(
+    name: str, rabbitmq: servers.RabbitMQ, consul: servers.Consul, example: str = "restaurant.yaml"
+) -> list[dict[str, Any]]:
+    """The example's Secrets and Restaurant, pointed at the test broker and Consul."""
+    documents = copy.deepcopy(examples.documents("restaurant.yaml"))
+    if example != "restaurant.yaml":
+        documents = [d for d in documents if d["kind"] == "Secret"] + examples.documents(example)
+    for document in documents:
+        if document["kind"] == "Secret" and document["metadata"]["name"] == "trattoria-rabbitmq":
+            document["stringData"] = {"username": "guest", "password": "guest"}
+        if document["kind"] == "Restaurant":
+            address = rabbitmq.amqp_url.split("@", 1)[1].rstrip("/")
+            document["metadata"]["name"] = name
+            spec = document["spec"]
+            spec["rabbitmq"] |= {
+                "url": f"amqp://{address}",
+                "managementUrl": rabbitmq.management_url,
+            }
+            spec["consul"] = {"address": consul.http_address}
+            spec["mongodb"] = {"url": "mongodb://127.0.0.1:27017/"}
+            spec.setdefault("gateway", {}).pop("nodePort", None)
+            spec["gateway"]["serviceType"] = "ClusterIP"
+    return documents

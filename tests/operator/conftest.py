@@ -4,16 +4,13 @@ Consul."""
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.harness import kube as kube_harness
-from tests.harness import servers
 from tests.operator import cluster, examples
 
 CHART = examples.REPO / "charts" / "oms-operator"
@@ -47,31 +44,6 @@ def oms_operator(
     process.start()
     yield process
     process.stop()
-
-
-def restaurant_documents(
-    name: str, rabbitmq: servers.RabbitMQ, consul: servers.Consul, example: str = "restaurant.yaml"
-) -> list[dict[str, Any]]:
-    """The example's Secrets and Restaurant, pointed at the test broker and Consul."""
-    documents = copy.deepcopy(examples.documents("restaurant.yaml"))
-    if example != "restaurant.yaml":
-        documents = [d for d in documents if d["kind"] == "Secret"] + examples.documents(example)
-    for document in documents:
-        if document["kind"] == "Secret" and document["metadata"]["name"] == "trattoria-rabbitmq":
-            document["stringData"] = {"username": "guest", "password": "guest"}
-        if document["kind"] == "Restaurant":
-            address = rabbitmq.amqp_url.split("@", 1)[1].rstrip("/")
-            document["metadata"]["name"] = name
-            spec = document["spec"]
-            spec["rabbitmq"] |= {
-                "url": f"amqp://{address}",
-                "managementUrl": rabbitmq.management_url,
-            }
-            spec["consul"] = {"address": consul.http_address}
-            spec["mongodb"] = {"url": "mongodb://127.0.0.1:27017/"}
-            spec.setdefault("gateway", {}).pop("nodePort", None)
-            spec["gateway"]["serviceType"] = "ClusterIP"
-    return documents
 
 
 @pytest.fixture(scope="module")

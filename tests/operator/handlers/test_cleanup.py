@@ -11,7 +11,6 @@ from oms_operator import rabbitmq_vhost
 from tests.harness import kube as kube_harness
 from tests.harness import servers
 from tests.operator import cluster
-from tests.operator.conftest import restaurant_documents
 
 pytestmark = pytest.mark.timeout(300)
 GUEST = ("guest", "guest")
@@ -41,7 +40,7 @@ def test_deleting_a_restaurant_removes_its_vhost_consul_entries_and_children(
     rabbitmq: servers.RabbitMQ,
     consul: servers.Consul,
 ) -> None:
-    documents = restaurant_documents(
+    documents = cluster.restaurant_documents(
         "osteria", rabbitmq, consul, example="restaurant-configmap-menu.yaml"
     )
     cluster.apply(kube, namespace, *documents)

@@ -9,7 +9,6 @@ import pytest
 from tests.harness import kube as kube_harness
 from tests.harness import servers
 from tests.operator import cluster
-from tests.operator.conftest import restaurant_documents
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -22,7 +21,7 @@ def trattoria(
     rabbitmq: servers.RabbitMQ,
     consul: servers.Consul,
 ) -> dict[str, Any]:
-    cluster.apply(kube, namespace, *restaurant_documents("trattoria", rabbitmq, consul))
+    cluster.apply(kube, namespace, *cluster.restaurant_documents("trattoria", rabbitmq, consul))
     ready: dict[str, Any] = cluster.wait_ready(kube, namespace, "trattoria", oms_operator)
     return ready
 

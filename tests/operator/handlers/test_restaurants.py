@@ -12,7 +12,6 @@ from tests.harness import kube as kube_harness
 from tests.harness import servers
 from tests.harness.servers import free_port
 from tests.operator import cluster
-from tests.operator.conftest import restaurant_documents
 
 pytestmark = pytest.mark.timeout(300)
 SERVICES = ("menu", "stock", "order", "payment", "kitchen", "gateway")
@@ -27,7 +26,7 @@ def trattoria(
     rabbitmq: servers.RabbitMQ,
     consul: servers.Consul,
 ) -> dict[str, Any]:
-    cluster.apply(kube, namespace, *restaurant_documents("trattoria", rabbitmq, consul))
+    cluster.apply(kube, namespace, *cluster.restaurant_documents("trattoria", rabbitmq, consul))
     ready: dict[str, Any] = cluster.wait_ready(kube, namespace, "trattoria", oms_operator)
     return ready
 
@@ -144,7 +143,7 @@ def test_the_api_server_rejects_an_invalid_spec_with_a_clear_message(
     change: dict[str, Any],
     message: str,
 ) -> None:
-    documents = restaurant_documents("invalid", rabbitmq, consul)
+    documents = cluster.restaurant_documents("invalid", rabbitmq, consul)
     (document,) = [d for d in documents if d["kind"] == "Restaurant"]
     document["spec"] |= change
 
@@ -164,7 +163,9 @@ def test_a_name_too_long_for_its_children_is_rejected(
     consul: servers.Consul,
 ) -> None:
     (document,) = [
-        d for d in restaurant_documents("x" * 41, rabbitmq, consul) if d["kind"] == "Restaurant"
+        d
+        for d in cluster.restaurant_documents("x" * 41, rabbitmq, consul)
+        if d["kind"] == "Restaurant"
     ]
 
     result = kube.kubectl(
@@ -181,7 +182,7 @@ def test_an_unreachable_broker_degrades_it_until_the_spec_is_fixed(
     rabbitmq: servers.RabbitMQ,
     consul: servers.Consul,
 ) -> None:
-    documents = restaurant_documents("broken", rabbitmq, consul)
+    documents = cluster.restaurant_documents("broken", rabbitmq, consul)
     (document,) = [d for d in documents if d["kind"] == "Restaurant"]
     good = document["spec"]["rabbitmq"]["managementUrl"]
     document["spec"]["rabbitmq"]["managementUrl"] = f"http://127.0.0.1:{free_port()}"
