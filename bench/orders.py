@@ -189,8 +189,8 @@ def local_platform(kitchen_workers: int, seconds_per_item: float) -> Iterator[Ta
     finally:
         if platform is not None:
             platform.stop()
-        for server in reversed(started):
-            server.stop()
+        for started_server in reversed(started):
+            started_server.stop()
 
 
 def main() -> None:
