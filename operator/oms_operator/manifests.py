@@ -82,6 +82,8 @@ def _platform_env(restaurant: Restaurant) -> list[dict[str, Any]]:
         _value("MONGODB_URL", spec.mongodb.url),
         _value("MONGODB_DATABASE", restaurant.database),
         _value("CONSUL_HTTP_ADDR", spec.consul.address),
+        # Restaurants may share a Consul: each one's services find only each other.
+        _value("CONSUL_SERVICE_PREFIX", restaurant.consul_prefix),
         _value("OTEL_EXPORTER_OTLP_ENDPOINT", spec.tracing.otlp_endpoint),
         _value("OTEL_SDK_DISABLED", "false" if spec.tracing.enabled else "true"),
         _value("LOG_LEVEL", spec.logging.level),

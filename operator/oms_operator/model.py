@@ -193,6 +193,11 @@ class Restaurant(BaseModel):
     def database(self) -> str:
         return self.spec.mongodb.database or naming.default_database(self.namespace, self.name)
 
+    @property
+    def consul_prefix(self) -> str:
+        """What the restaurant's services put before their names in Consul."""
+        return naming.consul_service(self.namespace, self.name, "")
+
     def replicas(self, service: str) -> int:
         """Desired pods of `service`: the kitchen runs one cook per pod."""
         if service == "kitchen":

@@ -122,6 +122,7 @@ def test_platform_settings_point_at_the_restaurants_vhost_and_database(
     assert env["MONGODB_URL"] == "mongodb://mongodb.oms-infra:27017/"
     assert env["MONGODB_DATABASE"] == "oms_food_trattoria"
     assert env["CONSUL_HTTP_ADDR"] == "consul.oms-infra:8500"
+    assert env["CONSUL_SERVICE_PREFIX"] == "food-trattoria-"
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger.oms-infra:4317"
     assert env["OTEL_SDK_DISABLED"] == "false"
     assert env["LOG_LEVEL"] == "INFO"

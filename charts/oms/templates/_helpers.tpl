@@ -37,6 +37,9 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
   value: {{ $v.mongodb.database | quote }}
 - name: CONSUL_HTTP_ADDR
   value: {{ $v.consul.address | quote }}
+# Consul may be shared: this release's services register and resolve under their own names.
+- name: CONSUL_SERVICE_PREFIX
+  value: {{ printf "%s-%s-" .Release.Namespace (include "oms.fullname" .) | quote }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
   value: {{ $v.tracing.otlpEndpoint | quote }}
 - name: OTEL_SDK_DISABLED
