@@ -367,6 +367,9 @@ class Kwok(Server):
             f"--cidr={POD_CIDR}",
             "--node-ip=127.0.0.1",
             f"--server-address=127.0.0.1:{self.port}",
+            # Renew the fake nodes' leases, or after ~50 s the controller-manager takes them
+            # for dead and marks every pod on them NotReady for good.
+            "--node-lease-duration-seconds=40",
         ]
 
     def environment(self) -> dict[str, str]:
