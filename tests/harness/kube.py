@@ -117,12 +117,8 @@ class Pki:
             *("-keyout", str(folder / f"{name}.key"), "-out", str(folder / f"{name}.crt")),
         ]
         if issuer is not None:
-            command += [
-                "-CA",
-                str(folder / f"{issuer}.crt"),
-                "-CAkey",
-                str(folder / f"{issuer}.key"),
-            ]
+            ca_cert, ca_key = folder / f"{issuer}.crt", folder / f"{issuer}.key"
+            command += ["-CA", str(ca_cert), "-CAkey", str(ca_key)]
         _openssl(*command)
 
     def ssl_context(self, cert: Path, key: Path) -> ssl.SSLContext:
