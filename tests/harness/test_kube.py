@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness.kube import ControlPlane, kubernetes_version
+from tests.harness.kube import CommandError, ControlPlane, kubernetes_version
 
 # The first test also waits for the whole control plane to start on a busy two-core machine.
 pytestmark = pytest.mark.timeout(300)
@@ -187,6 +187,13 @@ def test_a_service_account_token_authenticates(kube: ControlPlane, namespace: st
     )
     user = json.loads(whoami.stdout)["status"]["userInfo"]["username"]
     assert user == f"system:serviceaccount:{namespace}:robot"
+
+
+def test_a_failed_command_says_why(kube: ControlPlane, namespace: str) -> None:
+    with pytest.raises(CommandError, match=r'configmaps "absent" not found'):
+        kube.kubectl("get", "configmap", "absent", "-n", namespace)
+    with pytest.raises(CommandError, match='no-chart-here" not found'):
+        kube.helm("template", "demo", str(kube.workdir / "no-chart-here"))
 
 
 def test_helm_renders_a_chart(kube: ControlPlane, tmp_path: Path) -> None:
