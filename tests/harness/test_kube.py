@@ -8,6 +8,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,18 @@ def test_server_and_kubectl_report_the_pinned_release(kube: ControlPlane) -> Non
     assert version["serverVersion"]["gitVersion"] == pinned
     assert version["clientVersion"]["gitVersion"] == pinned
     assert kube.server_url.startswith("https://127.0.0.1:")
+
+
+def test_kwok_nodes_are_ready_and_renew_their_leases(kube: ControlPlane) -> None:
+    # Without a fresh lease the controller-manager takes a node for dead after ~50 s and marks
+    # every pod on it NotReady, so a long session depends on kwok renewing them.
+    for name in kube.nodes:
+        node = get_json(kube, "node", name)
+        ready = {c["type"]: c["status"] for c in node["status"]["conditions"]}["Ready"]
+        assert ready == "True"
+        lease = get_json(kube, "-n", "kube-node-lease", "lease", name)["spec"]
+        renewed = datetime.fromisoformat(lease["renewTime"])
+        assert datetime.now(UTC) - renewed < timedelta(seconds=lease["leaseDurationSeconds"])
 
 
 def test_a_deployment_becomes_available_on_kwok_nodes(kube: ControlPlane, namespace: str) -> None:
