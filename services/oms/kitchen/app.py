@@ -25,7 +25,7 @@ class KitchenSettings(BaseSettings):
 
     workers: int = Field(default=2, ge=1, le=64)
     seconds_per_item: float = Field(default=2.0, ge=0, le=3600)
-    outbox_interval_seconds: float = Field(default=1.0, gt=0)
+    outbox_interval_seconds: float = Field(default=5.0, gt=0)
     # How long a stopping kitchen lets its cooks finish before RabbitMQ gets the orders back.
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
 

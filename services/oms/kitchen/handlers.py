@@ -66,10 +66,10 @@ class Kitchen:
         ticket = await self.repository.start(paid.order_id, worker, items)
         if ticket.status is TicketStatus.READY:
             return ticket
-        self.relay.wake()
+        self.relay.wake(paid.order_id)
         log.info("kitchen.cooking", order_id=paid.order_id, worker=worker, items=items)
         await asyncio.sleep(self.seconds_per_item * items)
         finished = await self.repository.finish(paid.order_id, worker)
-        self.relay.wake()
+        self.relay.wake(paid.order_id)
         log.info("kitchen.ready", order_id=paid.order_id, worker=worker)
         return finished or ticket

@@ -25,7 +25,7 @@ class OrderSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ORDER_")
 
-    outbox_interval_seconds: float = Field(default=1.0, gt=0)
+    outbox_interval_seconds: float = Field(default=5.0, gt=0)
 
 
 class Settings(PlatformSettings):

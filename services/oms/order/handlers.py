@@ -110,7 +110,7 @@ class OrderHandlers:
         except Exception:
             await self.stock.release(order_id, "order not stored")
             raise
-        self.relay.wake()
+        self.relay.wake(order.id)
         log.info("order.created", order_id=order.id, total_minor=order.total_minor)
         return order
 
@@ -168,7 +168,7 @@ class OrderHandlers:
             if current.status is Status.CANCELLED:
                 return current
             raise IllegalTransition(order.id, current.status, Status.CANCELLED)
-        self.relay.wake()
+        self.relay.wake(order.id)
         # Give the stock back now; the order.cancelled event does it too if this call fails.
         try:
             await self.stock.release(order.id, "cancelled")

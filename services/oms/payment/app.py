@@ -26,7 +26,7 @@ class PaymentSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PAYMENT_")
 
-    outbox_interval_seconds: float = Field(default=1.0, gt=0)
+    outbox_interval_seconds: float = Field(default=5.0, gt=0)
     # Checkouts whose expiry passed without a webhook are settled with Stripe this often.
     reconcile_interval_seconds: float = Field(default=60.0, gt=0)
 

@@ -134,7 +134,8 @@ class PaymentHandlers:
         else:
             log.info("payment.webhook_ignored", stripe_event=event.id, type=event.type)
         await self.repository.record_stripe_event(event.id, event.type)
-        self.relay.wake()
+        if order_id:
+            self.relay.wake(order_id)
         return WebhookOutcome(event.id, event.type, duplicate=False)
 
     async def _paid(self, order_id: str, session: dict[str, Any]) -> None:

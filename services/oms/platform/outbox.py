@@ -68,15 +68,17 @@ def new_document_fields(events: Iterable[Event]) -> dict[str, Any]:
 class OutboxRelay:
     """Publishes the staged events of one collection until the broker has confirmed each.
 
-    Woken at once after a local write (`wake`), and every `interval` seconds regardless, so
-    events stored while the broker was down, or by an instance that died, still go out.
+    `wake(document_id)` after a local write publishes that document's events at once, by
+    its id. Every `interval` seconds, and at start, a sweep looks for any document with staged
+    events (written while the broker was down, or by an instance that died). The sweep is a
+    query on `outbox_pending`; keeping it off the hot path matters where that query scans.
     """
 
     def __init__(
         self,
         collection: AsyncCollection[Document],
         broker: Broker,
-        interval: float = 1.0,
+        interval: float = 5.0,
         publish_timeout: float = 5.0,
     ) -> None:
         self.collection = collection
@@ -84,9 +86,16 @@ class OutboxRelay:
         self.interval = interval
         self.publish_timeout = publish_timeout
         self._wake = asyncio.Event()
+        self._due: set[str] = set()
+        self._sweep = True
         self._task: asyncio.Task[None] | None = None
 
-    def wake(self) -> None:
+    def wake(self, document_id: str | None = None) -> None:
+        """Publish what `document_id` staged now (or, without an id, sweep everything)."""
+        if document_id is None:
+            self._sweep = True
+        else:
+            self._due.add(document_id)
         self._wake.set()
 
     async def start(self) -> None:
@@ -101,25 +110,44 @@ class OutboxRelay:
     async def _run(self) -> None:
         while True:
             self._wake.clear()
+            due, self._due = self._due, set()
+            sweep, self._sweep = self._sweep, False
             try:
-                await self.relay_once()
+                if sweep:
+                    await self.relay_once()
+                elif due:
+                    await self.relay_documents(due)
             except Exception:
+                # Nothing is lost: the events stay staged and the next sweep publishes them.
                 log.warning("outbox.relay_failed", collection=self.collection.name, exc_info=True)
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), self.interval)
+            except TimeoutError:
+                self._sweep = True
 
     async def relay_once(self, batch: int = 100) -> int:
-        """Publish what is pending; returns how many events the broker confirmed."""
-        published = 0
+        """Publish everything pending; returns how many events the broker confirmed."""
         cursor = self.collection.find({PENDING: {"$gt": 0}}, {"outbox": 1}).limit(batch)
-        async for document in cursor:
-            for event_id, entry in (document.get("outbox") or {}).items():
-                await self._publish(entry)
-                await self.collection.update_one(
-                    {"_id": document["_id"], f"outbox.{event_id}": {"$exists": True}},
-                    {"$unset": {f"outbox.{event_id}": ""}, "$inc": {PENDING: -1}},
-                )
-                published += 1
+        return sum([await self._relay(document) async for document in cursor])
+
+    async def relay_documents(self, document_ids: Iterable[str]) -> int:
+        """Publish what these documents staged; returns how many events were confirmed."""
+        published = 0
+        for document_id in document_ids:
+            document = await self.collection.find_one({"_id": document_id}, {"outbox": 1})
+            if document is not None:
+                published += await self._relay(document)
+        return published
+
+    async def _relay(self, document: Document) -> int:
+        published = 0
+        for event_id, entry in (document.get("outbox") or {}).items():
+            await self._publish(entry)
+            await self.collection.update_one(
+                {"_id": document["_id"], f"outbox.{event_id}": {"$exists": True}},
+                {"$unset": {f"outbox.{event_id}": ""}, "$inc": {PENDING: -1}},
+            )
+            published += 1
         return published
 
     async def _publish(self, entry: dict[str, Any]) -> None:
