@@ -9,11 +9,17 @@
 // MongoDB guarantees single-document atomicity and OMS relies on it, so FerretDB listens on a
 // private Unix socket and clients reach it through a proxy that runs one write command at a
 // time across all connections. Reads and the driver's monitoring pass through unserialized.
+//
+// Its SQLite backend also indexes `_id` on an expression (`sjson->"_id"`) that differs from
+// the one its queries use (`sjson->'$._id'`), so every lookup and update by `_id` scans its
+// whole table (45 ms per update at 3000 documents). The wrapper adds the index the queries
+// can use to every collection's table.
 package main
 
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"encoding/binary"
 	"errors"
 	"flag"
@@ -30,6 +36,7 @@ import (
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
+	_ "modernc.org/sqlite"
 )
 
 const (
@@ -68,9 +75,9 @@ func main() {
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{Unix: socket},
-		Logger:    logger,
-		Handler:   "sqlite",
+		Listener: ferretdb.ListenerConfig{Unix: socket},
+		Logger:   logger,
+		Handler:  "sqlite",
 		// WAL with synchronous=NORMAL survives a crash of this process, not of the machine:
 		// right for test and dev data, and it spares an fsync on every commit.
 		SQLiteURL: "file:" + dir + "/?_pragma=synchronous(normal)",
@@ -95,6 +102,7 @@ func main() {
 		<-ctx.Done()
 		listener.Close()
 	}()
+	go indexIDs(ctx, dir)
 	log.Printf("ferretdb listening on %s, data in %s", *listen, dir)
 	p := &proxy{backend: socket}
 	for {
@@ -217,4 +225,71 @@ func commandName(message []byte) string {
 		}
 	}
 	return ""
+}
+
+// indexIDs keeps an index on the `_id` expression FerretDB's queries use on every table of
+// every database in dir, checking for new collections a few times a second.
+func indexIDs(ctx context.Context, dir string) {
+	databases := map[string]*sql.DB{}
+	defer func() {
+		for _, db := range databases {
+			db.Close()
+		}
+	}()
+	for ctx.Err() == nil {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.sqlite"))
+		present := map[string]bool{}
+		for _, file := range files {
+			present[file] = true
+			db, ok := databases[file]
+			if !ok {
+				var err error
+				if db, err = sql.Open("sqlite", "file:"+file+"?_pragma=busy_timeout(10000)"); err != nil {
+					log.Printf("indexer: %v", err)
+					continue
+				}
+				db.SetMaxOpenConns(1)
+				databases[file] = db
+			}
+			if err := indexTables(ctx, db); err != nil {
+				log.Printf("indexer: %s: %v", filepath.Base(file), err)
+			}
+		}
+		for file, db := range databases { // dropped databases
+			if !present[file] {
+				db.Close()
+				delete(databases, file)
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func indexTables(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, `SELECT table_name FROM _ferretdb_collections
+		WHERE table_name || '_oms_id' NOT IN (SELECT name FROM sqlite_master WHERE type = 'index')`)
+	if err != nil {
+		return nil // a database FerretDB is still creating
+	}
+	var tables []string // those still without our index
+	for rows.Next() {
+		var table string
+		if err := rows.Scan(&table); err != nil {
+			rows.Close()
+			return err
+		}
+		tables = append(tables, table)
+	}
+	rows.Close()
+	for _, table := range tables {
+		q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (_ferretdb_sjson->'$._id')`,
+			table+"_oms_id", table)
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return err // the table was dropped meanwhile, or is busy: next round
+		}
+	}
+	return nil
 }

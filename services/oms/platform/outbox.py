@@ -80,6 +80,7 @@ class OutboxRelay:
         broker: Broker,
         interval: float = 5.0,
         publish_timeout: float = 5.0,
+        max_in_flight: int = 32,
     ) -> None:
         self.collection = collection
         self.broker = broker
@@ -88,6 +89,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._due: set[str] = set()
         self._sweep = True
+        self._in_flight = asyncio.Semaphore(max_in_flight)
         self._task: asyncio.Task[None] | None = None
 
     def wake(self, document_id: str | None = None) -> None:
@@ -128,18 +130,20 @@ class OutboxRelay:
     async def relay_once(self, batch: int = 100) -> int:
         """Publish everything pending; returns how many events the broker confirmed."""
         cursor = self.collection.find({PENDING: {"$gt": 0}}, {"outbox": 1}).limit(batch)
-        return sum([await self._relay(document) async for document in cursor])
+        documents = [document async for document in cursor]
+        return sum(await asyncio.gather(*(self._relay(document) for document in documents)))
 
     async def relay_documents(self, document_ids: Iterable[str]) -> int:
         """Publish what these documents staged; returns how many events were confirmed."""
-        published = 0
-        for document_id in document_ids:
+
+        async def relay(document_id: str) -> int:
             document = await self.collection.find_one({"_id": document_id}, {"outbox": 1})
-            if document is not None:
-                published += await self._relay(document)
-        return published
+            return 0 if document is None else await self._relay(document)
+
+        return sum(await asyncio.gather(*(relay(document_id) for document_id in document_ids)))
 
     async def _relay(self, document: Document) -> int:
+        """Publish one document's events in the order they were staged, then clear each."""
         published = 0
         for event_id, entry in (document.get("outbox") or {}).items():
             await self._publish(entry)
@@ -153,5 +157,7 @@ class OutboxRelay:
     async def _publish(self, entry: dict[str, Any]) -> None:
         event = Event.model_validate(entry["event"])
         parent = propagate.extract(entry.get("headers") or {})
-        with tracer.start_as_current_span(f"outbox publish {event.type}", context=parent):
-            await asyncio.wait_for(self.broker.publish(event), self.publish_timeout)
+        # Documents are relayed side by side (each waits for its own confirms), up to a bound.
+        async with self._in_flight:
+            with tracer.start_as_current_span(f"outbox publish {event.type}", context=parent):
+                await asyncio.wait_for(self.broker.publish(event), self.publish_timeout)
