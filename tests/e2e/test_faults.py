@@ -16,6 +16,9 @@ from oms.contracts.v1 import kitchen_pb2, kitchen_pb2_grpc
 from tests.e2e.conftest import Shop
 from tests.harness import oms, servers
 
+# Each fault test starts (or restarts) servers and processes of its own.
+pytestmark = pytest.mark.timeout(300)
+
 
 @pytest.fixture
 def own_rabbitmq(tmp_path: Path) -> Iterator[servers.RabbitMQ]:
