@@ -275,6 +275,19 @@ class ApiServer(Server):
         return self.probe is not None and _https_ok(f"{self.url}/readyz", self.probe)
 
 
+def _component_flags(kubeconfig: Path, pki: Pki, port: int) -> list[str]:
+    """What the controller-manager and the scheduler both need: the API, and their own TLS."""
+    return [
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        "--bind-address=127.0.0.1",
+        f"--secure-port={port}",
+        f"--tls-cert-file={pki.serving_cert}",
+        f"--tls-private-key-file={pki.serving_key}",
+    ]
+
+
 class ControllerManager(Server):
     name = "kube-controller-manager"
 
@@ -285,16 +298,10 @@ class ControllerManager(Server):
         self.port = free_port()
 
     def command(self) -> list[str]:
-        pki, kubeconfig = self.pki, self.kubeconfig
+        pki = self.pki
         return [
             str(BIN_DIR / "kube-controller-manager"),
-            f"--kubeconfig={kubeconfig}",
-            f"--authentication-kubeconfig={kubeconfig}",
-            f"--authorization-kubeconfig={kubeconfig}",
-            "--bind-address=127.0.0.1",
-            f"--secure-port={self.port}",
-            f"--tls-cert-file={pki.serving_cert}",
-            f"--tls-private-key-file={pki.serving_key}",
+            *_component_flags(self.kubeconfig, pki, self.port),
             # Each controller gets its own service account token, as in a real cluster.
             "--use-service-account-credentials=true",
             f"--service-account-private-key-file={pki.service_account_key}",
@@ -322,16 +329,9 @@ class Scheduler(Server):
         self.port = free_port()
 
     def command(self) -> list[str]:
-        pki, kubeconfig = self.pki, self.kubeconfig
         return [
             str(BIN_DIR / "kube-scheduler"),
-            f"--kubeconfig={kubeconfig}",
-            f"--authentication-kubeconfig={kubeconfig}",
-            f"--authorization-kubeconfig={kubeconfig}",
-            "--bind-address=127.0.0.1",
-            f"--secure-port={self.port}",
-            f"--tls-cert-file={pki.serving_cert}",
-            f"--tls-private-key-file={pki.serving_key}",
+            *_component_flags(self.kubeconfig, self.pki, self.port),
             "--leader-elect=false",
             "--profiling=false",
             "--v=1",
