@@ -288,14 +288,22 @@ def _component_flags(kubeconfig: Path, pki: Pki, port: int) -> list[str]:
     ]
 
 
-class ControllerManager(Server):
-    name = "kube-controller-manager"
+class _Component(Server):
+    """A control-plane component that talks to the API and serves its health over TLS."""
 
     def __init__(self, workdir: Path, pki: Pki, kubeconfig: Path) -> None:
         super().__init__(workdir)
         self.pki = pki
         self.kubeconfig = kubeconfig
         self.port = free_port()
+
+    def is_ready(self) -> bool:
+        context = ssl.create_default_context(cafile=str(self.pki.ca_cert))
+        return _https_ok(f"https://127.0.0.1:{self.port}/healthz", context)
+
+
+class ControllerManager(_Component):
+    name = "kube-controller-manager"
 
     def command(self) -> list[str]:
         pki = self.pki
@@ -314,19 +322,9 @@ class ControllerManager(Server):
             "--v=1",
         ]
 
-    def is_ready(self) -> bool:
-        context = ssl.create_default_context(cafile=str(self.pki.ca_cert))
-        return _https_ok(f"https://127.0.0.1:{self.port}/healthz", context)
 
-
-class Scheduler(Server):
+class Scheduler(_Component):
     name = "kube-scheduler"
-
-    def __init__(self, workdir: Path, pki: Pki, kubeconfig: Path) -> None:
-        super().__init__(workdir)
-        self.pki = pki
-        self.kubeconfig = kubeconfig
-        self.port = free_port()
 
     def command(self) -> list[str]:
         return [
@@ -336,10 +334,6 @@ class Scheduler(Server):
             "--profiling=false",
             "--v=1",
         ]
-
-    def is_ready(self) -> bool:
-        context = ssl.create_default_context(cafile=str(self.pki.ca_cert))
-        return _https_ok(f"https://127.0.0.1:{self.port}/healthz", context)
 
 
 class Kwok(Server):

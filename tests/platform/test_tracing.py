@@ -67,6 +67,32 @@ def _ancestors(trace: dict[str, Any], span_name: str) -> list[str]:
     return names
 
 
+async def _echo_server(span_name: str) -> GrpcServer:
+    """A started gRPC server whose `test.Echo/Echo` opens a span named `span_name`."""
+
+    async def echo(request: bytes, context: Any) -> bytes:
+        with tracing.tracer("test").start_as_current_span(span_name):
+            return request
+
+    server = GrpcServer(GrpcSettings(port=0), service_names=[])
+    server.server.add_generic_rpc_handlers(
+        (
+            grpc.method_handlers_generic_handler(
+                "test.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(echo)}
+            ),
+        )
+    )
+    await server.start()
+    return server
+
+
+async def _echo(channels: grpc_client.Channels, server: GrpcServer, word: bytes) -> bytes:
+    call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channels.get(server.address).unary_unary(
+        "/test.Echo/Echo"
+    )
+    return await call(word)
+
+
 async def test_a_span_in_a_consumer_is_a_descendant_of_the_publishing_span(
     jaeger: servers.Jaeger, traced: tracing.Tracing, traced_broker: Broker
 ) -> None:
@@ -100,25 +126,10 @@ async def test_a_grpc_server_span_is_a_child_of_the_calling_span(
 ) -> None:
     suffix = uuid.uuid4().hex[:8]
 
-    async def echo(request: bytes, context: Any) -> bytes:
-        with tracing.tracer("test").start_as_current_span(f"serve-{suffix}"):
-            return request
-
-    server = GrpcServer(GrpcSettings(port=0), service_names=[])
-    server.server.add_generic_rpc_handlers(
-        (
-            grpc.method_handlers_generic_handler(
-                "test.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(echo)}
-            ),
-        )
-    )
-    await server.start()
+    server = await _echo_server(f"serve-{suffix}")
     channels = grpc_client.Channels(GrpcSettings())
     with tracing.tracer("test").start_as_current_span(f"call-{suffix}") as root:
-        echo_call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channels.get(
-            server.address
-        ).unary_unary("/test.Echo/Echo")
-        await echo_call(b"hi")
+        await _echo(channels, server, b"hi")
     await channels.close()
     await server.server.stop(0)
     assert traced.flush()
@@ -136,28 +147,13 @@ async def test_an_instrumented_fastapi_request_is_the_parent_of_its_grpc_calls(
 ) -> None:
     suffix = uuid.uuid4().hex[:8]
 
-    async def echo(request: bytes, context: Any) -> bytes:
-        with tracing.tracer("test").start_as_current_span(f"serve-{suffix}"):
-            return request
-
-    server = GrpcServer(GrpcSettings(port=0), service_names=[])
-    server.server.add_generic_rpc_handlers(
-        (
-            grpc.method_handlers_generic_handler(
-                "test.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(echo)}
-            ),
-        )
-    )
-    await server.start()
+    server = await _echo_server(f"serve-{suffix}")
     channels = grpc_client.Channels(GrpcSettings())
     app = FastAPI()
 
     @app.get("/echo/{word}")
     async def call_echo(word: str) -> dict[str, str]:
-        echo_call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channels.get(
-            server.address
-        ).unary_unary("/test.Echo/Echo")
-        return {"echo": (await echo_call(word.encode())).decode()}
+        return {"echo": (await _echo(channels, server, word.encode())).decode()}
 
     @app.get("/healthz")
     async def alive() -> dict[str, str]:
