@@ -1,14 +1,14 @@
-"""Every event OMS publishes: the one place that names its routing key, version and payload.
+"""Every event OMS publishes: the one place that names its routing key, version and payload,
+and every queue that consumes them.
 
-All events travel on the durable topic exchange `oms.events` inside the platform envelope
+All events travel on the durable topic exchange `EXCHANGE` inside the platform envelope
 (`oms.platform.events.Event`: id, type = routing key, version, occurred_at, data).
 
-- `order.created` v1, by order: payment (`payment.orders`)
-- `order.cancelled` v1, by order: stock (`stock.orders`), payment (`payment.orders`)
-- `order.paid` v1, by payment: order (`order.payments`), stock, kitchen (`kitchen.orders`)
-- `order.expired` v1, by payment: order (`order.payments`), stock (`stock.orders`)
-- `kitchen.order_preparing` v1, by kitchen: order (`order.kitchen`)
-- `kitchen.order_ready` v1, by kitchen: order (`order.kitchen`)
+Order is the one authority on an order's state: every `order.*` event is the outcome of a
+decision Order took with a compare-and-set, and carries the order's `step` along its
+lifecycle (a later state has a higher step), so an observer keeps only the newest. The other
+services report facts (`payment.*`, `kitchen.*`) and act on Order's decisions. The README has
+the table and the diagram.
 
 A payload that does not match its schema is a poison message: `parse` raises
 `PermanentError`, and the consumer parks it.
@@ -16,8 +16,10 @@ A payload that does not match its schema is a poison message: `parse` raises
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import ClassVar, TypeVar
+from datetime import datetime
+from typing import ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -51,7 +53,34 @@ def parse(payload_type: type[P], event: Event) -> P:
         raise PermanentError(f"bad {event.type} payload: {exc}") from exc
 
 
-class Line(BaseModel):
+def route(
+    payload_type: type[P], handler: Callable[[P], Awaitable[None]]
+) -> tuple[str, Callable[[Event], Awaitable[None]]]:
+    """`(routing key, consumer handler)`: the event parsed as `payload_type`, then `handler`."""
+
+    async def handle(event: Event) -> None:
+        await handler(parse(payload_type, event))
+
+    return payload_type.ROUTING_KEY, handle
+
+
+OrderId = str
+Status = Literal[
+    "pending",
+    "awaiting_payment",
+    "paid",
+    "preparing",
+    "ready",
+    "picked_up",
+    "cancelled",
+    "expired",
+    "refunded",
+]
+
+
+class PricedLine(BaseModel):
+    """An order line as Order priced it from Menu (never from the client)."""
+
     model_config = ConfigDict(frozen=True)
     item_id: str = Field(min_length=1)
     name: str
@@ -59,69 +88,207 @@ class Line(BaseModel):
     unit_price_minor: int = Field(ge=0)
 
 
-class OrderCreated(Payload):
-    ROUTING_KEY: ClassVar[str] = "order.created"
-    order_id: str = Field(min_length=1)
+# --- by order: the outcome of each decision ---------------------------------------------
+
+
+class OrderEvent(Payload):
+    """What every order event says: whose order, the status it is in, at which step."""
+
+    order_id: OrderId = Field(min_length=1)
     customer_id: str = Field(min_length=1)
+    status: Status
+    step: int = Field(ge=1)
+
+
+class OrderPlaced(OrderEvent):
+    """Stored with its stock held; Payment opens the checkout with exactly these terms."""
+
+    ROUTING_KEY: ClassVar[str] = "order.placed"
     currency: str = Field(min_length=3, max_length=3)
     total_minor: int = Field(ge=0)
-    lines: list[Line] = Field(min_length=1)
+    lines: list[PricedLine] = Field(min_length=1)
+    # Fixed at placement, so every retry of the checkout sends the same request to Stripe.
+    checkout_expires_at: datetime
+    # The unguessable token of the customer's return link (`/orders/<id>?t=<token>`).
+    access_token: str = Field(min_length=16)
 
 
-class OrderCancelled(Payload):
+class OrderAwaitingPayment(OrderEvent):
+    ROUTING_KEY: ClassVar[str] = "order.awaiting_payment"
+    payment_link: str
+
+
+class OrderConfirmed(OrderEvent):
+    """Paid, and Order accepted the payment: the kitchen cooks it, Stock commits it."""
+
+    ROUTING_KEY: ClassVar[str] = "order.confirmed"
+    lines: list[PricedLine] = Field(min_length=1)
+
+
+class OrderPreparing(OrderEvent):
+    ROUTING_KEY: ClassVar[str] = "order.preparing"
+    cook: str
+
+
+class OrderReady(OrderEvent):
+    ROUTING_KEY: ClassVar[str] = "order.ready"
+    cook: str
+
+
+class OrderPickedUp(OrderEvent):
+    ROUTING_KEY: ClassVar[str] = "order.picked_up"
+
+
+class OrderCancelled(OrderEvent):
+    """v2: decided by Order after its checkout (if any) was closed; `by` customer or staff."""
+
     ROUTING_KEY: ClassVar[str] = "order.cancelled"
-    order_id: str = Field(min_length=1)
+    VERSION: ClassVar[int] = 2
+    by: Literal["customer", "staff"]
+    reason: str = ""
 
 
-class OrderPaid(Payload):
-    ROUTING_KEY: ClassVar[str] = "order.paid"
-    order_id: str = Field(min_length=1)
-    checkout_session_id: str
-    lines: list[Line] = Field(min_length=1)
+class OrderExpired(OrderEvent):
+    """v2: decided by Order (a deadline passed, or the checkout could not be opened)."""
 
-
-class OrderExpired(Payload):
     ROUTING_KEY: ClassVar[str] = "order.expired"
-    order_id: str = Field(min_length=1)
+    VERSION: ClassVar[int] = 2
+    reason: str
 
 
-class KitchenOrderPreparing(Payload):
-    ROUTING_KEY: ClassVar[str] = "kitchen.order_preparing"
-    order_id: str = Field(min_length=1)
-    worker: str
+class OrderRefunded(OrderEvent):
+    """Staff refunded a paid order before it was ready: money back, ticket void, stock back
+    (`return`) when no cook had started it, else written off (`write_off`)."""
+
+    ROUTING_KEY: ClassVar[str] = "order.refunded"
+    stock: Literal["return", "write_off"]
+    reason: str = ""
 
 
-class KitchenOrderReady(Payload):
-    ROUTING_KEY: ClassVar[str] = "kitchen.order_ready"
-    order_id: str = Field(min_length=1)
-    worker: str
+class RefundRequired(OrderEvent):
+    """Money was captured for an order that had already ended (cancelled or expired)."""
+
+    ROUTING_KEY: ClassVar[str] = "order.refund_required"
+    reason: str
+
+
+class DeadlineDue(Payload):
+    """A timer Order set for itself: look at the order's deadlines (`oms.platform.timers`)."""
+
+    ROUTING_KEY: ClassVar[str] = "order.deadline_due"
+    order_id: OrderId = Field(min_length=1)
+
+
+# --- by payment: facts about money -------------------------------------------------------
+
+
+class PaymentCaptured(Payload):
+    ROUTING_KEY: ClassVar[str] = "payment.captured"
+    order_id: OrderId = Field(min_length=1)
+    checkout_session_id: str = Field(min_length=1)
+    amount_minor: int = Field(ge=0)
+    currency: str = Field(min_length=3, max_length=3)
+
+
+class PaymentFailed(Payload):
+    """No money will come: the checkout could not be opened, expired, or its payment failed."""
+
+    ROUTING_KEY: ClassVar[str] = "payment.failed"
+    order_id: OrderId = Field(min_length=1)
+    reason: str
+
+
+class PaymentRefunded(Payload):
+    ROUTING_KEY: ClassVar[str] = "payment.refunded"
+    order_id: OrderId = Field(min_length=1)
+    refund_id: str = Field(min_length=1)
+    amount_minor: int = Field(ge=0)
+
+
+# --- by kitchen: facts about cooking -----------------------------------------------------
+
+
+class TicketStarted(Payload):
+    ROUTING_KEY: ClassVar[str] = "kitchen.ticket_started"
+    order_id: OrderId = Field(min_length=1)
+    cook: str
+    attempt: int = Field(ge=1)
+
+
+class TicketReady(Payload):
+    ROUTING_KEY: ClassVar[str] = "kitchen.ticket_ready"
+    order_id: OrderId = Field(min_length=1)
+    cook: str
+
+
+# --- by menu -------------------------------------------------------------------------------
+
+
+class MenuChanged(Payload):
+    """An item was added, changed or taken off: caches of the menu drop it."""
+
+    ROUTING_KEY: ClassVar[str] = "menu.changed"
+    item_id: str = Field(min_length=1)
+
+
+ORDER_EVENTS: tuple[type[OrderEvent], ...] = (
+    OrderPlaced,
+    OrderAwaitingPayment,
+    OrderConfirmed,
+    OrderPreparing,
+    OrderReady,
+    OrderPickedUp,
+    OrderCancelled,
+    OrderExpired,
+    OrderRefunded,
+    RefundRequired,
+)
 
 
 @dataclass(frozen=True)
 class Subscription:
-    """A durable queue a service consumes, and the routing keys bound to it."""
+    """A durable queue a service consumes, and the event types bound to it."""
 
     service: str
     queue: str
-    routing_keys: tuple[str, ...]
+    events: tuple[type[Payload], ...]
+
+    @property
+    def routing_keys(self) -> tuple[str, ...]:
+        return tuple(event.ROUTING_KEY for event in self.events)
 
 
 PAYMENT_ORDERS = Subscription(
-    "payment", "payment.orders", (OrderCreated.ROUTING_KEY, OrderCancelled.ROUTING_KEY)
+    "payment",
+    "payment.orders",
+    (OrderPlaced, OrderCancelled, OrderExpired, RefundRequired, OrderRefunded),
 )
 STOCK_ORDERS = Subscription(
-    "stock",
-    "stock.orders",
-    (OrderPaid.ROUTING_KEY, OrderCancelled.ROUTING_KEY, OrderExpired.ROUTING_KEY),
+    "stock", "stock.orders", (OrderConfirmed, OrderCancelled, OrderExpired, OrderRefunded)
 )
 ORDER_PAYMENTS = Subscription(
-    "order", "order.payments", (OrderPaid.ROUTING_KEY, OrderExpired.ROUTING_KEY)
+    "order", "order.payments", (PaymentCaptured, PaymentFailed, PaymentRefunded)
 )
-ORDER_KITCHEN = Subscription(
-    "order",
-    "order.kitchen",
-    (KitchenOrderPreparing.ROUTING_KEY, KitchenOrderReady.ROUTING_KEY),
+ORDER_KITCHEN = Subscription("order", "order.kitchen", (TicketStarted, TicketReady))
+ORDER_DEADLINES = Subscription("order", "order.deadlines", (DeadlineDue,))
+KITCHEN_ORDERS = Subscription("kitchen", "kitchen.orders", (OrderConfirmed,))
+# Voids have a queue of their own: they must not wait behind orders for a free cook.
+KITCHEN_VOIDS = Subscription("kitchen", "kitchen.voids", (OrderRefunded,))
+# Every durable queue of the platform: services consume them, the operator declares them.
+SUBSCRIPTIONS = (
+    PAYMENT_ORDERS,
+    STOCK_ORDERS,
+    ORDER_PAYMENTS,
+    ORDER_KITCHEN,
+    ORDER_DEADLINES,
+    KITCHEN_ORDERS,
+    KITCHEN_VOIDS,
 )
-KITCHEN_ORDERS = Subscription("kitchen", "kitchen.orders", (OrderPaid.ROUTING_KEY,))
-# Every queue of the platform: services consume them, the operator declares them up front.
-SUBSCRIPTIONS = (PAYMENT_ORDERS, STOCK_ORDERS, ORDER_PAYMENTS, ORDER_KITCHEN, KITCHEN_ORDERS)
+# Observers that follow events with a queue per process (the gateway's live screens, the
+# menu caches): an event only they take is published without `mandatory`.
+DURABLY_ROUTED = frozenset(key for sub in SUBSCRIPTIONS for key in sub.routing_keys)
+
+
+def must_be_routed(routing_key: str) -> bool:
+    """True when a durable queue consumes this event, so the broker must route it."""
+    return routing_key in DURABLY_ROUTED

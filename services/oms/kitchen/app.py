@@ -9,9 +9,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from oms import domain_events as events
 from oms.contracts.v1 import kitchen_pb2, kitchen_pb2_grpc
+from oms.kitchen import consumers
 from oms.kitchen.grpc_api import KitchenApi
 from oms.kitchen.handlers import Kitchen
-from oms.kitchen.repository import INDEXES, MongoTicketRepository
+from oms.kitchen.repository import COLLECTION, MongoTicketRepository
+from oms.platform import metrics
 from oms.platform.bootstrap import PlatformSettings, open_platform
 from oms.platform.runner import Lifecycle
 
@@ -19,15 +21,19 @@ NAME = "kitchen"
 
 
 class KitchenSettings(BaseSettings):
-    """`KITCHEN_WORKERS` cooks per process, each taking `KITCHEN_SECONDS_PER_ITEM` per item."""
+    """`KITCHEN_WORKERS` cooks per process, each taking `KITCHEN_SECONDS_PER_ITEM` per item,
+    and never longer than `KITCHEN_LONGEST_COOK_SECONDS` for one order."""
 
     model_config = SettingsConfigDict(env_prefix="KITCHEN_")
 
     workers: int = Field(default=2, ge=1, le=64)
     seconds_per_item: float = Field(default=2.0, ge=0, le=3600)
-    outbox_interval_seconds: float = Field(default=5.0, gt=0)
-    # How long a stopping kitchen lets its cooks finish before RabbitMQ gets the orders back.
-    shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+    longest_cook_seconds: float = Field(default=60.0, ge=0, le=3600)
+    # On SIGTERM: a cook who can finish within this does; one who cannot hands the order
+    # back at once. Keep it below the pod's termination grace period.
+    drain_seconds: float = Field(default=20.0, ge=0)
+    outbox_sweep_seconds: float = Field(default=30.0, gt=0)
+    queue_depth_interval_seconds: float = Field(default=5.0, gt=0)
 
 
 class Settings(PlatformSettings):
@@ -36,24 +42,34 @@ class Settings(PlatformSettings):
 
 async def main(lifecycle: Lifecycle, settings: Settings) -> None:
     async with AsyncExitStack() as stack:
-        platform = await open_platform(stack, NAME, settings, INDEXES)
-        repository = MongoTicketRepository(platform.db)
-        relay = await platform.relay_outbox(
-            repository.tickets, settings.kitchen.outbox_interval_seconds
+        platform = await open_platform(stack, NAME, settings, events.EXCHANGE)
+        config = settings.kitchen
+        outbox = await platform.outbox(
+            platform.db[COLLECTION], events.must_be_routed, config.outbox_sweep_seconds
         )
+        tickets = MongoTicketRepository(platform.db[COLLECTION], outbox)
         kitchen = Kitchen(
-            repository, relay, settings.kitchen.workers, settings.kitchen.seconds_per_item
+            tickets, config.workers, config.seconds_per_item, config.longest_cook_seconds
         )
-        orders = events.KITCHEN_ORDERS
+        await platform.consume(events.KITCHEN_VOIDS.queue, consumers.voids(kitchen))
         # One unacknowledged order per cook: the broker hands out no more than can be cooked.
         await platform.consume(
-            orders.queue,
-            orders.routing_keys,
-            kitchen.handle,
-            prefetch=settings.kitchen.workers,
-            grace_seconds=settings.kitchen.shutdown_grace_seconds,
+            events.KITCHEN_ORDERS.queue,
+            consumers.orders(kitchen),
+            prefetch=config.workers,
+            grace_seconds=config.drain_seconds + 5,
         )
-        api = KitchenApi(kitchen)
+        # Unwinding runs this before the consumer stops: cooks learn how long they have.
+        stack.push_async_callback(kitchen.drain, config.drain_seconds)
+
+        async def measure_queue() -> None:
+            depth = await platform.broker.queue_depth(events.KITCHEN_ORDERS.queue)
+            metrics.KITCHEN_QUEUE_DEPTH.set(depth)
+
+        await platform.every(
+            "kitchen-queue-depth", config.queue_depth_interval_seconds, measure_queue
+        )
+        api = KitchenApi(kitchen, tickets)
         await platform.serve_grpc(
             lambda server: kitchen_pb2_grpc.add_KitchenServiceServicer_to_server(api, server),
             [kitchen_pb2.DESCRIPTOR.services_by_name["KitchenService"].full_name],

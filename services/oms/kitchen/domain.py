@@ -1,4 +1,9 @@
-"""Kitchen tickets: one per paid order, from preparing to ready."""
+"""Kitchen tickets: one per order Order confirmed, from cooking to cooked, or voided.
+
+The kitchen reports what it did (`kitchen.ticket_started`, `kitchen.ticket_ready`); Order
+decides what that means for the order. A ticket is voided when Order refunds the order: a
+voided ticket is never cooked (again), whatever arrives later.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +13,23 @@ from enum import StrEnum
 
 
 class TicketStatus(StrEnum):
-    PREPARING = "preparing"
-    READY = "ready"
+    COOKING = "cooking"
+    COOKED = "cooked"
+    VOIDED = "voided"
 
 
 @dataclass(frozen=True)
 class Ticket:
     order_id: str
     status: TicketStatus
-    worker: str
+    cook: str
     items: int
     started_at: datetime
     finished_at: datetime | None = None
-    # How many times a cook started it: more than one means a cook died mid-order.
+    # How many times a cook started it: more than one means a cook stopped mid-order.
     attempts: int = 1
+
+
+def cook_seconds(items: int, per_item: float, longest: float) -> float:
+    """How long a ticket takes: per item, but never longer than the longest cook time."""
+    return min(items * per_item, longest)

@@ -7,12 +7,14 @@ from typing import Any
 from oms.contracts.v1 import kitchen_pb2, kitchen_pb2_grpc
 from oms.kitchen.domain import Ticket, TicketStatus
 from oms.kitchen.handlers import Kitchen
+from oms.kitchen.repository import TicketRepository
 from oms.platform.errors import InvalidArgument, NotFound
 from oms.platform.protobuf import timestamp
 
 STATUS = {
-    TicketStatus.PREPARING: kitchen_pb2.TICKET_STATUS_PREPARING,
-    TicketStatus.READY: kitchen_pb2.TICKET_STATUS_READY,
+    TicketStatus.COOKING: kitchen_pb2.TICKET_STATUS_PREPARING,
+    TicketStatus.COOKED: kitchen_pb2.TICKET_STATUS_READY,
+    TicketStatus.VOIDED: kitchen_pb2.TICKET_STATUS_VOIDED,
 }
 
 
@@ -20,7 +22,7 @@ def to_proto(ticket: Ticket) -> kitchen_pb2.Ticket:
     proto = kitchen_pb2.Ticket(
         order_id=ticket.order_id,
         status=STATUS[ticket.status],
-        worker=ticket.worker,
+        worker=ticket.cook,
         started_at=timestamp(ticket.started_at),
         attempts=ticket.attempts,
     )
@@ -30,8 +32,9 @@ def to_proto(ticket: Ticket) -> kitchen_pb2.Ticket:
 
 
 class KitchenApi(kitchen_pb2_grpc.KitchenServiceServicer):
-    def __init__(self, kitchen: Kitchen) -> None:
+    def __init__(self, kitchen: Kitchen, tickets: TicketRepository) -> None:
         self.kitchen = kitchen
+        self.tickets = tickets
 
     async def GetStatus(
         self, request: kitchen_pb2.GetStatusRequest, context: Any
@@ -48,7 +51,7 @@ class KitchenApi(kitchen_pb2_grpc.KitchenServiceServicer):
     ) -> kitchen_pb2.Ticket:
         if not request.order_id:
             raise InvalidArgument("order_id is required")
-        ticket = await self.kitchen.repository.get(request.order_id)
+        ticket = await self.tickets.get(request.order_id)
         if ticket is None:
             raise NotFound(f"no cook has picked order {request.order_id} yet")
         return to_proto(ticket)

@@ -1,75 +1,145 @@
-"""The kitchen staff: a fixed number of cooks, each cooking one paid order at a time.
+"""The kitchen staff: a fixed number of cooks, each cooking one confirmed order at a time.
 
-A message is acknowledged only after its ticket is ready (the consumer acks when `cook`
-returns), so an order whose cook dies mid-way is redelivered by RabbitMQ and finished by
-another cook; its ticket remembers how many times it was started.
+A message is acknowledged only after its ticket is cooked (the consumer acks when `cook`
+returns), so an order whose cook dies is redelivered by RabbitMQ and finished by another
+cook; its ticket remembers how many times it was started.
+
+Stopping drains the kitchen: a cook who can finish within the drain time does; one who
+cannot hands the order back at once (`HandBack`), so another cook starts it without waiting
+for this process's grace period to run out. A refund voids the ticket, and its cook stops.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from oms import domain_events as events
-from oms.kitchen.domain import Ticket, TicketStatus
-from oms.kitchen.repository import MongoTicketRepository
-from oms.platform import logs
-from oms.platform.events import Event
-from oms.platform.outbox import OutboxRelay
+from oms.kitchen.domain import Ticket, TicketStatus, cook_seconds
+from oms.kitchen.repository import TicketRepository
+from oms.platform import logs, metrics
+from oms.platform.events import HandBack
 
 log = logs.get(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
 class Status:
     workers: int
-    busy: dict[str, str]  # worker -> the order it is cooking
+    busy: dict[str, str]  # cook -> the order they are cooking
+
+
+@dataclass
+class _Cooking:
+    order_id: str
+    finishes_at: float  # loop time
+    stop: asyncio.Event  # set when the ticket is voided or the kitchen drains
 
 
 class Kitchen:
     def __init__(
         self,
-        repository: MongoTicketRepository,
-        relay: OutboxRelay,
+        repository: TicketRepository,
         workers: int,
         seconds_per_item: float,
+        longest_cook_seconds: float,
         instance: str | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.repository = repository
-        self.relay = relay
         self.workers = workers
         self.seconds_per_item = seconds_per_item
+        self.longest_cook_seconds = longest_cook_seconds
+        self.clock = clock
         instance = instance or socket.gethostname()
         self._free: asyncio.Queue[str] = asyncio.Queue()
         for number in range(1, workers + 1):
             self._free.put_nowait(f"{instance}/cook-{number}")
-        self._busy: dict[str, str] = {}
+        self._cooking: dict[str, _Cooking] = {}  # cook -> what they are doing
+        self._drain_until: float | None = None
 
     def status(self) -> Status:
-        return Status(self.workers, dict(self._busy))
+        return Status(self.workers, {cook: c.order_id for cook, c in self._cooking.items()})
 
-    async def handle(self, event: Event) -> None:
-        await self.cook(events.parse(events.OrderPaid, event))
-
-    async def cook(self, paid: events.OrderPaid) -> Ticket:
-        worker = await self._free.get()
-        self._busy[worker] = paid.order_id
+    async def cook(self, confirmed: events.OrderConfirmed) -> Ticket | None:
+        """Cook a confirmed order; None when its ticket was voided."""
+        if self._drain_until is not None:
+            raise HandBack()
+        cook = await self._free.get()
         try:
-            return await self._cook(worker, paid)
+            return await self._cook(cook, confirmed)
         finally:
-            del self._busy[worker]
-            self._free.put_nowait(worker)
+            self._cooking.pop(cook, None)
+            metrics.KITCHEN_BUSY_COOKS.set(len(self._cooking))
+            self._free.put_nowait(cook)
 
-    async def _cook(self, worker: str, paid: events.OrderPaid) -> Ticket:
-        items = sum(line.quantity for line in paid.lines)
-        ticket = await self.repository.start(paid.order_id, worker, items)
-        if ticket.status is TicketStatus.READY:
+    async def _cook(self, cook: str, confirmed: events.OrderConfirmed) -> Ticket | None:
+        order_id = confirmed.order_id
+        items = sum(line.quantity for line in confirmed.lines)
+        ticket = await self._start(cook, order_id, items)
+        if ticket is None or ticket.status is not TicketStatus.COOKING:
+            return ticket  # voided, or cooked already (a redelivery)
+        seconds = cook_seconds(items, self.seconds_per_item, self.longest_cook_seconds)
+        loop = asyncio.get_running_loop()
+        cooking = _Cooking(order_id, loop.time() + seconds, asyncio.Event())
+        self._cooking[cook] = cooking
+        metrics.KITCHEN_BUSY_COOKS.set(len(self._cooking))
+        log.info("kitchen.cooking", order_id=order_id, cook=cook, items=items)
+        await self._wait_while_cooking(cooking)
+        ready = events.TicketReady(order_id=order_id, cook=cook)
+        finished = await self.repository.finish(order_id, cook, self.clock(), [ready.to_event()])
+        if finished is None:
+            log.info("kitchen.voided_while_cooking", order_id=order_id, cook=cook)
+            return await self.repository.get(order_id)
+        log.info("kitchen.cooked", order_id=order_id, cook=cook)
+        return finished
+
+    async def _start(self, cook: str, order_id: str, items: int) -> Ticket | None:
+        now = self.clock()
+        started = events.TicketStarted(order_id=order_id, cook=cook, attempt=1)
+        ticket = await self.repository.start(order_id, cook, items, now, [started.to_event()])
+        if ticket is not None:
             return ticket
-        self.relay.wake(paid.order_id)
-        log.info("kitchen.cooking", order_id=paid.order_id, worker=worker, items=items)
-        await asyncio.sleep(self.seconds_per_item * items)
-        finished = await self.repository.finish(paid.order_id, worker)
-        self.relay.wake(paid.order_id)
-        log.info("kitchen.ready", order_id=paid.order_id, worker=worker)
-        return finished or ticket
+        existing = await self.repository.get(order_id)
+        if existing is None or existing.status is not TicketStatus.COOKING:
+            return existing
+        # A cook stopped mid-way (redelivered): this one starts it again.
+        again = events.TicketStarted(order_id=order_id, cook=cook, attempt=existing.attempts + 1)
+        return await self.repository.take_over(order_id, cook, now, [again.to_event()])
+
+    async def _wait_while_cooking(self, cooking: _Cooking) -> None:
+        loop = asyncio.get_running_loop()
+        while (remaining := cooking.finishes_at - loop.time()) > 0:
+            if self._drain_until is not None and cooking.finishes_at > self._drain_until:
+                log.info("kitchen.handed_back", order_id=cooking.order_id)
+                raise HandBack()
+            try:
+                await asyncio.wait_for(cooking.stop.wait(), remaining)
+            except TimeoutError:
+                return
+            cooking.stop.clear()
+            ticket = await self.repository.get(cooking.order_id)
+            if ticket is not None and ticket.status is TicketStatus.VOIDED:
+                return  # `finish` then finds it voided and cooks nothing
+
+    async def void(self, refunded: events.OrderRefunded) -> None:
+        """Order refunded the order: its ticket is void, and whoever cooks it stops."""
+        if await self.repository.void(refunded.order_id, self.clock()):
+            log.info("kitchen.voided", order_id=refunded.order_id)
+        for cooking in self._cooking.values():
+            if cooking.order_id == refunded.order_id:
+                cooking.stop.set()
+
+    async def drain(self, seconds: float) -> None:
+        """Stop taking orders: finish what can be done within `seconds`, hand back the rest."""
+        self._drain_until = asyncio.get_running_loop().time() + seconds
+        log.info("kitchen.draining", seconds=seconds, cooking=len(self._cooking))
+        for cooking in self._cooking.values():
+            cooking.stop.set()

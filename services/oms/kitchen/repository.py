@@ -1,34 +1,49 @@
 """Kitchen tickets in MongoDB (`kitchen_tickets`, keyed by order id), with their outbox.
 
-Starting and finishing a ticket each stage their event (`kitchen.order_preparing`,
-`kitchen.order_ready`) in the same write, so the order hears about every step exactly as the
-kitchen recorded it, even if RabbitMQ was away at that moment.
+Starting and finishing a ticket each stage their report in the same write, so Order hears of
+every step exactly as the kitchen recorded it, even if RabbitMQ was away at that moment. Every
+filter is `_id` plus dotted conditions.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
 
-from pymongo import ReturnDocument
-from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from oms import domain_events as events
 from oms.kitchen.domain import Ticket, TicketStatus
-from oms.platform import outbox
+from oms.platform.events import Event
 from oms.platform.mongo import Document
+from oms.platform.outbox import Outbox
 
-INDEXES = {"kitchen_tickets": [outbox.INDEX]}
+COLLECTION = "kitchen_tickets"
 HIDDEN = {"outbox": 0}
+T = TicketStatus
 
 
-def _to_ticket(doc: dict[str, Any]) -> Ticket:
+class TicketRepository(Protocol):
+    async def get(self, order_id: str) -> Ticket | None: ...
+    async def start(
+        self, order_id: str, cook: str, items: int, at: datetime, events: Sequence[Event]
+    ) -> Ticket | None: ...
+    async def take_over(
+        self, order_id: str, cook: str, at: datetime, events: Sequence[Event]
+    ) -> Ticket | None: ...
+    async def finish(
+        self, order_id: str, cook: str, at: datetime, events: Sequence[Event]
+    ) -> Ticket | None: ...
+    async def void(self, order_id: str, at: datetime) -> bool: ...
+
+
+def _to_ticket(doc: Document) -> Ticket:
     return Ticket(
         order_id=doc["_id"],
-        status=TicketStatus(doc["status"]),
-        worker=doc["worker"],
-        items=doc["items"],
+        status=TicketStatus(doc["state"]["status"]),
+        cook=doc.get("cook", ""),
+        items=doc.get("items", 0),
         started_at=doc["started_at"],
         finished_at=doc.get("finished_at"),
         attempts=doc.get("attempts", 1),
@@ -36,56 +51,68 @@ def _to_ticket(doc: dict[str, Any]) -> Ticket:
 
 
 class MongoTicketRepository:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.tickets = db.kitchen_tickets
+    def __init__(self, tickets: AsyncCollection[Document], outbox: Outbox) -> None:
+        self.tickets = tickets
+        self.outbox = outbox
 
     async def get(self, order_id: str) -> Ticket | None:
         doc = await self.tickets.find_one({"_id": order_id}, HIDDEN)
         return _to_ticket(doc) if doc else None
 
-    async def start(self, order_id: str, worker: str, items: int) -> Ticket:
-        """Open the order's ticket, or take over one a cook left unfinished."""
-        now = datetime.now(UTC)
-        preparing = events.KitchenOrderPreparing(order_id=order_id, worker=worker)
+    async def start(
+        self, order_id: str, cook: str, items: int, at: datetime, events: Sequence[Event]
+    ) -> Ticket | None:
+        """Open the order's ticket; None if it has one already."""
         try:
-            await self.tickets.insert_one(
+            await self.outbox.insert(
                 {
                     "_id": order_id,
-                    "status": TicketStatus.PREPARING.value,
-                    "worker": worker,
+                    "state": {"status": T.COOKING.value},
+                    "cook": cook,
                     "items": items,
-                    "started_at": now,
+                    "started_at": at,
                     "attempts": 1,
-                    **outbox.new_document_fields([preparing.to_event()]),
-                }
+                },
+                events,
             )
-            return Ticket(order_id, TicketStatus.PREPARING, worker, items, now)
         except DuplicateKeyError:
-            pass
-        doc = await self.tickets.find_one_and_update(
-            {"_id": order_id, "status": TicketStatus.PREPARING.value},
-            {"$set": {"worker": worker, "started_at": now}, "$inc": {"attempts": 1}},
-            return_document=ReturnDocument.AFTER,
-        )
-        if doc is None:  # finished already: the message is a redelivery
-            found = await self.get(order_id)
-            if found is None:  # nothing in OMS deletes tickets
-                raise RuntimeError(f"ticket {order_id} vanished")
-            return found
-        return _to_ticket(doc)
+            return None
+        return Ticket(order_id, T.COOKING, cook, items, at)
 
-    async def finish(self, order_id: str, worker: str) -> Ticket | None:
-        ready = events.KitchenOrderReady(order_id=order_id, worker=worker)
-        update = {
-            "$set": {
-                "status": TicketStatus.READY.value,
-                "worker": worker,
-                "finished_at": datetime.now(UTC),
-            }
-        }
-        doc = await self.tickets.find_one_and_update(
-            {"_id": order_id, "status": TicketStatus.PREPARING.value},
-            outbox.merge(update, outbox.stage([ready.to_event()])),
-            return_document=ReturnDocument.AFTER,
+    async def take_over(
+        self, order_id: str, cook: str, at: datetime, events: Sequence[Event]
+    ) -> Ticket | None:
+        """Give a ticket a cook left unfinished to another; None unless it is cooking."""
+        doc = await self.outbox.update(
+            {"_id": order_id, "state.status": T.COOKING.value},
+            {"$set": {"cook": cook, "started_at": at}, "$inc": {"attempts": 1}},
+            events,
         )
         return _to_ticket(doc) if doc else None
+
+    async def finish(
+        self, order_id: str, cook: str, at: datetime, events: Sequence[Event]
+    ) -> Ticket | None:
+        """Cooked; None if it was voided (or finished) meanwhile."""
+        doc = await self.outbox.update(
+            {"_id": order_id, "state.status": T.COOKING.value},
+            {"$set": {"state.status": T.COOKED.value, "cook": cook, "finished_at": at}},
+            events,
+        )
+        return _to_ticket(doc) if doc else None
+
+    async def void(self, order_id: str, at: datetime) -> bool:
+        """Void the ticket, or leave a voided one for an order no cook has seen yet."""
+        doc = await self.outbox.update(
+            {"_id": order_id, "state.status": {"$in": [T.COOKING.value, T.COOKED.value]}},
+            {"$set": {"state.status": T.VOIDED.value, "voided_at": at}},
+        )
+        if doc is not None:
+            return True
+        try:
+            await self.tickets.insert_one(
+                {"_id": order_id, "state": {"status": T.VOIDED.value}, "started_at": at, "items": 0}
+            )
+        except DuplicateKeyError:
+            return False  # voided already
+        return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
+from datetime import timedelta
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -10,22 +11,46 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from oms import domain_events as events
 from oms.contracts.v1 import order_pb2, order_pb2_grpc
 from oms.order import consumers
-from oms.order.clients import MenuClient, StockClient
+from oms.order.clients import DeadlineTimers, MenuCache, PaymentClient, StockClient
+from oms.order.domain import Deadlines
 from oms.order.grpc_api import OrderApi
 from oms.order.handlers import OrderHandlers
-from oms.order.repository import INDEXES, MongoOrderRepository
+from oms.order.reactions import OrderReactions
+from oms.order.repository import COLLECTION, INDEXES, MongoOrderRepository
 from oms.platform.bootstrap import PlatformSettings, open_platform
+from oms.platform.events import Event
 from oms.platform.runner import Lifecycle
 
 NAME = "order"
 
 
 class OrderSettings(BaseSettings):
-    """`ORDER_OUTBOX_INTERVAL_SECONDS`: how often stored events are retried when idle."""
+    """The deadline of each state an order can wait in (`ORDER_<STATE>_SECONDS`)."""
 
     model_config = SettingsConfigDict(env_prefix="ORDER_")
 
-    outbox_interval_seconds: float = Field(default=5.0, gt=0)
+    # A placed order whose checkout was not opened by then expires (and releases its stock).
+    pending_seconds: float = Field(default=120.0, gt=0)
+    # How long the customer may take to pay; Stripe accepts 30 minutes to 24 hours.
+    checkout_window_seconds: float = Field(default=1800.0, ge=1800, le=86400)
+    # After the checkout expired, how long Stripe's last word may take.
+    payment_grace_seconds: float = Field(default=120.0, gt=0)
+    # Paid, for a cook to start it; cooking, to finish; ready, to be picked up (else overdue).
+    kitchen_start_seconds: float = Field(default=600.0, gt=0)
+    cooking_seconds: float = Field(default=1800.0, gt=0)
+    pickup_seconds: float = Field(default=3600.0, gt=0)
+    menu_cache_seconds: float = Field(default=60.0, gt=0)
+    outbox_sweep_seconds: float = Field(default=30.0, gt=0)
+
+    def deadlines(self) -> Deadlines:
+        return Deadlines(
+            pending=timedelta(seconds=self.pending_seconds),
+            checkout_window=timedelta(seconds=self.checkout_window_seconds),
+            payment_grace=timedelta(seconds=self.payment_grace_seconds),
+            kitchen_start=timedelta(seconds=self.kitchen_start_seconds),
+            cooking=timedelta(seconds=self.cooking_seconds),
+            pickup=timedelta(seconds=self.pickup_seconds),
+        )
 
 
 class Settings(PlatformSettings):
@@ -34,21 +59,29 @@ class Settings(PlatformSettings):
 
 async def main(lifecycle: Lifecycle, settings: Settings) -> None:
     async with AsyncExitStack() as stack:
-        platform = await open_platform(stack, NAME, settings, INDEXES)
-        repository = MongoOrderRepository(platform.db)
-        relay = await platform.relay_outbox(
-            repository.orders, settings.order.outbox_interval_seconds
+        platform = await open_platform(stack, NAME, settings, events.EXCHANGE, INDEXES)
+        orders = platform.db[COLLECTION]
+        outbox = await platform.outbox(
+            orders, events.must_be_routed, settings.order.outbox_sweep_seconds
         )
+        menu = MenuCache(platform.service("menu"), settings.order.menu_cache_seconds)
+
+        async def menu_changed(_: Event) -> None:
+            menu.invalidate()
+
+        await platform.follow([events.MenuChanged.ROUTING_KEY], menu_changed)
         handlers = OrderHandlers(
-            repository,
-            MenuClient(platform.service("menu")),
+            MongoOrderRepository(orders, outbox),
+            menu,
             StockClient(platform.service("stock")),
-            relay,
+            PaymentClient(platform.service("payment")),
+            DeadlineTimers(platform.timers),
+            settings.order.deadlines(),
         )
-        follow = consumers.OrderConsumers(handlers)
-        payments, kitchen = events.ORDER_PAYMENTS, events.ORDER_KITCHEN
-        await platform.consume(payments.queue, payments.routing_keys, follow.on_payment)
-        await platform.consume(kitchen.queue, kitchen.routing_keys, follow.on_kitchen)
+        reactions = OrderReactions(handlers)
+        await platform.consume(events.ORDER_PAYMENTS.queue, consumers.payments(reactions))
+        await platform.consume(events.ORDER_KITCHEN.queue, consumers.kitchen(reactions))
+        await platform.consume(events.ORDER_DEADLINES.queue, consumers.deadlines(reactions))
         api = OrderApi(handlers)
         await platform.serve_grpc(
             lambda server: order_pb2_grpc.add_OrderServiceServicer_to_server(api, server),

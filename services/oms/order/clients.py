@@ -1,58 +1,129 @@
-"""The Order service's view of Menu and Stock, over gRPC through Consul."""
+"""The Order service's adapters to Menu, Stock, Payment (gRPC through Consul) and its timers.
+
+They speak protobuf so the use cases do not: each implements a port of `oms.order.handlers`
+with domain values in and out.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from oms.contracts.v1 import common_pb2, menu_pb2, menu_pb2_grpc, stock_pb2, stock_pb2_grpc
+import grpc
+
+from oms import domain_events as events
+from oms.contracts.v1 import (
+    common_pb2,
+    menu_pb2,
+    menu_pb2_grpc,
+    payment_pb2,
+    payment_pb2_grpc,
+    stock_pb2,
+    stock_pb2_grpc,
+)
+from oms.order.domain import CheckoutClosed, PricedItem, ReservationClosed, Shortage
 from oms.order_lines import Line
 from oms.platform.grpc_client import Balancer
+from oms.platform.timers import Timers
 
 
-@dataclass(frozen=True)
-class PricedItem:
-    id: str
-    name: str
-    price_minor: int
-    currency: str
-    offered: bool
+class MenuCache:
+    """The whole menu in memory: an order is priced without a call to Menu.
 
+    Loaded on first use; an item Menu reports changed (`menu.changed`) is dropped so the
+    next order reloads the menu, and the whole cache is reloaded after `ttl_seconds` anyway,
+    in case a change event was missed while this process was away from the broker.
+    """
 
-class MenuClient:
-    def __init__(self, balancer: Balancer) -> None:
+    def __init__(self, balancer: Balancer, ttl_seconds: float = 60.0) -> None:
         self.balancer = balancer
+        self.ttl_seconds = ttl_seconds
+        self._items: dict[str, PricedItem] | None = None
+        self._loaded_at = 0.0
+        self._loading = asyncio.Lock()
+
+    def invalidate(self) -> None:
+        self._items = None
 
     async def items(self, ids: Sequence[str]) -> tuple[dict[str, PricedItem], list[str]]:
         """The known items by id, and the ids Menu does not know."""
-        request = menu_pb2.GetItemsRequest(ids=list(ids))
-        response = await self.balancer.call(
-            lambda channel: menu_pb2_grpc.MenuServiceStub(channel).GetItems(request)
-        )
-        items = {
-            item.id: PricedItem(
-                item.id, item.name, item.price.amount_minor, item.price.currency, item.offered
-            )
-            for item in response.items
-        }
-        return items, list(response.unknown_ids)
+        items = await self._all()
+        known = {item_id: items[item_id] for item_id in ids if item_id in items}
+        return known, [item_id for item_id in ids if item_id not in items]
+
+    async def _all(self) -> dict[str, PricedItem]:
+        items = self._items
+        if items is not None and time.monotonic() - self._loaded_at < self.ttl_seconds:
+            return items
+        async with self._loading:
+            if self._items is None or time.monotonic() - self._loaded_at >= self.ttl_seconds:
+                request = menu_pb2.ListItemsRequest(offered_only=False)
+                response = await self.balancer.call(
+                    lambda channel: menu_pb2_grpc.MenuServiceStub(channel).ListItems(request)
+                )
+                self._items = {
+                    i.id: PricedItem(
+                        i.id, i.name, i.price.amount_minor, i.price.currency, i.offered
+                    )
+                    for i in response.items
+                }
+                self._loaded_at = time.monotonic()
+            return self._items
 
 
 class StockClient:
     def __init__(self, balancer: Balancer) -> None:
         self.balancer = balancer
 
-    async def reserve(self, order_id: str, lines: Sequence[Line]) -> stock_pb2.ReserveResponse:
+    async def reserve(self, order_id: str, lines: Sequence[Line]) -> list[Shortage]:
+        """Hold every line or none; the shortages (none when held)."""
         request = stock_pb2.ReserveRequest(
             order_id=order_id,
             lines=[common_pb2.OrderLine(item_id=x.item_id, quantity=x.quantity) for x in lines],
         )
-        return await self.balancer.call(
-            lambda channel: stock_pb2_grpc.StockServiceStub(channel).Reserve(request)
-        )
+        try:
+            response = await self.balancer.call(
+                lambda channel: stock_pb2_grpc.StockServiceStub(channel).Reserve(request)
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() is grpc.StatusCode.FAILED_PRECONDITION:
+                raise ReservationClosed(exc.details()) from exc
+            raise
+        return [Shortage(s.item_id, s.requested, s.available) for s in response.shortages]
 
     async def release(self, order_id: str, reason: str) -> None:
         request = stock_pb2.ReleaseRequest(order_id=order_id, reason=reason)
         await self.balancer.call(
             lambda channel: stock_pb2_grpc.StockServiceStub(channel).Release(request)
         )
+
+
+OUTCOME = {
+    payment_pb2.CLOSE_OUTCOME_CLOSED: CheckoutClosed.CLOSED,
+    payment_pb2.CLOSE_OUTCOME_NO_CHECKOUT: CheckoutClosed.NO_CHECKOUT,
+    payment_pb2.CLOSE_OUTCOME_ALREADY_PAID: CheckoutClosed.ALREADY_PAID,
+}
+
+
+class PaymentClient:
+    def __init__(self, balancer: Balancer) -> None:
+        self.balancer = balancer
+
+    async def close_checkout(self, order_id: str) -> CheckoutClosed:
+        """Make sure nobody can pay the order's checkout from now on."""
+        request = payment_pb2.CloseCheckoutRequest(order_id=order_id)
+        response = await self.balancer.call(
+            lambda channel: payment_pb2_grpc.PaymentServiceStub(channel).CloseCheckout(request)
+        )
+        return OUTCOME[response.outcome]
+
+
+class DeadlineTimers:
+    """Order's timers: a `order.deadline_due` event for one order, delivered later."""
+
+    def __init__(self, timers: Timers) -> None:
+        self.timers = timers
+
+    async def deadline_in(self, order_id: str, seconds: float) -> None:
+        await self.timers.set(events.DeadlineDue(order_id=order_id).to_event(), seconds)

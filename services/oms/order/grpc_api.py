@@ -1,13 +1,14 @@
-"""OrderService over gRPC."""
+"""OrderService over gRPC: protobuf in, use cases, protobuf out."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from oms.contracts.v1 import common_pb2, order_pb2, order_pb2_grpc
-from oms.order.domain import Order, Status
+from oms.contracts.v1 import common_pb2, order_pb2, order_pb2_grpc, stock_pb2
+from oms.order.domain import InsufficientStock, Order, Status
 from oms.order.handlers import OrderHandlers
 from oms.order_lines import Line
+from oms.platform.errors import ResourceExhausted
 from oms.platform.protobuf import timestamp
 
 STATUS = {
@@ -16,9 +17,12 @@ STATUS = {
     Status.PAID: order_pb2.ORDER_STATUS_PAID,
     Status.PREPARING: order_pb2.ORDER_STATUS_PREPARING,
     Status.READY: order_pb2.ORDER_STATUS_READY,
+    Status.PICKED_UP: order_pb2.ORDER_STATUS_PICKED_UP,
     Status.CANCELLED: order_pb2.ORDER_STATUS_CANCELLED,
     Status.EXPIRED: order_pb2.ORDER_STATUS_EXPIRED,
+    Status.REFUNDED: order_pb2.ORDER_STATUS_REFUNDED,
 }
+FROM_PROTO = {proto: status for status, proto in STATUS.items()}
 
 
 def to_proto(order: Order) -> order_pb2.Order:
@@ -40,10 +44,27 @@ def to_proto(order: Order) -> order_pb2.Order:
             for item in order.items
         ],
         total=money(order.total_minor),
-        payment_link=order.payment_link,
-        checkout_session_id=order.checkout_session_id,
+        payment_link=order.checkout.link,
+        checkout_session_id=order.checkout.session_id,
         created_at=timestamp(order.created_at),
         updated_at=timestamp(order.updated_at),
+        step=order.step,
+        reason=order.reason,
+        history=[
+            order_pb2.StatusChange(status=STATUS[status], at=timestamp(at))
+            for status, at in order.history
+        ],
+        cook=order.cook,
+        access_token=order.access_token,
+        checkout_expires_at=timestamp(order.checkout_expires_at),
+        refund_required=order.refund_required,
+        refunded=order.refunded,
+    )
+
+
+def _page(orders: list[Order], token: str) -> order_pb2.ListOrdersResponse:
+    return order_pb2.ListOrdersResponse(
+        orders=[to_proto(order) for order in orders], next_page_token=token
     )
 
 
@@ -55,32 +76,65 @@ class OrderApi(order_pb2_grpc.OrderServiceServicer):
         self, request: order_pb2.CreateOrderRequest, context: Any
     ) -> order_pb2.Order:
         lines = [Line(line.item_id, line.quantity) for line in request.lines]
-        order = await self.handlers.create(request.customer_id, lines, request.idempotency_key)
+        try:
+            order = await self.handlers.place(request.customer_id, lines, request.idempotency_key)
+        except InsufficientStock as exc:
+            details = stock_pb2.CheckStockResponse(
+                shortages=[
+                    stock_pb2.Shortage(
+                        item_id=s.item_id, requested=s.requested, available=s.available
+                    )
+                    for s in exc.shortages
+                ]
+            )
+            raise ResourceExhausted(str(exc), details.SerializeToString()) from exc
         return to_proto(order)
 
     async def GetOrder(self, request: order_pb2.GetOrderRequest, context: Any) -> order_pb2.Order:
-        return to_proto(await self.handlers.get(request.customer_id, request.order_id))
+        order = await self.handlers.get(request.order_id, request.customer_id, request.access_token)
+        return to_proto(order)
 
     async def ListOrders(
         self, request: order_pb2.ListOrdersRequest, context: Any
     ) -> order_pb2.ListOrdersResponse:
-        orders, token = await self.handlers.list_orders(
+        orders, token = await self.handlers.list_for_customer(
             request.customer_id, request.page_size, request.page_token
         )
-        return order_pb2.ListOrdersResponse(
-            orders=[to_proto(order) for order in orders], next_page_token=token
+        return _page(orders, token)
+
+    async def ListAllOrders(
+        self, request: order_pb2.ListAllOrdersRequest, context: Any
+    ) -> order_pb2.ListOrdersResponse:
+        statuses = {FROM_PROTO[s] for s in request.statuses if s in FROM_PROTO}
+        orders, token = await self.handlers.list_all(
+            statuses, request.query, request.page_size, request.page_token
         )
+        return _page(orders, token)
 
     async def CancelOrder(
         self, request: order_pb2.CancelOrderRequest, context: Any
     ) -> order_pb2.Order:
-        return to_proto(await self.handlers.cancel(request.customer_id, request.order_id))
+        order = await self.handlers.cancel(request.order_id, request.customer_id)
+        return to_proto(order)
+
+    async def VoidOrder(self, request: order_pb2.VoidOrderRequest, context: Any) -> order_pb2.Order:
+        order = await self.handlers.cancel(request.order_id, reason=request.reason, by="staff")
+        return to_proto(order)
+
+    async def RefundOrder(
+        self, request: order_pb2.RefundOrderRequest, context: Any
+    ) -> order_pb2.Order:
+        return to_proto(await self.handlers.refund(request.order_id, request.reason))
+
+    async def PickUpOrder(
+        self, request: order_pb2.PickUpOrderRequest, context: Any
+    ) -> order_pb2.Order:
+        return to_proto(await self.handlers.pick_up(request.order_id))
 
     async def AttachPayment(
         self, request: order_pb2.AttachPaymentRequest, context: Any
     ) -> order_pb2.Order:
-        expires = request.expires_at.ToDatetime() if request.HasField("expires_at") else None
-        order = await self.handlers.attach_payment(
-            request.order_id, request.checkout_session_id, request.payment_link, expires
+        order = await self.handlers.attach_checkout(
+            request.order_id, request.checkout_session_id, request.payment_link
         )
         return to_proto(order)

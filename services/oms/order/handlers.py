@@ -1,52 +1,121 @@
-"""Order use cases: create, read, cancel, attach payment, and follow payment and kitchen."""
+"""Order use cases: what callers ask of an order (place, read, cancel, staff actions).
+
+What the other services report (payment, kitchen, deadlines) is applied in
+`oms.order.reactions`; both decide through the same compare-and-set transitions.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hmac
+import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from pymongo.errors import DuplicateKeyError
 
 from oms import domain_events as events
-from oms.contracts.v1 import stock_pb2
-from oms.order.clients import MenuClient, StockClient
 from oms.order.domain import (
     ENTERED_FROM,
-    MAIN_LINE,
-    PAST,
+    UNPAID,
+    CheckoutClosed,
+    Deadlines,
     IllegalTransition,
     InsufficientStock,
     Order,
     OrderItem,
+    PricedItem,
+    ReservationClosed,
+    Shortage,
     Status,
     check_customer_id,
 )
-from oms.order.repository import MongoOrderRepository, parse_page_token
+from oms.order.repository import OrderRepository, parse_page_token
 from oms.order_lines import Line, merge_lines
-from oms.platform import logs
-from oms.platform.errors import InvalidArgument, NotFound
-from oms.platform.outbox import OutboxRelay
+from oms.platform import logs, metrics
+from oms.platform.errors import FailedPrecondition, InvalidArgument, NotFound
 
 log = logs.get(__name__)
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5b8f2a8e-6f0b-4d67-9a53-0f6d0c1e7a11")
+Clock = Callable[[], datetime]
+
+
+class Menu(Protocol):
+    async def items(self, ids: Sequence[str]) -> tuple[dict[str, PricedItem], list[str]]: ...
+
+
+class Stock(Protocol):
+    async def reserve(self, order_id: str, lines: Sequence[Line]) -> list[Shortage]: ...
+    async def release(self, order_id: str, reason: str) -> None: ...
+
+
+class Payment(Protocol):
+    async def close_checkout(self, order_id: str) -> CheckoutClosed: ...
+
+
+class Timers(Protocol):
+    async def deadline_in(self, order_id: str, seconds: float) -> None: ...
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def announce(order: Order, payload_type: type[events.OrderEvent], **fields: object) -> events.Event:
+    """The event telling everyone that `order` is now in its status."""
+    payload = payload_type.model_validate(
+        {
+            "order_id": order.id,
+            "customer_id": order.customer_id,
+            "status": order.status.value,
+            "step": order.step,
+            **fields,
+        }
+    )
+    return payload.to_event()
+
+
+def priced_lines(order: Order) -> list[dict[str, object]]:
+    return [
+        {
+            "item_id": i.item_id,
+            "name": i.name,
+            "quantity": i.quantity,
+            "unit_price_minor": i.unit_price_minor,
+        }
+        for i in order.items
+    ]
 
 
 class OrderHandlers:
     def __init__(
         self,
-        repository: MongoOrderRepository,
-        menu: MenuClient,
-        stock: StockClient,
-        relay: OutboxRelay,
+        repository: OrderRepository,
+        menu: Menu,
+        stock: Stock,
+        payment: Payment,
+        timers: Timers,
+        deadlines: Deadlines,
+        clock: Clock = utc_now,
     ) -> None:
         self.repository = repository
         self.menu = menu
         self.stock = stock
-        self.relay = relay
+        self.payment = payment
+        self.timers = timers
+        self.deadlines = deadlines
+        self.clock = clock
 
-    async def create(self, customer_id: str, lines: Sequence[Line], idempotency_key: str) -> Order:
+    # --- placing -----------------------------------------------------------------------
+
+    async def place(self, customer_id: str, lines: Sequence[Line], idempotency_key: str) -> Order:
+        """Price from Menu, hold the stock, store the order: all of it, or nothing held.
+
+        The same key for the same customer gives the same order however often it is sent.
+        """
         check_customer_id(customer_id)
         if len(idempotency_key) > 128:
             raise InvalidArgument("idempotency key must be at most 128 characters")
@@ -56,63 +125,59 @@ class OrderHandlers:
             if idempotency_key
             else str(uuid.uuid4())
         )
-        if idempotency_key and (existing := await self.repository.get(order_id)):
-            return existing
-
         items, currency = await self._price(wanted)
-        # From the first reservation on, finish (store the order, or give the stock back) even
-        # if the caller stops waiting: a cancelled call must not leave stock held for nothing.
-        return await asyncio.shield(
-            self._reserve_and_store(order_id, customer_id, wanted, items, currency)
-        )
-
-    async def _reserve_and_store(
-        self,
-        order_id: str,
-        customer_id: str,
-        wanted: Sequence[Line],
-        items: tuple[OrderItem, ...],
-        currency: str,
-    ) -> Order:
-        reservation = await self.stock.reserve(order_id, wanted)
-        if not reservation.reserved:
-            short = ", ".join(
-                f"{s.item_id} ({s.available} left, {s.requested} asked)"
-                for s in reservation.shortages
-            )
-            details = stock_pb2.CheckStockResponse(shortages=reservation.shortages)
-            raise InsufficientStock(f"not enough stock: {short}", details.SerializeToString())
-
-        now = datetime.now(UTC)
-        order = Order(order_id, customer_id, Status.PENDING, items, currency, now, now)
-        created = events.OrderCreated(
-            order_id=order.id,
+        now = self.clock()
+        order = Order(
+            id=order_id,
             customer_id=customer_id,
+            status=Status.PENDING,
+            items=items,
+            currency=currency,
+            created_at=now,
+            updated_at=now,
+            access_token=secrets.token_urlsafe(24),
+            checkout_expires_at=now + self.deadlines.checkout_window,
+        )
+        # The timer goes first: if this process dies after the stock is held but before the
+        # order is stored, the timer finds no order and gives the stock back.
+        await self.timers.deadline_in(order.id, self.deadlines.pending.total_seconds())
+        # From the reservation on, finish (store the order, or give the stock back) even if
+        # the caller stops waiting: a cancelled call must not leave stock held for nothing.
+        return await asyncio.shield(self._reserve_and_store(order, wanted))
+
+    async def _reserve_and_store(self, order: Order, wanted: Sequence[Line]) -> Order:
+        try:
+            shortages = await self.stock.reserve(order.id, wanted)
+        except ReservationClosed:
+            # A repeated key whose order was since cancelled or expired: that order stands.
+            return await self._stored(order.id)
+        if shortages:
+            raise InsufficientStock(shortages)
+        placed = announce(
+            order,
+            events.OrderPlaced,
             currency=order.currency,
             total_minor=order.total_minor,
-            lines=[
-                events.Line(
-                    item_id=i.item_id,
-                    name=i.name,
-                    quantity=i.quantity,
-                    unit_price_minor=i.unit_price_minor,
-                )
-                for i in items
-            ],
+            lines=priced_lines(order),
+            checkout_expires_at=order.checkout_expires_at,
+            access_token=order.access_token,
         )
         try:
-            await self.repository.insert(order, [created.to_event()])
+            await self.repository.insert(order, [placed])
         except DuplicateKeyError:
-            stored = await self.repository.get(order_id)  # a concurrent retry won the race
-            if stored is None:
-                raise
-            return stored
+            return await self._stored(order.id)  # a repeated key: the first order stands
         except Exception:
-            await self.stock.release(order_id, "order not stored")
+            await self.stock.release(order.id, "order not stored")
             raise
-        self.relay.wake(order.id)
-        log.info("order.created", order_id=order.id, total_minor=order.total_minor)
+        metrics.ORDER_TRANSITIONS.labels(Status.PENDING.value).inc()
+        log.info("order.placed", order_id=order.id, total_minor=order.total_minor)
         return order
+
+    async def _stored(self, order_id: str) -> Order:
+        stored = await self.repository.get(order_id)
+        if stored is None:
+            raise FailedPrecondition(f"order {order_id} is being placed; try again")
+        return stored
 
     async def _price(self, lines: Sequence[Line]) -> tuple[tuple[OrderItem, ...], str]:
         """Names and prices from Menu, never from the client."""
@@ -126,113 +191,157 @@ class OrderHandlers:
         if len(currencies) != 1:
             raise InvalidArgument("all items of an order must be priced in one currency")
         items = tuple(
-            OrderItem(
-                line.item_id,
-                known[line.item_id].name,
-                line.quantity,
-                known[line.item_id].price_minor,
-            )
+            OrderItem(line.item_id, known[x].name, line.quantity, known[x].price_minor)
             for line in lines
+            for x in [line.item_id]
         )
         return items, currencies.pop()
 
-    async def get(self, customer_id: str, order_id: str) -> Order:
-        check_customer_id(customer_id)
-        order = await self.repository.get(order_id)
-        if order is None or order.customer_id != customer_id:
-            raise NotFound(f"customer {customer_id} has no order {order_id}")
+    # --- reading -----------------------------------------------------------------------
+
+    async def get(self, order_id: str, customer_id: str = "", access_token: str = "") -> Order:
+        """The order; with a customer or an access token, only if it is theirs."""
+        order = await self.repository.get(order_id) if order_id else None
+        if order is None:
+            raise NotFound(f"no order {order_id}")
+        if customer_id and order.customer_id != customer_id:
+            raise NotFound(f"no order {order_id}")
+        if access_token and not hmac.compare_digest(access_token, order.access_token):
+            raise NotFound(f"no order {order_id}")
         return order
 
-    async def list_orders(
+    async def list_for_customer(
         self, customer_id: str, page_size: int, page_token: str
     ) -> tuple[list[Order], str]:
         check_customer_id(customer_id)
-        if not 0 <= page_size <= 100:
-            raise InvalidArgument("page size must be 1..100")
-        try:
-            after = parse_page_token(page_token) if page_token else None
-        except ValueError as exc:
-            raise InvalidArgument("page token is not one this service gave out") from exc
-        return await self.repository.list_for_customer(customer_id, page_size or 20, after)
+        size, after = _page(page_size, page_token)
+        return await self.repository.list_for_customer(customer_id, size, after)
 
-    async def cancel(self, customer_id: str, order_id: str) -> Order:
-        order = await self.get(customer_id, order_id)
-        cancelled = await self.repository.transition(
-            order.id,
-            Status.CANCELLED,
-            ENTERED_FROM[Status.CANCELLED],
-            events=[events.OrderCancelled(order_id=order.id).to_event()],
-        )
-        if cancelled is None:
-            current = await self.get(customer_id, order_id)
-            if current.status is Status.CANCELLED:
-                return current
-            raise IllegalTransition(order.id, current.status, Status.CANCELLED)
-        self.relay.wake(order.id)
-        # Give the stock back now; the order.cancelled event does it too if this call fails.
-        try:
-            await self.stock.release(order.id, "cancelled")
-        except Exception:
-            log.warning("order.release_deferred", order_id=order.id, exc_info=True)
-        return cancelled
+    async def list_all(
+        self, statuses: Collection[Status], query: str, page_size: int, page_token: str
+    ) -> tuple[list[Order], str]:
+        if len(query) > 64:
+            raise InvalidArgument("query must be at most 64 characters")
+        size, after = _page(page_size, page_token)
+        return await self.repository.list_all(statuses, query, size, after)
 
-    async def attach_payment(
-        self, order_id: str, session_id: str, link: str, expires_at: datetime | None
-    ) -> Order:
+    # --- changing ----------------------------------------------------------------------
+
+    async def attach_checkout(self, order_id: str, session_id: str, link: str) -> Order:
+        """Payment opened the checkout: the customer can pay now."""
         if not (order_id and session_id and link):
             raise InvalidArgument("order_id, checkout_session_id and payment_link are required")
-        fields = {
-            "payment_link": link,
-            "checkout_session_id": session_id,
-            "payment_expires_at": expires_at,
-        }
-        order = await self.repository.transition(
-            order_id, Status.AWAITING_PAYMENT, ENTERED_FROM[Status.AWAITING_PAYMENT], fields=fields
+        order = await self.get(order_id)
+        if order.status is Status.PENDING:
+            moved = await self.move(
+                order,
+                Status.AWAITING_PAYMENT,
+                fields={"checkout": {"session_id": session_id, "link": link}},
+                payload=events.OrderAwaitingPayment,
+                payment_link=link,
+            )
+            if moved is not None:
+                return moved
+            order = await self.get(order_id)
+        if order.status in (Status.CANCELLED, Status.EXPIRED):
+            raise IllegalTransition(order_id, order.status, Status.AWAITING_PAYMENT)
+        return order  # a repeat, or the payment overtook its own link
+
+    async def cancel(
+        self, order_id: str, customer_id: str = "", reason: str = "", by: str = "customer"
+    ) -> Order:
+        """Cancel an unpaid order: its checkout is closed at Stripe first, then the order."""
+        order = await self.get(order_id, customer_id)
+        if order.status is Status.CANCELLED:
+            return order
+        if order.status not in UNPAID:
+            raise IllegalTransition(order.id, order.status, Status.CANCELLED)
+        if await self.payment.close_checkout(order.id) is CheckoutClosed.ALREADY_PAID:
+            raise FailedPrecondition(f"order {order.id} was paid while it was being cancelled")
+        cancelled = await self.move(
+            order,
+            Status.CANCELLED,
+            fields={"state.reason": reason},
+            payload=events.OrderCancelled,
+            by=by,
+            reason=reason,
         )
-        if order is not None:
-            return order
-        current = await self.repository.get(order_id)
-        if current is None:
-            raise NotFound(f"no order {order_id}")
-        if (
-            current.status is Status.AWAITING_PAYMENT
-            or current.status in PAST[Status.AWAITING_PAYMENT]
-        ):
-            return current  # a repeated call: the link is already recorded
-        raise IllegalTransition(order_id, current.status, Status.AWAITING_PAYMENT)
+        if cancelled is not None:
+            return cancelled
+        current = await self.get(order.id)
+        if current.status is Status.CANCELLED:
+            return current
+        raise IllegalTransition(order.id, current.status, Status.CANCELLED)
 
-    async def advance(self, order_id: str, to: Status) -> Order | None:
-        """Apply an event's transition; a repeat is a no-op, an early one raises to retry.
+    async def refund(self, order_id: str, reason: str) -> Order:
+        """Staff: give a paid order's money back before it is ready.
 
-        Returns None when the order is already at or past `to`.
+        Stock comes back when no cook had started it, and is written off when one had.
         """
-        order = await self.repository.transition(order_id, to, ENTERED_FROM[to])
-        if order is not None:
-            log.info("order.advanced", order_id=order_id, status=to.value)
+        for _ in range(3):  # the order may move from paid to preparing meanwhile
+            order = await self.get(order_id)
+            if order.status is Status.REFUNDED:
+                return order
+            if order.status not in ENTERED_FROM[Status.REFUNDED]:
+                raise IllegalTransition(order.id, order.status, Status.REFUNDED)
+            stock = "return" if order.status is Status.PAID else "write_off"
+            refunded = await self.move(
+                order,
+                Status.REFUNDED,
+                fields={"state.reason": reason},
+                payload=events.OrderRefunded,
+                from_states={order.status},
+                stock=stock,
+                reason=reason,
+            )
+            if refunded is not None:
+                log.warning("order.refunded", order_id=order.id, stock=stock)
+                return refunded
+        raise FailedPrecondition(f"order {order_id} kept changing; try again")
+
+    async def pick_up(self, order_id: str) -> Order:
+        order = await self.get(order_id)
+        if order.status is Status.PICKED_UP:
             return order
-        current = await self.repository.get(order_id)
-        if current is None:
-            raise NotFound(f"no order {order_id}")
-        if current.status is to or current.status in PAST[to]:
-            return None
-        raise IllegalTransition(order_id, current.status, to)
+        moved = await self.move(order, Status.PICKED_UP, payload=events.OrderPickedUp)
+        if moved is None:
+            current = await self.get(order_id)
+            if current.status is Status.PICKED_UP:
+                return current
+            raise IllegalTransition(order_id, current.status, Status.PICKED_UP)
+        return moved
 
-    async def advance_implied(self, order_id: str, to: Status, since: Status) -> Order | None:
-        """Apply `to`, first taking the main-line steps it implies from `since` on.
+    async def move(
+        self,
+        order: Order,
+        to: Status,
+        *,
+        payload: type[events.OrderEvent],
+        fields: dict[str, object] | None = None,
+        from_states: Collection[Status] | None = None,
+        **event_fields: object,
+    ) -> Order | None:
+        """The transition and its event in one compare-and-set; None if another won."""
+        now = self.clock()
+        after = dataclasses.replace(order, status=to, updated_at=now)
+        moved = await self.repository.transition(
+            order.id,
+            to,
+            ENTERED_FROM[to] if from_states is None else from_states,
+            now,
+            [announce(after, payload, **event_fields)],
+            dict(fields or {}),
+        )
+        if moved is not None:
+            metrics.ORDER_TRANSITIONS.labels(to.value).inc()
+        return moved
 
-        The kitchen cooks only paid orders, so its events also say the order was paid, even
-        when they overtake the payment's own event: each step is still taken, in order,
-        rather than the event waiting for a retry.
-        """
-        current = await self.repository.get(order_id)
-        if current is None:
-            raise NotFound(f"no order {order_id}")
-        position = MAIN_LINE.index
-        if current.status in MAIN_LINE and position(since) <= position(current.status) < position(
-            to
-        ):
-            advanced: Order | None = None
-            for step in MAIN_LINE[position(current.status) + 1 : position(to) + 1]:
-                advanced = await self.advance(order_id, step)
-            return advanced
-        return await self.advance(order_id, to)
+
+def _page(page_size: int, page_token: str) -> tuple[int, tuple[datetime, str] | None]:
+    if not 0 <= page_size <= 100:
+        raise InvalidArgument("page size must be 1..100")
+    try:
+        after = parse_page_token(page_token) if page_token else None
+    except ValueError as exc:
+        raise InvalidArgument("page token is not one this service gave out") from exc
+    return page_size or 20, after

@@ -1,47 +1,88 @@
-"""Orders in MongoDB, each document carrying the outbox of the events its changes publish.
+"""Orders in MongoDB (`orders`, keyed by order id), each carrying the outbox of its events.
 
-An accepted order and its `order.created` event are stored in one insert, and every later
-change with its event in one conditional update (see `oms.platform.outbox`).
+An accepted order and its `order.placed` event are stored in one insert, and every later
+decision with its event in one compare-and-set on `state.status` (see `oms.platform.outbox`).
+Every filter on a request's or an event's path is the order's `_id` plus dotted conditions,
+which MongoDB serves by `_id` and FerretDB too. Listings (a customer's orders, the staff
+board) are queries by other fields: an index on MongoDB, a scan on FerretDB, never on the
+path of an order's lifecycle.
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
-from pymongo.asynchronous.database import AsyncDatabase
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
 
-from oms.order.domain import Order, OrderItem, Status
-from oms.platform import outbox
+from oms.order.domain import Checkout, Order, OrderItem, Status
 from oms.platform.events import Event
 from oms.platform.mongo import Document
+from oms.platform.outbox import Outbox
 
+COLLECTION = "orders"
 INDEXES = {
-    "orders": [
+    COLLECTION: [
         IndexModel([("customer_id", ASCENDING), ("created_at", DESCENDING)]),
-        outbox.INDEX,
+        IndexModel([("state.status", ASCENDING), ("created_at", DESCENDING)]),
     ]
 }
+HIDDEN = {"outbox": 0}
 
 
-def _to_order(doc: dict[str, Any]) -> Order:
+class OrderRepository(Protocol):
+    async def insert(self, order: Order, events: Sequence[Event]) -> None: ...
+    async def get(self, order_id: str) -> Order | None: ...
+    async def transition(
+        self,
+        order_id: str,
+        to: Status,
+        from_states: Collection[Status],
+        at: datetime,
+        events: Sequence[Event] = (),
+        fields: dict[str, Any] | None = None,
+    ) -> Order | None: ...
+    async def require_refund(
+        self, order_id: str, reason: str, events: Sequence[Event]
+    ) -> Order | None: ...
+    async def mark_refunded(self, order_id: str) -> None: ...
+    async def list_for_customer(
+        self, customer_id: str, limit: int, after: tuple[datetime, str] | None
+    ) -> tuple[list[Order], str]: ...
+    async def list_all(
+        self,
+        statuses: Collection[Status],
+        query: str,
+        limit: int,
+        after: tuple[datetime, str] | None,
+    ) -> tuple[list[Order], str]: ...
+
+
+def _to_order(doc: Document) -> Order:
+    state = doc["state"]
     return Order(
         id=doc["_id"],
         customer_id=doc["customer_id"],
-        status=Status(doc["status"]),
+        status=Status(state["status"]),
         items=tuple(OrderItem(**item) for item in doc["items"]),
         currency=doc["currency"],
         created_at=doc["created_at"],
-        updated_at=doc["updated_at"],
-        payment_link=doc.get("payment_link", ""),
-        checkout_session_id=doc.get("checkout_session_id", ""),
+        updated_at=state["updated_at"],
+        access_token=doc["access_token"],
+        checkout_expires_at=doc["checkout_expires_at"],
+        checkout=Checkout(**doc.get("checkout", {})),
+        reason=state.get("reason", ""),
+        cook=doc.get("cook", ""),
+        refund_required=doc.get("refund", {}).get("required", False),
+        refunded=doc.get("refund", {}).get("done", False),
+        history=tuple((Status(h["status"]), h["at"]) for h in doc.get("history", [])),
     )
 
 
-def _page_token(order: Order) -> str:
+def page_token(order: Order) -> str:
     raw = f"{order.created_at.isoformat()}|{order.id}".encode()
     return base64.urlsafe_b64encode(raw).decode()
 
@@ -52,66 +93,108 @@ def parse_page_token(token: str) -> tuple[datetime, str]:
 
 
 class MongoOrderRepository:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.orders = db.orders
+    def __init__(self, orders: AsyncCollection[Document], outbox: Outbox) -> None:
+        self.orders = orders
+        self.outbox = outbox
 
     async def insert(self, order: Order, events: Sequence[Event]) -> None:
         """Store a new order with its events (DuplicateKeyError if the id exists)."""
-        await self.orders.insert_one(
+        await self.outbox.insert(
             {
                 "_id": order.id,
                 "customer_id": order.customer_id,
-                "status": order.status.value,
                 "items": [item.__dict__ for item in order.items],
                 "currency": order.currency,
                 "total_minor": order.total_minor,
                 "created_at": order.created_at,
-                "updated_at": order.updated_at,
-                "payment_link": "",
-                "checkout_session_id": "",
-                **outbox.new_document_fields(events),
-            }
+                "access_token": order.access_token,
+                "checkout_expires_at": order.checkout_expires_at,
+                "state": {"status": order.status.value, "updated_at": order.updated_at},
+                "history": [{"status": order.status.value, "at": order.created_at}],
+            },
+            events,
         )
 
     async def get(self, order_id: str) -> Order | None:
-        doc = await self.orders.find_one({"_id": order_id}, {"outbox": 0})
+        doc = await self.orders.find_one({"_id": order_id}, HIDDEN)
         return _to_order(doc) if doc else None
-
-    async def list_for_customer(
-        self, customer_id: str, limit: int, after: tuple[datetime, str] | None
-    ) -> tuple[list[Order], str]:
-        query: dict[str, Any] = {"customer_id": customer_id}
-        if after is not None:
-            created_at, order_id = after
-            query["$or"] = [
-                {"created_at": {"$lt": created_at}},
-                {"created_at": created_at, "_id": {"$lt": order_id}},
-            ]
-        cursor = (
-            self.orders.find(query, {"outbox": 0})
-            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
-            .limit(limit + 1)
-        )
-        orders = [_to_order(doc) async for doc in cursor]
-        more = len(orders) > limit
-        orders = orders[:limit]
-        return orders, _page_token(orders[-1]) if more and orders else ""
 
     async def transition(
         self,
         order_id: str,
         to: Status,
         from_states: Collection[Status],
+        at: datetime,
         events: Sequence[Event] = (),
         fields: dict[str, Any] | None = None,
     ) -> Order | None:
         """Move to `to` only from one of `from_states` (compare-and-set); None otherwise."""
-        update: dict[str, Any] = {
-            "$set": {"status": to.value, "updated_at": datetime.now(UTC), **(fields or {})}
-        }
-        doc = await self.orders.find_one_and_update(
-            {"_id": order_id, "status": {"$in": [s.value for s in from_states]}},
-            outbox.merge(update, outbox.stage(events)),
-            return_document=ReturnDocument.AFTER,
+        doc = await self.outbox.update(
+            {"_id": order_id, "state.status": {"$in": [s.value for s in from_states]}},
+            {
+                "$set": {"state.status": to.value, "state.updated_at": at, **(fields or {})},
+                "$push": {"history": {"status": to.value, "at": at}},
+            },
+            events,
         )
         return _to_order(doc) if doc else None
+
+    async def require_refund(
+        self, order_id: str, reason: str, events: Sequence[Event]
+    ) -> Order | None:
+        """Record, once, that money came for an order that had ended; None if recorded."""
+        ended = [Status.CANCELLED.value, Status.EXPIRED.value]
+        doc = await self.outbox.update(
+            {"_id": order_id, "state.status": {"$in": ended}, "refund.required": {"$ne": True}},
+            {"$set": {"refund.required": True, "refund.reason": reason}},
+            events,
+        )
+        return _to_order(doc) if doc else None
+
+    async def mark_refunded(self, order_id: str) -> None:
+        await self.orders.update_one({"_id": order_id}, {"$set": {"refund.done": True}})
+
+    async def list_for_customer(
+        self, customer_id: str, limit: int, after: tuple[datetime, str] | None
+    ) -> tuple[list[Order], str]:
+        return await self._page({"customer_id": customer_id}, limit, after)
+
+    async def list_all(
+        self,
+        statuses: Collection[Status],
+        query: str,
+        limit: int,
+        after: tuple[datetime, str] | None,
+    ) -> tuple[list[Order], str]:
+        selector: dict[str, Any] = {}
+        if statuses:
+            selector["state.status"] = {"$in": [s.value for s in statuses]}
+        if query:
+            prefix = {"$regex": f"^{_escape(query)}"}
+            selector["$or"] = [{"_id": prefix}, {"customer_id": prefix}]
+        return await self._page(selector, limit, after)
+
+    async def _page(
+        self, selector: dict[str, Any], limit: int, after: tuple[datetime, str] | None
+    ) -> tuple[list[Order], str]:
+        query = dict(selector)
+        if after is not None:
+            created_at, order_id = after
+            older = [
+                {"created_at": {"$lt": created_at}},
+                {"created_at": created_at, "_id": {"$lt": order_id}},
+            ]
+            query = {"$and": [selector, {"$or": older}]} if selector else {"$or": older}
+        cursor = (
+            self.orders.find(query, HIDDEN)
+            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            .limit(limit + 1)
+        )
+        orders = [_to_order(doc) async for doc in cursor]
+        more = len(orders) > limit
+        orders = orders[:limit]
+        return orders, page_token(orders[-1]) if more and orders else ""
+
+
+def _escape(text: str) -> str:
+    return "".join(f"\\{c}" if not c.isalnum() else c for c in text)

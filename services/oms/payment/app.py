@@ -9,12 +9,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from oms import domain_events as events
 from oms.contracts.v1 import payment_pb2, payment_pb2_grpc
+from oms.payment import consumers
 from oms.payment.clients import OrderClient
-from oms.payment.consumers import PaymentConsumers
 from oms.payment.grpc_api import PaymentApi
 from oms.payment.handlers import PaymentHandlers
-from oms.payment.repository import INDEXES, MongoPaymentRepository
+from oms.payment.repository import COLLECTION, MongoPaymentRepository
 from oms.payment.stripe_gateway import StripeCheckout, StripeSettings
+from oms.platform import runner
 from oms.platform.bootstrap import PlatformSettings, open_platform
 from oms.platform.runner import Lifecycle
 
@@ -22,13 +23,13 @@ NAME = "payment"
 
 
 class PaymentSettings(BaseSettings):
-    """How often stored events and overdue checkouts are looked at."""
+    """`PAYMENT_TEST_PAGE_URL`: with stripe-mock in development, the local test payment page
+    (`{order_id}` in it) replaces Stripe's, which stripe-mock does not serve."""
 
     model_config = SettingsConfigDict(env_prefix="PAYMENT_")
 
-    outbox_interval_seconds: float = Field(default=5.0, gt=0)
-    # Checkouts whose expiry passed without a webhook are settled with Stripe this often.
-    reconcile_interval_seconds: float = Field(default=60.0, gt=0)
+    test_page_url: str = "http://127.0.0.1:8080/test-payments/{order_id}"
+    outbox_sweep_seconds: float = Field(default=30.0, gt=0)
 
 
 class Settings(PlatformSettings):
@@ -36,25 +37,36 @@ class Settings(PlatformSettings):
     stripe: StripeSettings = Field(default_factory=StripeSettings)
 
 
+def check(settings: Settings) -> None:
+    """Refuse to start, in one line, with the documented placeholder outside development."""
+    if settings.stripe.placeholder_secret and not settings.runtime.development:
+        runner.refuse_to_start(
+            NAME,
+            "STRIPE_WEBHOOK_SECRET is the documented placeholder; set your endpoint's "
+            "secret, or OMS_MODE=development for a local run",
+        )
+
+
 async def main(lifecycle: Lifecycle, settings: Settings) -> None:
+    check(settings)
     async with AsyncExitStack() as stack:
-        platform = await open_platform(stack, NAME, settings, INDEXES)
-        repository = MongoPaymentRepository(platform.db)
+        platform = await open_platform(stack, NAME, settings, events.EXCHANGE)
         stripe = StripeCheckout(settings.stripe)
         stack.push_async_callback(stripe.close)
-        relay = await platform.relay_outbox(
-            repository.payments, settings.payment.outbox_interval_seconds
+        outbox = await platform.outbox(
+            platform.db[COLLECTION], events.must_be_routed, settings.payment.outbox_sweep_seconds
         )
+        repository = MongoPaymentRepository(
+            platform.db[COLLECTION], platform.db["stripe_events"], outbox
+        )
+        test_page = settings.runtime.development and settings.stripe.mocked
         handlers = PaymentHandlers(
-            repository, stripe, OrderClient(platform.service("order")), relay
+            repository,
+            stripe,
+            OrderClient(platform.service("order")),
+            settings.payment.test_page_url if test_page else "",
         )
-        await platform.every(
-            "payment-reconcile",
-            settings.payment.reconcile_interval_seconds,
-            handlers.reconcile_overdue,
-        )
-        orders = events.PAYMENT_ORDERS
-        await platform.consume(orders.queue, orders.routing_keys, PaymentConsumers(handlers).handle)
+        await platform.consume(events.PAYMENT_ORDERS.queue, consumers.orders(handlers))
         api = PaymentApi(handlers)
         await platform.serve_grpc(
             lambda server: payment_pb2_grpc.add_PaymentServiceServicer_to_server(api, server),

@@ -1,26 +1,29 @@
-"""Order events that open and close checkouts."""
+"""Order's decisions that Payment acts on: open a checkout, close it, give money back."""
 
 from __future__ import annotations
 
-import stripe
-
 from oms import domain_events as events
 from oms.payment.handlers import PaymentHandlers
-from oms.platform.events import Event, PermanentError
+from oms.platform.consumer import Handlers
 
 
-class PaymentConsumers:
-    def __init__(self, handlers: PaymentHandlers) -> None:
-        self.handlers = handlers
+def orders(payment: PaymentHandlers) -> Handlers:
+    async def placed(event: events.OrderPlaced) -> None:
+        await payment.open_checkout(event)
 
-    async def handle(self, event: Event) -> None:
-        try:
-            if event.type == events.OrderCreated.ROUTING_KEY:
-                await self.handlers.start_checkout(events.parse(events.OrderCreated, event))
-            elif event.type == events.OrderCancelled.ROUTING_KEY:
-                await self.handlers.cancel(events.parse(events.OrderCancelled, event).order_id)
-            else:
-                raise PermanentError(f"payment does not handle {event.type}")
-        except stripe.InvalidRequestError as exc:
-            # Stripe refused the request itself; sending it again cannot change its answer.
-            raise PermanentError(f"Stripe refused: {exc.user_message or exc}") from exc
+    async def ended(event: events.OrderCancelled | events.OrderExpired) -> None:
+        # Order closed the checkout before deciding; this makes sure, whatever happened since.
+        await payment.close_checkout(event.order_id)
+
+    async def refund(event: events.RefundRequired | events.OrderRefunded) -> None:
+        await payment.refund(event.order_id)
+
+    return dict(
+        [
+            events.route(events.OrderPlaced, placed),
+            events.route(events.OrderCancelled, ended),
+            events.route(events.OrderExpired, ended),
+            events.route(events.RefundRequired, refund),
+            events.route(events.OrderRefunded, refund),
+        ]
+    )

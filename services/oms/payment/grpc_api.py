@@ -1,20 +1,26 @@
-"""PaymentService over gRPC: payments by order, and Stripe's webhooks from the gateway."""
+"""PaymentService over gRPC: payments by order, closing checkouts, and Stripe's webhooks."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from oms.contracts.v1 import payment_pb2, payment_pb2_grpc
-from oms.payment.domain import Payment, PaymentStatus
+from oms.payment.domain import CloseOutcome, Payment, PaymentStatus
 from oms.payment.handlers import PaymentHandlers
 from oms.platform.errors import InvalidArgument, NotFound
 from oms.platform.protobuf import timestamp
 
 STATUS = {
     PaymentStatus.OPEN: payment_pb2.PAYMENT_STATUS_OPEN,
-    PaymentStatus.PAID: payment_pb2.PAYMENT_STATUS_PAID,
-    PaymentStatus.EXPIRED: payment_pb2.PAYMENT_STATUS_EXPIRED,
-    PaymentStatus.CANCELLED: payment_pb2.PAYMENT_STATUS_CANCELLED,
+    PaymentStatus.CAPTURED: payment_pb2.PAYMENT_STATUS_PAID,
+    PaymentStatus.FAILED: payment_pb2.PAYMENT_STATUS_EXPIRED,
+    PaymentStatus.CLOSED: payment_pb2.PAYMENT_STATUS_CANCELLED,
+    PaymentStatus.REFUNDED: payment_pb2.PAYMENT_STATUS_REFUNDED,
+}
+OUTCOME = {
+    CloseOutcome.CLOSED: payment_pb2.CLOSE_OUTCOME_CLOSED,
+    CloseOutcome.NO_CHECKOUT: payment_pb2.CLOSE_OUTCOME_NO_CHECKOUT,
+    CloseOutcome.ALREADY_PAID: payment_pb2.CLOSE_OUTCOME_ALREADY_PAID,
 }
 MAX_PAYLOAD = 1 << 20
 
@@ -25,6 +31,9 @@ def to_proto(payment: Payment) -> payment_pb2.Payment:
         checkout_session_id=payment.checkout_session_id,
         url=payment.url,
         status=STATUS[payment.status],
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+        refund_id=payment.refund_id,
     )
     if payment.expires_at is not None:
         proto.expires_at.CopyFrom(timestamp(payment.expires_at))
@@ -43,6 +52,14 @@ class PaymentApi(payment_pb2_grpc.PaymentServiceServicer):
             raise NotFound(f"no checkout for order {request.order_id!r} yet")
         return to_proto(payment)
 
+    async def CloseCheckout(
+        self, request: payment_pb2.CloseCheckoutRequest, context: Any
+    ) -> payment_pb2.CloseCheckoutResponse:
+        if not request.order_id:
+            raise InvalidArgument("order_id is required")
+        outcome = await self.handlers.close_checkout(request.order_id)
+        return payment_pb2.CloseCheckoutResponse(outcome=OUTCOME[outcome])
+
     async def HandleStripeWebhook(
         self, request: payment_pb2.HandleStripeWebhookRequest, context: Any
     ) -> payment_pb2.HandleStripeWebhookResponse:
@@ -52,3 +69,9 @@ class PaymentApi(payment_pb2_grpc.PaymentServiceServicer):
         return payment_pb2.HandleStripeWebhookResponse(
             event_id=outcome.event_id, event_type=outcome.event_type, duplicate=outcome.duplicate
         )
+
+    async def SignTestCompletion(
+        self, request: payment_pb2.SignTestCompletionRequest, context: Any
+    ) -> payment_pb2.SignTestCompletionResponse:
+        payload, header = await self.handlers.sign_test_completion(request.order_id)
+        return payment_pb2.SignTestCompletionResponse(payload=payload, signature_header=header)

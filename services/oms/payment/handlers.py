@@ -1,36 +1,70 @@
-"""Payment use cases: open a checkout for a new order, cancel it, apply Stripe's verdicts.
+"""Payment use cases: open and close an order's checkout, apply Stripe's webhooks, refund.
 
-Every path is idempotent: Stripe calls carry idempotency keys, payments change state by
-compare-and-set, and the events they publish are staged in the same write. Stripe's verdict
-arrives by webhook; `reconcile_overdue` asks Stripe directly about sessions whose webhook
-never came, so a lost webhook cannot leave an order waiting forever.
+Payment reports money to Order (`payment.captured`, `payment.failed`, `payment.refunded`) and
+acts on Order's decisions; it never decides an order's fate. Every path is idempotent: Stripe
+calls carry idempotency keys and the same parameters every time (fixed when the order was
+placed), payments change state by compare-and-set, and the events they publish are staged in
+the same write.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+import uuid
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
-import grpc
+import orjson
 from opentelemetry import propagate, trace
 
 from oms import domain_events as events
-from oms.payment.clients import OrderClient
-from oms.payment.domain import ENTERED_FROM, Payment, PaymentStatus
-from oms.payment.repository import MongoPaymentRepository
-from oms.payment.stripe_gateway import CheckoutLine, StripeCheckout
+from oms.payment.domain import (
+    ENTERED_FROM,
+    CheckoutRefused,
+    CloseOutcome,
+    Payment,
+    PaymentStatus,
+)
+from oms.payment.repository import PaymentRepository
+from oms.payment.stripe_gateway import CheckoutLine, CheckoutSession, WebhookEvent
 from oms.platform import logs
-from oms.platform.errors import InvalidArgument
-from oms.platform.events import PermanentError
-from oms.platform.outbox import OutboxRelay
+from oms.platform.errors import FailedPrecondition, InvalidArgument, NotFound
 
 log = logs.get(__name__)
 tracer = trace.get_tracer(__name__)
 S = PaymentStatus
 PAID_STATES = ("paid", "no_payment_required")
+CAPTURING = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
+FAILING = ("checkout.session.expired", "checkout.session.async_payment_failed")
+
+
+class Checkout(Protocol):
+    """Stripe, as Payment uses it (`oms.payment.stripe_gateway.StripeCheckout`)."""
+
+    async def create_session(
+        self,
+        order_id: str,
+        currency: str,
+        lines: Sequence[CheckoutLine],
+        expires_at: datetime,
+        access_token: str,
+    ) -> CheckoutSession: ...
+    async def retrieve_session(self, session_id: str) -> CheckoutSession: ...
+    async def expire_session(self, session_id: str) -> CheckoutSession: ...
+    async def refund(self, payment_intent: str, order_id: str) -> str: ...
+    def verify(self, payload: bytes, signature_header: str) -> WebhookEvent: ...
+    def sign(self, payload: bytes, at: int) -> str: ...
+
+
+class OrderGone(Exception):
+    """The order no longer takes a checkout (it was cancelled or expired meanwhile)."""
+
+
+class Orders(Protocol):
+    async def attach(self, order_id: str, session_id: str, link: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -43,180 +77,218 @@ class WebhookOutcome:
 class PaymentHandlers:
     def __init__(
         self,
-        repository: MongoPaymentRepository,
-        stripe: StripeCheckout,
-        orders: OrderClient,
-        relay: OutboxRelay,
+        repository: PaymentRepository,
+        stripe: Checkout,
+        orders: Orders,
+        test_page: str = "",
     ) -> None:
         self.repository = repository
         self.stripe = stripe
         self.orders = orders
-        self.relay = relay
+        # With stripe-mock in development: the local test payment page (`{order_id}`).
+        self.test_page = test_page
 
-    async def start_checkout(self, created: events.OrderCreated) -> Payment:
-        """Create the order's Checkout Session once and hand its link to the order."""
-        payment = await self.repository.get(created.order_id)
-        if payment is None:
-            session = await self.stripe.create_session(
-                created.order_id,
-                created.currency,
-                [CheckoutLine(x.name, x.unit_price_minor, x.quantity) for x in created.lines],
-                customer_id=created.customer_id,
-            )
-            headers: dict[str, str] = {}
-            propagate.inject(headers)
-            opened = Payment(
-                order_id=created.order_id,
-                status=S.OPEN,
-                checkout_session_id=session.id,
-                url=session.url,
-                expires_at=session.expires_at,
-                currency=created.currency,
-                total_minor=created.total_minor,
-                trace_headers=headers,
-            )
-            payment = await self.repository.add(opened, created.lines)
-            if payment.status is S.CANCELLED:
-                # Cancelled while the session was being made: nobody may pay it now.
-                await self._expire_at_stripe(session.id)
-        if payment.status is S.OPEN:
-            await self._attach(payment)
-        return payment
+    # --- checkout -----------------------------------------------------------------------
 
-    async def _attach(self, payment: Payment) -> None:
+    async def open_checkout(self, placed: events.OrderPlaced) -> None:
+        """Open the order's Checkout Session once and hand its link to Order."""
         try:
-            await self.orders.attach_payment(
-                payment.order_id, payment.checkout_session_id, payment.url, payment.expires_at
+            session = await self.stripe.create_session(
+                placed.order_id,
+                placed.currency,
+                [CheckoutLine(x.name, x.unit_price_minor, x.quantity) for x in placed.lines],
+                placed.checkout_expires_at,
+                placed.access_token,
             )
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
-                # Cancelled or expired meanwhile; its order.cancelled event closes the payment.
-                log.info("payment.attach_skipped", order_id=payment.order_id, reason=exc.details())
-                return
-            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
-                raise PermanentError(f"order refused the payment link: {exc.details()}") from exc
-            raise
+        except CheckoutRefused as exc:
+            # Asking again gets the same answer: Order expires the order, with the reason.
+            failed = events.PaymentFailed(order_id=placed.order_id, reason=str(exc))
+            await self.repository.add(
+                Payment(placed.order_id, S.FAILED, reason=str(exc)), [failed.to_event()]
+            )
+            log.warning("payment.checkout_refused", order_id=placed.order_id, reason=str(exc))
+            return
+        headers: dict[str, str] = {}
+        propagate.inject(headers)
+        opened = Payment(
+            order_id=placed.order_id,
+            status=S.OPEN,
+            customer_id=placed.customer_id,
+            checkout_session_id=session.id,
+            url=self.test_page.format(order_id=placed.order_id) if self.test_page else session.url,
+            expires_at=session.expires_at,
+            currency=placed.currency,
+            amount_minor=placed.total_minor,
+            trace_headers=headers,
+        )
+        payment = await self.repository.add(opened)
+        if payment.status is not S.OPEN:
+            # Closed before it opened (cancelled meanwhile): nobody may pay this session.
+            await self._close_at_stripe(session.id)
+            return
+        try:
+            await self.orders.attach(payment.order_id, payment.checkout_session_id, payment.url)
+        except OrderGone:
+            log.info("payment.order_gone", order_id=payment.order_id)
+            await self.close_checkout(payment.order_id)
 
-    async def cancel(self, order_id: str) -> None:
-        """The order was cancelled: close its checkout, or refund it if it was paid."""
+    async def close_checkout(self, order_id: str) -> CloseOutcome:
+        """Make sure nobody can pay the order's checkout from now on."""
         payment = await self.repository.get(order_id)
         if payment is None:
-            # Cancelled before its checkout started: a tombstone stops a late start.
-            payment = await self.repository.add(Payment(order_id, S.CANCELLED), [])
+            # None opened yet: a tombstone makes a late opening close its session at once.
+            payment = await self.repository.add(Payment(order_id, S.CLOSED))
+            if payment.status is S.CLOSED and not payment.checkout_session_id:
+                return CloseOutcome.NO_CHECKOUT
+        if payment.status in (S.CAPTURED, S.REFUNDED):
+            return CloseOutcome.ALREADY_PAID
         if payment.status is S.OPEN:
-            await self._expire_at_stripe(payment.checkout_session_id)
-            await self.repository.transition(order_id, S.CANCELLED, ENTERED_FROM[S.CANCELLED])
-            log.info("payment.cancelled", order_id=order_id)
-        elif payment.status is S.PAID:
-            log.error("payment.paid_then_cancelled", order_id=order_id)
+            session = await self._close_at_stripe(payment.checkout_session_id)
+            if session.status == "complete" and session.payment_status in PAID_STATES:
+                await self._capture(payment, session.payment_intent, stripe_event="")
+                return CloseOutcome.ALREADY_PAID
+            await self.repository.transition(order_id, S.CLOSED, ENTERED_FROM[S.CLOSED])
+            log.info("payment.closed", order_id=order_id)
+        return CloseOutcome.CLOSED if payment.checkout_session_id else CloseOutcome.NO_CHECKOUT
 
-    async def _expire_at_stripe(self, session_id: str) -> None:
-        session = await self.stripe.retrieve_session(session_id)
-        if session.status == "open":
-            await self.stripe.expire_session(session_id)
+    async def _close_at_stripe(self, session_id: str) -> CheckoutSession:
+        return await self.stripe.expire_session(session_id)
+
+    async def refund(self, order_id: str) -> None:
+        """Order decided the money goes back (a refund, or money for an ended order)."""
+        payment = await self.repository.get(order_id)
+        if payment is None or payment.status is S.REFUNDED:
+            return
+        if payment.status is not S.CAPTURED:
+            raise FailedPrecondition(f"payment of order {order_id} is {payment.status}")
+        intent = payment.payment_intent
+        if not intent:
+            intent = (
+                await self.stripe.retrieve_session(payment.checkout_session_id)
+            ).payment_intent
+        refund_id = await self.stripe.refund(intent, order_id)
+        refunded = events.PaymentRefunded(
+            order_id=order_id, refund_id=refund_id, amount_minor=payment.amount_minor
+        )
+        with _order_trace(payment, "payment refunded"):
+            moved = await self.repository.transition(
+                order_id,
+                S.REFUNDED,
+                ENTERED_FROM[S.REFUNDED],
+                [refunded.to_event()],
+                {"refund_id": refund_id},
+            )
+        if moved is not None:
+            log.warning("payment.refunded", order_id=order_id, refund_id=refund_id)
+
+    # --- webhooks -----------------------------------------------------------------------
 
     async def apply_webhook(self, payload: bytes, signature_header: str) -> WebhookOutcome:
-        """Verify a Stripe webhook and apply it once; a redelivery changes nothing."""
+        """Verify a Stripe webhook and apply it once: of concurrent duplicates, exactly one
+        answer says it was new."""
         event = self.stripe.verify(payload, signature_header)
-        if await self.repository.seen_stripe_event(event.id):
-            return WebhookOutcome(event.id, event.type, duplicate=True)
         session = event.object
         order_id = _order_id(session)
-        if not order_id:
-            log.info("payment.webhook_ignored", stripe_event=event.id, reason="no order id")
-        elif event.type == "checkout.session.completed":
-            if session.get("payment_status") in PAID_STATES:
-                await self._paid(order_id, session)
-        elif event.type == "checkout.session.async_payment_succeeded":
-            await self._paid(order_id, session)
-        elif event.type in ("checkout.session.expired", "checkout.session.async_payment_failed"):
-            await self._expired(order_id, str(session.get("id", "")))
-        else:
+        payment = await self.repository.get(order_id) if order_id else None
+        if payment is None or payment.checkout_session_id != str(session.get("id", "")):
+            # Not a session OMS opened (another integration, a test event): remembered only.
             log.info("payment.webhook_ignored", stripe_event=event.id, type=event.type)
-        await self.repository.record_stripe_event(event.id, event.type)
-        if order_id:
-            self.relay.wake(order_id)
-        return WebhookOutcome(event.id, event.type, duplicate=False)
-
-    async def _paid(self, order_id: str, session: dict[str, Any]) -> None:
-        payment = await self._payment_of(order_id, str(session.get("id", "")))
-        if payment is None:
-            return
-        amount, currency = session.get("amount_total"), session.get("currency")
-        if amount is not None and amount != payment.total_minor:
-            raise InvalidArgument(f"paid {amount} for order {order_id} of {payment.total_minor}")
-        if currency and str(currency).upper() != payment.currency:
-            raise InvalidArgument(f"paid in {currency} for order {order_id} in {payment.currency}")
-        paid = events.OrderPaid(
-            order_id=order_id,
-            checkout_session_id=payment.checkout_session_id,
-            lines=await self.repository.lines(order_id),
-        )
-        with _order_trace(payment, "payment paid"):
-            moved = await self.repository.transition(
-                order_id, S.PAID, ENTERED_FROM[S.PAID], [paid.to_event()]
-            )
-        if moved is not None:
-            log.info("payment.paid", order_id=order_id)
-            return
-        current = await self.repository.get(order_id)
-        if current is not None and current.status in (S.CANCELLED, S.EXPIRED):
-            await self._refund(current, session)
-
-    async def _refund(self, payment: Payment, session: dict[str, Any]) -> None:
-        """Money for an order that is gone: give it back rather than cook for nobody."""
-        intent = session.get("payment_intent")
-        intent_id = intent if isinstance(intent, str) else (intent or {}).get("id", "")
-        if payment.refund_id or not intent_id:
-            return
-        refund_id = await self.stripe.refund(intent_id, payment.order_id)
-        await self.repository.set_refund(payment.order_id, refund_id)
-        log.warning("payment.refunded", order_id=payment.order_id, status=payment.status.value)
-
-    async def _expired(self, order_id: str, session_id: str) -> None:
-        payment = await self._payment_of(order_id, session_id)
-        if payment is None:
-            return
-        expired = events.OrderExpired(order_id=order_id)
-        with _order_trace(payment, "payment expired"):
-            moved = await self.repository.transition(
-                order_id, S.EXPIRED, ENTERED_FROM[S.EXPIRED], [expired.to_event()]
-            )
-        if moved is not None:
-            log.info("payment.expired", order_id=order_id)
-
-    async def _payment_of(self, order_id: str, session_id: str) -> Payment | None:
-        payment = await self.repository.get(order_id)
-        if payment is None or payment.checkout_session_id != session_id:
-            # Not a session OMS opened (another integration on the account, or a test event).
-            log.warning("payment.unknown_session", order_id=order_id, session_id=session_id)
-            return None
-        return payment
-
-    async def reconcile_overdue(self, grace: timedelta = timedelta(minutes=5)) -> int:
-        """Settle open payments whose session expired a while ago without a webhook."""
-        overdue = await self.repository.open_and_expired(datetime.now(UTC) - grace, limit=100)
-        for payment in overdue:
-            session = await self.stripe.retrieve_session(payment.checkout_session_id)
-            if session.status == "complete" and session.payment_status in PAID_STATES:
-                await self._paid(
-                    payment.order_id,
-                    {"id": session.id, "payment_intent": session.payment_intent},
+            new = await self.repository.note_foreign_event(event.id, event.type)
+            return WebhookOutcome(event.id, event.type, duplicate=not new)
+        if event.type in CAPTURING and (
+            event.type != CAPTURING[0] or session.get("payment_status") in PAID_STATES
+        ):
+            _check_amount(payment, session)
+            intent = _intent(session)
+            if await self._capture(payment, intent, event.id):
+                return WebhookOutcome(event.id, event.type, duplicate=False)
+        elif event.type in FAILING:
+            failed = events.PaymentFailed(order_id=order_id, reason=f"Stripe: {event.type}")
+            with _order_trace(payment, "payment failed"):
+                moved = await self.repository.transition(
+                    order_id,
+                    S.FAILED,
+                    ENTERED_FROM[S.FAILED],
+                    [failed.to_event()],
+                    stripe_event=event.id,
                 )
-                continue
-            if session.status == "open":
-                await self.stripe.expire_session(session.id)
-            await self._expired(payment.order_id, session.id)
-        if overdue:
-            self.relay.wake()
-        return len(overdue)
+            if moved is not None:
+                return WebhookOutcome(event.id, event.type, duplicate=False)
+        new = await self.repository.note_stripe_event(order_id, event.id)
+        return WebhookOutcome(event.id, event.type, duplicate=not new)
+
+    async def _capture(self, payment: Payment, intent: str, stripe_event: str) -> bool:
+        captured = events.PaymentCaptured(
+            order_id=payment.order_id,
+            checkout_session_id=payment.checkout_session_id,
+            amount_minor=payment.amount_minor,
+            currency=payment.currency,
+        )
+        with _order_trace(payment, "payment captured"):
+            moved = await self.repository.transition(
+                payment.order_id,
+                S.CAPTURED,
+                ENTERED_FROM[S.CAPTURED],
+                [captured.to_event()],
+                {"payment_intent": intent},
+                stripe_event=stripe_event,
+            )
+        if moved is not None:
+            log.info("payment.captured", order_id=payment.order_id)
+        return moved is not None
+
+    async def sign_test_completion(self, order_id: str) -> tuple[bytes, str]:
+        """The signed webhook Stripe would send when the customer pays (test page only)."""
+        if not self.test_page:
+            raise FailedPrecondition("test payments exist only with stripe-mock in development")
+        payment = await self.repository.get(order_id)
+        if payment is None or not payment.checkout_session_id:
+            raise NotFound(f"no checkout for order {order_id}")
+        event = {
+            "id": f"evt_test_{uuid.uuid4().hex}",
+            "object": "event",
+            "type": "checkout.session.completed",
+            "created": int(time.time()),
+            "data": {
+                "object": {
+                    "id": payment.checkout_session_id,
+                    "object": "checkout.session",
+                    "metadata": {"order_id": order_id},
+                    "client_reference_id": order_id,
+                    "payment_status": "paid",
+                    "status": "complete",
+                    "amount_total": payment.amount_minor,
+                    "currency": payment.currency.lower(),
+                    "payment_intent": f"pi_test_{uuid.uuid4().hex[:16]}",
+                }
+            },
+        }
+        payload = orjson.dumps(event)
+        return payload, self.stripe.sign(payload, int(time.time()))
+
+
+def _check_amount(payment: Payment, session: dict[str, Any]) -> None:
+    """A capture must say how much and in what, and both must be the order's."""
+    amount, currency = session.get("amount_total"), session.get("currency")
+    if not isinstance(amount, int) or not isinstance(currency, str):
+        raise InvalidArgument("a paid checkout must carry amount_total and currency")
+    if amount != payment.amount_minor or currency.upper() != payment.currency:
+        raise InvalidArgument(
+            f"paid {amount} {currency.upper()} for order {payment.order_id} of "
+            f"{payment.amount_minor} {payment.currency}"
+        )
+
+
+def _intent(session: dict[str, Any]) -> str:
+    intent = session.get("payment_intent") or ""
+    return intent if isinstance(intent, str) else str(intent.get("id", ""))
 
 
 @contextmanager
 def _order_trace(payment: Payment, name: str) -> Iterator[None]:
-    """A span in the order's own trace, linked to the webhook (or check) that caused it.
+    """A span in the order's own trace, linked to the webhook (or call) that caused it.
 
-    So one trace follows an order from its creation to the kitchen pass, though Stripe's
+    So one trace follows an order from its placement to the kitchen pass, though Stripe's
     webhook arrives as a request of its own.
     """
     cause = trace.get_current_span().get_span_context()
@@ -228,4 +300,5 @@ def _order_trace(payment: Payment, name: str) -> Iterator[None]:
 
 def _order_id(session: dict[str, Any]) -> str:
     metadata = session.get("metadata") or {}
-    return str(metadata.get("order_id") or session.get("client_reference_id") or "")
+    order_id = metadata.get("order_id") if isinstance(metadata, dict) else None
+    return str(order_id or session.get("client_reference_id") or "")

@@ -1,79 +1,101 @@
 """Payments in MongoDB, keyed by order id, with the outbox of the events they publish.
 
 `payments`: one document per order, created when its Checkout Session exists (or as a
-`cancelled` tombstone when the order was cancelled before that). Status changes are
-compare-and-set updates that stage their event in the same write, so a webhook delivered
-twice, or two instances racing, produce one `order.paid` at most.
-`stripe_events`: the ids of the Stripe events already applied, to answer a redelivery.
+`closed` tombstone when the order's checkout was closed before it opened, or `failed` when
+Stripe refused to open it). Status changes are compare-and-set on `state.status` and stage
+their event in the same write. The Stripe event ids a payment has applied are kept on it, and
+a webhook applies only with its id absent, so concurrent duplicates have one effect.
+`stripe_events`: ids of events about no payment of ours, answered as duplicates next time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from pymongo import ASCENDING, IndexModel, ReturnDocument
-from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from oms import domain_events as events
 from oms.payment.domain import Payment, PaymentStatus
-from oms.platform import outbox
 from oms.platform.events import Event
 from oms.platform.mongo import Document
+from oms.platform.outbox import Outbox
 
-INDEXES = {
-    "payments": [outbox.INDEX, IndexModel([("status", ASCENDING), ("expires_at", ASCENDING)])],
-}
-HIDDEN = {"outbox": 0, "lines": 0}
+COLLECTION = "payments"
+HIDDEN = {"outbox": 0}
 
 
-def _to_payment(doc: dict[str, Any]) -> Payment:
+class PaymentRepository(Protocol):
+    async def get(self, order_id: str) -> Payment | None: ...
+    async def add(self, payment: Payment, events: Sequence[Event] = ()) -> Payment: ...
+    async def transition(
+        self,
+        order_id: str,
+        to: PaymentStatus,
+        from_states: Collection[PaymentStatus],
+        events: Sequence[Event] = (),
+        fields: dict[str, Any] | None = None,
+        stripe_event: str = "",
+    ) -> Payment | None: ...
+    async def note_stripe_event(self, order_id: str, stripe_event: str) -> bool: ...
+    async def note_foreign_event(self, stripe_event: str, event_type: str) -> bool: ...
+
+
+def _to_payment(doc: Document) -> Payment:
+    checkout = doc.get("checkout", {})
     return Payment(
         order_id=doc["_id"],
-        status=PaymentStatus(doc["status"]),
-        checkout_session_id=doc.get("checkout_session_id", ""),
-        url=doc.get("url", ""),
-        expires_at=doc.get("expires_at"),
+        status=PaymentStatus(doc["state"]["status"]),
+        customer_id=doc.get("customer_id", ""),
+        checkout_session_id=checkout.get("session_id", ""),
+        url=checkout.get("url", ""),
+        expires_at=checkout.get("expires_at"),
         currency=doc.get("currency", ""),
-        total_minor=doc.get("total_minor", 0),
+        amount_minor=doc.get("amount_minor", 0),
+        payment_intent=doc.get("payment_intent", ""),
         refund_id=doc.get("refund_id", ""),
+        reason=doc["state"].get("reason", ""),
+        stripe_events=tuple(doc.get("stripe", {}).get("events", [])),
         trace_headers=doc.get("trace", {}),
     )
 
 
 class MongoPaymentRepository:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.payments = db.payments
-        self.stripe_events = db.stripe_events
+    def __init__(
+        self,
+        payments: AsyncCollection[Document],
+        stripe_events: AsyncCollection[Document],
+        outbox: Outbox,
+    ) -> None:
+        self.payments = payments
+        self.stripe_events = stripe_events
+        self.outbox = outbox
 
     async def get(self, order_id: str) -> Payment | None:
         doc = await self.payments.find_one({"_id": order_id}, HIDDEN)
         return _to_payment(doc) if doc else None
 
-    async def lines(self, order_id: str) -> list[events.Line]:
-        doc = await self.payments.find_one({"_id": order_id}, {"lines": 1})
-        return [events.Line.model_validate(line) for line in (doc or {}).get("lines", [])]
-
-    async def add(self, payment: Payment, lines: Sequence[events.Line]) -> Payment:
-        """Store a new payment; if one exists for the order already, that one wins."""
+    async def add(self, payment: Payment, events: Sequence[Event] = ()) -> Payment:
+        """Store a new payment; if the order has one already, that one wins."""
         try:
-            await self.payments.insert_one(
+            await self.outbox.insert(
                 {
                     "_id": payment.order_id,
-                    "status": payment.status.value,
-                    "checkout_session_id": payment.checkout_session_id,
-                    "url": payment.url,
-                    "expires_at": payment.expires_at,
+                    "state": {"status": payment.status.value, "reason": payment.reason},
+                    "customer_id": payment.customer_id,
+                    "checkout": {
+                        "session_id": payment.checkout_session_id,
+                        "url": payment.url,
+                        "expires_at": payment.expires_at,
+                    },
                     "currency": payment.currency,
-                    "total_minor": payment.total_minor,
-                    "lines": [line.model_dump() for line in lines],
-                    "refund_id": "",
+                    "amount_minor": payment.amount_minor,
+                    "stripe": {"events": []},
                     "trace": payment.trace_headers,
-                    "updated_at": datetime.now(UTC),
-                    outbox.PENDING: 0,
-                }
+                    "created_at": datetime.now(UTC),
+                },
+                events,
             )
         except DuplicateKeyError:
             existing = await self.get(payment.order_id)
@@ -87,36 +109,37 @@ class MongoPaymentRepository:
         order_id: str,
         to: PaymentStatus,
         from_states: Collection[PaymentStatus],
-        staged: Sequence[Event] = (),
+        events: Sequence[Event] = (),
+        fields: dict[str, Any] | None = None,
+        stripe_event: str = "",
     ) -> Payment | None:
-        """Move to `to` only from one of `from_states`, staging `staged`; None otherwise."""
-        update = {"$set": {"status": to.value, "updated_at": datetime.now(UTC)}}
-        doc = await self.payments.find_one_and_update(
-            {"_id": order_id, "status": {"$in": [s.value for s in from_states]}},
-            outbox.merge(update, outbox.stage(staged)),
-            return_document=ReturnDocument.AFTER,
-        )
+        """Move to `to` from one of `from_states` (and, given `stripe_event`, only if that
+        event was not applied yet, recording it); None otherwise."""
+        query: dict[str, Any] = {
+            "_id": order_id,
+            "state.status": {"$in": [s.value for s in from_states]},
+        }
+        update: dict[str, Any] = {"$set": {"state.status": to.value, **(fields or {})}}
+        if stripe_event:
+            query["stripe.events"] = {"$ne": stripe_event}
+            update["$push"] = {"stripe.events": stripe_event}
+        doc = await self.outbox.update(query, update, events)
         return _to_payment(doc) if doc else None
 
-    async def set_refund(self, order_id: str, refund_id: str) -> None:
-        await self.payments.update_one(
-            {"_id": order_id}, {"$set": {"refund_id": refund_id, "updated_at": datetime.now(UTC)}}
+    async def note_stripe_event(self, order_id: str, stripe_event: str) -> bool:
+        """Record an event that changes nothing here; False if it was recorded before."""
+        result = await self.payments.update_one(
+            {"_id": order_id, "stripe.events": {"$ne": stripe_event}},
+            {"$push": {"stripe.events": stripe_event}},
         )
+        return result.modified_count == 1
 
-    async def open_and_expired(self, before: datetime, limit: int) -> list[Payment]:
-        """Open payments whose session should have expired by `before` (a lost webhook)."""
-        cursor = self.payments.find(
-            {"status": PaymentStatus.OPEN.value, "expires_at": {"$lt": before}}, HIDDEN
-        ).limit(limit)
-        return [_to_payment(doc) async for doc in cursor]
-
-    async def seen_stripe_event(self, event_id: str) -> bool:
-        return await self.stripe_events.find_one({"_id": event_id}, {"_id": 1}) is not None
-
-    async def record_stripe_event(self, event_id: str, event_type: str) -> None:
+    async def note_foreign_event(self, stripe_event: str, event_type: str) -> bool:
+        """Record an event about no payment of ours; False if it was recorded before."""
         try:
             await self.stripe_events.insert_one(
-                {"_id": event_id, "type": event_type, "applied_at": datetime.now(UTC)}
+                {"_id": stripe_event, "type": event_type, "at": datetime.now(UTC)}
             )
         except DuplicateKeyError:
-            pass  # a concurrent delivery of the same event recorded it first
+            return False
+        return True

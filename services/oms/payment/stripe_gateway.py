@@ -8,18 +8,23 @@ and tests need no Stripe account. Set `STRIPE_API_KEY` to a real (test mode) key
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import stripe
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from oms.payment.domain import CheckoutRefused
 from oms.platform.errors import InvalidArgument, Unauthenticated
 
 MOCK_API_KEY = "sk_test_123"  # stripe-mock's documented key, not a secret
+PLACEHOLDER_WEBHOOK_SECRET = "whsec_oms_local_test_secret"  # noqa: S105 - documented placeholder
 STRIPE_API = "https://api.stripe.com"
 
 
@@ -30,21 +35,29 @@ class StripeSettings(BaseSettings):
     # Empty: stripe-mock for the placeholder key, Stripe for a real one.
     api_base: str = ""
     mock_url: str = "http://127.0.0.1:12111"
-    # Signs local and test webhooks only; every real deployment sets its own.
-    webhook_secret: str = "whsec_oms_local_test_secret"  # noqa: S105
+    # Signs local and test webhooks only; only the development mode accepts it.
+    webhook_secret: str = PLACEHOLDER_WEBHOOK_SECRET
     # How old a webhook's signature may be, against replays.
     webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
-    # Stripe accepts a Checkout expiry between 30 minutes and 24 hours from creation.
-    checkout_expiry_minutes: int = Field(default=30, ge=30, le=24 * 60)
-    success_url: str = "http://127.0.0.1:8080/customers/{customer_id}/orders/{order_id}?paid=1"
-    cancel_url: str = "http://127.0.0.1:8080/customers/{customer_id}/orders/{order_id}"
+    # Where Stripe sends the customer back: the order's page, with its unguessable token.
+    success_url: str = "http://127.0.0.1:8080/orders/{order_id}?t={access_token}&paid=1"
+    cancel_url: str = "http://127.0.0.1:8080/orders/{order_id}?t={access_token}"
     max_network_retries: int = Field(default=2, ge=0, le=10)
 
     @property
     def base_url(self) -> str:
         if self.api_base:
             return self.api_base
-        return self.mock_url if self.api_key == MOCK_API_KEY else STRIPE_API
+        return self.mock_url if self.mocked else STRIPE_API
+
+    @property
+    def mocked(self) -> bool:
+        """True with stripe-mock's placeholder key: no real money, no payment page."""
+        return self.api_key == MOCK_API_KEY
+
+    @property
+    def placeholder_secret(self) -> bool:
+        return self.webhook_secret == PLACEHOLDER_WEBHOOK_SECRET
 
 
 @dataclass(frozen=True)
@@ -107,42 +120,61 @@ class StripeCheckout:
         order_id: str,
         currency: str,
         lines: Sequence[CheckoutLine],
-        customer_id: str = "",
+        expires_at: datetime,
+        access_token: str,
     ) -> CheckoutSession:
-        """A payment-mode session for the order; retries of the same order reuse the session
-        Stripe already made (the idempotency key is the order id)."""
-        expires_at = datetime.now(UTC) + timedelta(minutes=self.settings.checkout_expiry_minutes)
-        urls = {"order_id": order_id, "customer_id": customer_id}
-        session = await self._client.v1.checkout.sessions.create_async(
-            {
-                "mode": "payment",
-                "client_reference_id": order_id,
-                "metadata": {"order_id": order_id},
-                "expires_at": int(expires_at.timestamp()),
-                "success_url": self.settings.success_url.format(**urls),
-                "cancel_url": self.settings.cancel_url.format(**urls),
-                "line_items": [
-                    {
-                        "quantity": line.quantity,
-                        "price_data": {
-                            "currency": currency.lower(),
-                            "unit_amount": line.unit_amount_minor,
-                            "product_data": {"name": line.name},
-                        },
-                    }
-                    for line in lines
-                ],
-            },
-            {"idempotency_key": f"checkout-session-{order_id}"},
-        )
+        """A payment-mode session for the order.
+
+        Every argument comes from the order as it was placed, so a retry sends exactly the
+        same request under the same idempotency key (the order id), and Stripe answers it
+        with the session it already made. Raises `CheckoutRefused` for a 4xx answer.
+        """
+        urls = {"order_id": order_id, "access_token": access_token}
+        try:
+            session = await self._client.v1.checkout.sessions.create_async(
+                {
+                    "mode": "payment",
+                    "client_reference_id": order_id,
+                    "metadata": {"order_id": order_id},
+                    "expires_at": int(expires_at.timestamp()),
+                    "success_url": self.settings.success_url.format(**urls),
+                    "cancel_url": self.settings.cancel_url.format(**urls),
+                    "line_items": [
+                        {
+                            "quantity": line.quantity,
+                            "price_data": {
+                                "currency": currency.lower(),
+                                "unit_amount": line.unit_amount_minor,
+                                "product_data": {"name": line.name},
+                            },
+                        }
+                        for line in lines
+                    ],
+                },
+                {"idempotency_key": f"checkout-session-{order_id}"},
+            )
+        except (stripe.InvalidRequestError, stripe.IdempotencyError) as exc:
+            raise CheckoutRefused(
+                f"Stripe refused the checkout: {exc.user_message or exc}"
+            ) from exc
         return _session(session)
 
     async def retrieve_session(self, session_id: str) -> CheckoutSession:
         return _session(await self._client.v1.checkout.sessions.retrieve_async(session_id))
 
     async def expire_session(self, session_id: str) -> CheckoutSession:
-        """Close an open session so it can no longer be paid."""
-        return _session(await self._client.v1.checkout.sessions.expire_async(session_id))
+        """Close a session so it can no longer be paid; what Stripe then says of it.
+
+        Stripe refuses to expire a session that is not open (already complete or expired):
+        then the session is read back, and its status says which.
+        """
+        try:
+            return _session(await self._client.v1.checkout.sessions.expire_async(session_id))
+        except stripe.InvalidRequestError:
+            session = await self.retrieve_session(session_id)
+            if session.status == "open":
+                raise
+            return session
 
     async def refund(self, payment_intent: str, order_id: str) -> str:
         """Refund a payment in full; the id of the refund (one per order, however often)."""
@@ -151,6 +183,13 @@ class StripeCheckout:
             {"idempotency_key": f"refund-{order_id}"},
         )
         return str(refund.id)
+
+    def sign(self, payload: bytes, at: int) -> str:
+        """The `Stripe-Signature` header Stripe would send with `payload` (test payments)."""
+        digest = hmac.new(
+            self.settings.webhook_secret.encode(), f"{at}.".encode() + payload, hashlib.sha256
+        ).hexdigest()
+        return f"t={at},v1={digest}"
 
     def verify(self, payload: bytes, signature_header: str) -> WebhookEvent:
         """The event in `payload` if `signature_header` proves Stripe sent it recently.
@@ -161,18 +200,28 @@ class StripeCheckout:
         if not signature_header:
             raise Unauthenticated("the Stripe-Signature header is missing")
         try:
-            event = self._client.construct_event(
-                payload,
+            stripe.WebhookSignature.verify_header(
+                payload.decode("utf-8"),
                 signature_header,
                 self.settings.webhook_secret,
-                tolerance=self.settings.webhook_tolerance_seconds,
+                self.settings.webhook_tolerance_seconds,
             )
         except stripe.SignatureVerificationError as exc:
             raise Unauthenticated(f"the Stripe signature does not verify: {exc}") from exc
-        except ValueError as exc:
-            raise InvalidArgument(f"the payload is not a Stripe event: {exc}") from exc
-        raw = event.to_dict()
-        obj = (raw.get("data") or {}).get("object")
-        if not raw.get("id") or not raw.get("type") or not isinstance(obj, dict):
-            raise InvalidArgument("the Stripe event has no id, type or data.object")
-        return WebhookEvent(id=str(raw["id"]), type=str(raw["type"]), object=obj)
+        except UnicodeDecodeError as exc:
+            raise InvalidArgument("the payload is not UTF-8 JSON") from exc
+        # Signed, so Stripe (or whoever holds the secret) sent it; its shape is still checked.
+        try:
+            raw = orjson.loads(payload)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidArgument(f"the payload is not JSON: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise InvalidArgument("a Stripe event is a JSON object")
+        data = raw.get("data")
+        obj = data.get("object") if isinstance(data, dict) else None
+        event_id, event_type = raw.get("id"), raw.get("type")
+        if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str):
+            raise InvalidArgument("the Stripe event has no id or type")
+        if not isinstance(obj, dict):
+            raise InvalidArgument("the Stripe event has no data.object")
+        return WebhookEvent(id=event_id, type=event_type, object=obj)

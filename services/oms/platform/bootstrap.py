@@ -1,8 +1,9 @@
 """Wires the shared plumbing for one service process, in the order shutdown must reverse.
 
-A service's composition root calls `open_platform` inside its `AsyncExitStack`, starts its
-consumers, then `serve_grpc` last (which registers in Consul), so unwinding the stack leaves
-Consul first, then drains gRPC calls, then in-flight messages, then closes connections.
+A service's composition root calls `open_platform` inside its `AsyncExitStack`, builds its
+parts, starts its consumers, then `serve_grpc` last (which registers in Consul), so unwinding
+the stack leaves Consul first, then drains gRPC calls, then in-flight messages, then relays
+what is still staged, then closes connections.
 """
 
 from __future__ import annotations
@@ -13,33 +14,41 @@ from dataclasses import dataclass, field
 
 import grpc
 from pydantic import BaseModel, Field
-from pymongo import IndexModel
+from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from oms.platform import logs, mongo, tracing
+from oms.platform import logs, metrics, mongo, tracing
 from oms.platform.broker import Broker
-from oms.platform.consumer import Consumer, Handler
+from oms.platform.consumer import Consumer, Handler, Handlers
 from oms.platform.discovery import Discovery, Registration
-from oms.platform.grpc_client import Balancer, Channels
+from oms.platform.follower import Follower
+from oms.platform.grpc_client import Balancer, Channels, resolving_as_unavailable
 from oms.platform.grpc_server import GrpcServer
-from oms.platform.outbox import OutboxRelay
+from oms.platform.health import DependencyMonitor
+from oms.platform.ops_http import OpsServer
+from oms.platform.outbox import Outbox, OutboxRelay
 from oms.platform.periodic import Periodic
 from oms.platform.settings import (
     ConsulSettings,
     GrpcSettings,
     LogSettings,
     MongoSettings,
+    OpsSettings,
     RabbitMQSettings,
+    RuntimeSettings,
     TracingSettings,
 )
+from oms.platform.timers import Timers
 
 
 class PlatformSettings(BaseModel):
     """Every plumbing section; each reads its own environment variables."""
 
+    runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
+    ops: OpsSettings = Field(default_factory=OpsSettings)
     grpc: GrpcSettings = Field(default_factory=GrpcSettings)
     rabbitmq: RabbitMQSettings = Field(default_factory=RabbitMQSettings)
     mongo: MongoSettings = Field(default_factory=MongoSettings)
@@ -51,49 +60,73 @@ class Platform:
     name: str
     settings: PlatformSettings
     stack: AsyncExitStack
-    db: AsyncDatabase[mongo.Document]
     broker: Broker
     discovery: Discovery
     channels: Channels
+    timers: Timers
+    monitor: DependencyMonitor
+    ops: OpsServer
+    client: AsyncMongoClient[mongo.Document] | None = None
     _balancers: dict[str, Balancer] = field(default_factory=dict)
 
+    @property
+    def db(self) -> AsyncDatabase[mongo.Document]:
+        """This service's own database."""
+        if self.client is None:
+            raise RuntimeError(f"{self.name} was opened without a database")
+        return mongo.database(self.client, self.settings.mongo, self.name)
+
     def service(self, name: str) -> Balancer:
-        """Channels to the healthy instances of another service, round robin."""
+        """Channels to the healthy instances of another service, round robin.
+
+        A Consul failure reaches the caller as UNAVAILABLE, like a dead instance.
+        """
         if name not in self._balancers:
             self._balancers[name] = Balancer(
-                name, self.discovery.healthy, self.channels, forget=self.discovery.forget
+                name,
+                resolving_as_unavailable(self.discovery.healthy),
+                self.channels,
+                forget=self.discovery.forget,
             )
         return self._balancers[name]
+
+    async def outbox(
+        self,
+        collection: AsyncCollection[mongo.Document],
+        must_route: Callable[[str], bool],
+        sweep_interval: float = 30.0,
+    ) -> Outbox:
+        """The unit of work for `collection`; its relay publishes until shutdown."""
+        relay = OutboxRelay(collection, self.broker, must_route, sweep_interval)
+        await relay.start()
+        self.stack.push_async_callback(relay.stop)
+        return Outbox(collection, relay)
 
     async def consume(
         self,
         queue: str,
-        routing_keys: Sequence[str],
-        handler: Handler,
+        handlers: Handlers,
         *,
         prefetch: int | None = None,
-        idempotent: bool = True,
         grace_seconds: float = 30.0,
     ) -> Consumer:
-        """Start a consumer (deduplicated by event id unless told otherwise) until shutdown.
+        """Consume `queue`, one handler per event type, until shutdown.
 
-        At shutdown it takes no new messages and gives the in-flight ones `grace_seconds`.
+        Handlers must be idempotent (OMS's are compare-and-set by state): delivery is at least
+        once. At shutdown the consumer takes no new messages and gives the in-flight ones
+        `grace_seconds`.
         """
-        if idempotent:
-            handler = mongo.Inbox(self.db, consumer=queue).wrap(handler)
-        consumer = Consumer(self.broker, queue, routing_keys, handler, prefetch=prefetch)
+        consumer = Consumer(self.broker, queue, handlers, prefetch=prefetch)
         await consumer.start()
         self.stack.push_async_callback(consumer.stop, grace_seconds)
         return consumer
 
-    async def relay_outbox(
-        self, collection: AsyncCollection[mongo.Document], interval_seconds: float
-    ) -> OutboxRelay:
-        """Relay the events staged in `collection` to RabbitMQ until shutdown."""
-        relay = OutboxRelay(collection, self.broker, interval_seconds)
-        await relay.start()
-        self.stack.push_async_callback(relay.stop)
-        return relay
+    async def follow(self, routing_keys: Sequence[str], handler: Handler) -> Follower:
+        """Follow events with a queue of this process's own (caches, live screens)."""
+        follower = Follower(self.broker, routing_keys, handler)
+        await follower.start()
+        self.stack.push_async_callback(follower.stop)
+        return follower
 
     async def every(
         self, name: str, interval_seconds: float, job: Callable[[], Awaitable[object]]
@@ -106,40 +139,89 @@ class Platform:
     async def serve_grpc(
         self, add_servicers: Callable[[grpc.aio.Server], None], service_names: Sequence[str]
     ) -> GrpcServer:
-        """Start the gRPC server and register it in Consul; both undone at shutdown."""
+        """Start the gRPC server and register it in Consul; both undone at shutdown.
+
+        Its health follows the dependency monitor: NOT_SERVING while MongoDB or RabbitMQ is
+        down, SERVING when they are back.
+        """
         server = GrpcServer(self.settings.grpc, service_names)
         add_servicers(server.server)
-        await server.start()
+        await server.start(serving=self.monitor.healthy)
         self.stack.push_async_callback(server.stop)
-        registration = Registration.unique(
-            self.name, self.settings.grpc.advertise_host, server.port
+        self.monitor.listen(server.set_serving)
+        await self.register(server.port)
+        return server
+
+    async def register(self, port: int) -> None:
+        """Register this process in Consul at `port`, checked through its `/readyz`."""
+        host = self.settings.grpc.advertise_host
+        registration = Registration(
+            self.name, host, port, check_url=f"http://{host}:{self.ops.port}/readyz"
         )
         await self.discovery.register(registration)
         self.stack.push_async_callback(self.discovery.deregister, registration)
-        return server
 
 
 async def open_platform(
     stack: AsyncExitStack,
     name: str,
     settings: PlatformSettings,
+    exchange: str,
     indexes: Mapping[str, Sequence[IndexModel]] | None = None,
+    *,
+    database: bool = True,
 ) -> Platform:
     logs.setup(name, settings.log)
     traces = tracing.setup(name, settings.tracing)
     stack.callback(traces.shutdown)
+    monitor = DependencyMonitor(settings.ops.check_interval_seconds)
 
-    client = mongo.connect(settings.mongo)
-    stack.push_async_callback(client.close)
-    db = mongo.database(client, settings.mongo)
-    await mongo.ensure_indexes(db, indexes or {})
+    client = None
+    if database:
+        client = mongo.connect(settings.mongo, [metrics.MongoCommands()])
+        stack.push_async_callback(client.close)
+        await mongo.ensure_indexes(mongo.database(client, settings.mongo, name), indexes or {})
+        monitor.add("mongodb", _pings(client))
 
-    broker = Broker(settings.rabbitmq, name=name)
+    broker = Broker(settings.rabbitmq, exchange, name=name)
     await broker.connect()
     stack.push_async_callback(broker.close)
+    monitor.add("rabbitmq", _connected(broker))
+
+    await monitor.start()
+    stack.push_async_callback(monitor.stop)
+    ops = OpsServer(settings.ops.host, settings.ops.port, monitor.state)
+    await ops.start()
+    stack.push_async_callback(ops.stop)
 
     discovery = Discovery(settings.consul)
     stack.push_async_callback(discovery.close)
     channels = Channels(settings.grpc)
     stack.push_async_callback(channels.close)
-    return Platform(name, settings, stack, db, broker, discovery, channels)
+    return Platform(
+        name,
+        settings,
+        stack,
+        broker,
+        discovery,
+        channels,
+        Timers(broker),
+        monitor,
+        ops,
+        client,
+    )
+
+
+def _pings(client: AsyncMongoClient[mongo.Document]) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        await mongo.ping(client)
+        return True
+
+    return check
+
+
+def _connected(broker: Broker) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return broker.connected
+
+    return check

@@ -35,8 +35,12 @@ def event_message(event: Event, headers: dict[str, Any] | None = None) -> aio_pi
 
 
 class Broker:
-    def __init__(self, settings: RabbitMQSettings, name: str = "oms") -> None:
+    """`exchange` is the durable topic exchange every event goes through (named by the
+    event contract, `oms.domain_events.EXCHANGE`)."""
+
+    def __init__(self, settings: RabbitMQSettings, exchange: str, name: str = "oms") -> None:
         self.settings = settings
+        self.exchange = exchange
         self.name = name
         self._connection: AbstractRobustConnection | None = None
         self._channels: Pool[AbstractChannel] | None = None
@@ -47,6 +51,11 @@ class Broker:
             raise RuntimeError("Broker.connect() has not been called")
         return self._connection
 
+    @property
+    def connected(self) -> bool:
+        """True while the connection is up (the robust connection reconnects by itself)."""
+        return self._connection is not None and self._connection.connected.is_set()
+
     async def connect(self) -> None:
         """Open the process's connection and declare the durable events exchange."""
         self._connection = await aio_pika.connect_robust(
@@ -54,9 +63,7 @@ class Broker:
         )
         self._channels = Pool(self._open_channel, max_size=self.settings.channel_pool_size)
         async with self.channel() as channel:
-            await channel.declare_exchange(
-                self.settings.exchange, aio_pika.ExchangeType.TOPIC, durable=True
-            )
+            await channel.declare_exchange(self.exchange, aio_pika.ExchangeType.TOPIC, durable=True)
 
     async def close(self) -> None:
         if self._channels is not None:
@@ -77,13 +84,23 @@ class Broker:
         async with self._channels.acquire() as channel:
             yield channel
 
-    async def publish(self, event: Event, routing_key: str | None = None) -> None:
-        """Publish `event` to the events exchange and wait until the broker has it."""
+    async def publish(self, event: Event, *, mandatory: bool = True) -> None:
+        """Publish `event` to the events exchange and wait until the broker has it.
+
+        `mandatory`: an event no queue takes raises instead of vanishing; events only
+        per-process observers follow are published without it.
+        """
         async with self.channel() as channel:
-            exchange = await channel.get_exchange(self.settings.exchange, ensure=False)
+            exchange = await channel.get_exchange(self.exchange, ensure=False)
             await exchange.publish(
-                event_message(event), routing_key=routing_key or event.type, mandatory=True
+                event_message(event), routing_key=event.type, mandatory=mandatory
             )
+
+    async def queue_depth(self, queue: str) -> int:
+        """How many messages wait in `queue` (a passive declare: it must exist)."""
+        async with self.channel() as channel:
+            declared = await channel.declare_queue(queue, passive=True)
+            return int(declared.declaration_result.message_count or 0)
 
     async def send_to_queue(self, queue: str, message: aio_pika.Message) -> None:
         """Put a message straight into `queue` (retry and parking moves), with a confirm."""

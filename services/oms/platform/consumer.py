@@ -5,18 +5,22 @@ For a queue `q` the topology is:
 - `q.retry.<ms>`: one durable delay queue per step of the schedule, with that TTL, whose
   expired messages dead-letter straight back into `q` (not through the exchange, so the
   other consumers of the event do not see the retry);
-- `q.parking`: durable, no consumer; what sits there needs a person (or a replay).
+- `q.parking`: durable, no consumer; what sits there needs a person (`python -m
+  oms.ops.parking`).
 
-A failed message is copied into the next delay queue with its attempt count and then acked,
-in that order, so a crash in between duplicates it (consumers are idempotent) but never loses
-it. A message that is not an event, or whose handler raises `PermanentError`, or that has
-failed its last attempt, is parked with the reason in its headers.
+A consumer dispatches on the event type: one handler per type it is bound to. A failed
+message is copied into the next delay queue with its attempt count and then acked, in that
+order, so a crash in between duplicates it (consumers are idempotent) but never loses it. A
+message that is not an event, whose type has no handler, whose handler raises
+`PermanentError`, or that has failed its last attempt, is parked with the reason in its headers.
+A handler that raises `HandBack` gives the message back to the queue at once, unharmed (a cook
+that cannot finish before its process stops).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,9 +29,11 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
 from oms.platform import logs
 from oms.platform.broker import Broker
-from oms.platform.events import Event, MalformedMessage, PermanentError
+from oms.platform.events import Event, HandBack, MalformedMessage, PermanentError
 
 Handler = Callable[[Event], Awaitable[None]]
+# Routing key (= event type) -> what to do with it.
+Handlers = Mapping[str, Handler]
 
 ATTEMPT_HEADER = "x-attempt"
 log = logs.get(__name__)
@@ -95,21 +101,14 @@ def _attempt(message: AbstractIncomingMessage) -> int:
 
 
 class Consumer:
-    """Feeds the events bound to `queue` to `handler`, up to `prefetch` at a time."""
+    """Feeds the events bound to `queue` to their handlers, up to `prefetch` at a time."""
 
     def __init__(
-        self,
-        broker: Broker,
-        queue: str,
-        routing_keys: Sequence[str],
-        handler: Handler,
-        *,
-        prefetch: int | None = None,
+        self, broker: Broker, queue: str, handlers: Handlers, *, prefetch: int | None = None
     ) -> None:
         self.broker = broker
         self.queue = queue
-        self.routing_keys = list(routing_keys)
-        self.handler = handler
+        self.handlers = dict(handlers)
         self.delays_ms = list(broker.settings.retry_delays_ms)
         self.prefetch = prefetch or broker.settings.prefetch
         self._channel: AbstractChannel | None = None
@@ -129,14 +128,10 @@ class Consumer:
         self._channel = await self.broker.connection.channel()
         await self._channel.set_qos(prefetch_count=self.prefetch)
         self._amqp_queue = await declare_queue_set(
-            self._channel,
-            self.broker.settings.exchange,
-            self.queue,
-            self.routing_keys,
-            self.delays_ms,
+            self._channel, self.broker.exchange, self.queue, list(self.handlers), self.delays_ms
         )
         self._consumer_tag = await self._amqp_queue.consume(self._on_message)
-        log.info("consumer.started", queue=self.queue, routing_keys=self.routing_keys)
+        log.info("consumer.started", queue=self.queue, events=list(self.handlers))
 
     async def stop(self, grace_seconds: float = 30.0) -> None:
         """Take no new messages, let the in-flight ones finish, then close the channel."""
@@ -172,9 +167,17 @@ class Consumer:
         except MalformedMessage as exc:
             await self._park(message, attempt, f"malformed: {exc}")
             return
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            await self._park(message, attempt, f"{self.queue} has no handler for {event.type}")
+            return
         bound = log.bind(queue=self.queue, event_id=event.id, event_type=event.type)
         try:
-            await self.handler(event)
+            await handler(event)
+        except HandBack:
+            # Not a failure: this process cannot finish it (it is stopping); another will.
+            bound.info("consumer.handed_back")
+            await message.reject(requeue=True)
         except PermanentError as exc:
             await self._park(message, attempt, f"permanent: {exc}")
         except Exception as exc:

@@ -7,9 +7,7 @@ blocks the event loop.
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass, field
-from typing import Any
 
 import consul
 import consul.aio
@@ -22,22 +20,22 @@ log = logs.get(__name__)
 
 @dataclass(frozen=True)
 class Registration:
+    """An instance at `address:port`; Consul checks it with a GET of `check_url`.
+
+    Its id is derived from the address, so a process that takes over the address of one that
+    was killed replaces that registration instead of standing beside a stale one.
+    """
+
     name: str
     address: str
     port: int
-    service_id: str = ""
+    check_url: str
     tags: tuple[str, ...] = ()
     meta: dict[str, str] = field(default_factory=dict)
-    # Set for a process that serves HTTP rather than gRPC (the gateway): Consul GETs this path.
-    http_health_path: str = ""
 
     @property
     def id(self) -> str:
-        return self.service_id or f"{self.name}-{self.address}-{self.port}"
-
-    @classmethod
-    def unique(cls, name: str, address: str, port: int, **kwargs: Any) -> Registration:
-        return cls(name, address, port, service_id=f"{name}-{uuid.uuid4().hex[:12]}", **kwargs)
+        return f"{self.name}-{self.address}-{self.port}"
 
 
 class Discovery:
@@ -51,37 +49,31 @@ class Discovery:
     async def close(self) -> None:
         await self.client.close()
 
+    def _id(self, registration: Registration) -> str:
+        return self.settings.service_prefix + registration.id
+
     async def register(self, registration: Registration) -> None:
-        """Register with a health check Consul runs: our gRPC health service, or an HTTP GET."""
-        address = f"{registration.address}:{registration.port}"
-        if registration.http_health_path:
-            check = consul.Check.http(
-                f"http://{address}{registration.http_health_path}",
-                self.settings.check_interval,
-                timeout=self.settings.check_timeout,
-                deregister=self.settings.deregister_critical_after,
-            )
-        else:
-            check = consul.Check.grpc(
-                address,
-                self.settings.check_interval,
-                timeout=self.settings.check_timeout,
-                deregister=self.settings.deregister_critical_after,
-            )
+        """Register with an HTTP health check Consul runs (the process's `/readyz`)."""
+        check = consul.Check.http(
+            registration.check_url,
+            self.settings.check_interval,
+            timeout=self.settings.check_timeout,
+            deregister=self.settings.deregister_critical_after,
+        )
         await self.client.agent.service.register(
             self.settings.service_prefix + registration.name,
-            service_id=registration.id,
+            service_id=self._id(registration),
             address=registration.address,
             port=registration.port,
             tags=list(registration.tags),
             meta=registration.meta,
             check=check,
         )
-        log.info("consul.registered", service=registration.name, service_id=registration.id)
+        log.info("consul.registered", service=registration.name, id=self._id(registration))
 
     async def deregister(self, registration: Registration) -> None:
-        await self.client.agent.service.deregister(registration.id)
-        log.info("consul.deregistered", service=registration.name, service_id=registration.id)
+        await self.client.agent.service.deregister(self._id(registration))
+        log.info("consul.deregistered", service=registration.name, id=self._id(registration))
 
     async def healthy(self, service: str) -> list[str]:
         """ "host:port" of each instance whose checks pass, cached for `cache_ttl_seconds`.

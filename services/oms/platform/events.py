@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
@@ -19,6 +20,11 @@ class MalformedMessage(Exception):
 
 class PermanentError(Exception):
     """A handler's way to say "retrying cannot help": the message is parked at once."""
+
+
+class HandBack(Exception):
+    """A handler's way to say "not here, not now": the message goes back to its queue at once
+    (no attempt counted), for another consumer."""
 
 
 def _new_id() -> str:
@@ -39,11 +45,11 @@ class Event(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
     def to_json(self) -> bytes:
-        return self.model_dump_json().encode()
+        return orjson.dumps(self.model_dump())
 
     @classmethod
     def from_json(cls, body: bytes) -> Event:
         try:
-            return cls.model_validate_json(body)
-        except ValidationError as exc:
+            return cls.model_validate(orjson.loads(body))
+        except (orjson.JSONDecodeError, ValidationError) as exc:
             raise MalformedMessage(f"not an OMS event: {exc}") from exc

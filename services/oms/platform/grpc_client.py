@@ -65,6 +65,25 @@ class Channels:
             await channel.close()
 
 
+def unavailable(details: str) -> grpc.aio.AioRpcError:
+    """The error a call answers when no instance can take it (callers may retry)."""
+    return grpc.aio.AioRpcError(
+        grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(), details=details
+    )
+
+
+def resolving_as_unavailable(resolve: Resolve) -> Resolve:
+    """`resolve`, with its own failure (Consul unreachable, no cache yet) as UNAVAILABLE."""
+
+    async def resolved(service: str) -> list[str]:
+        try:
+            return await resolve(service)
+        except Exception as exc:
+            raise unavailable(f"cannot look up {service}: {exc!r}") from exc
+
+    return resolved
+
+
 class Balancer:
     """Client-side round robin over the healthy instances of a service, found by `resolve`.
 
@@ -115,12 +134,7 @@ class Balancer:
         now = time.monotonic()
         usable = [t for t in targets if self._quarantined.get(t, 0.0) <= now] or targets
         if not usable:
-            raise grpc.aio.AioRpcError(
-                grpc.StatusCode.UNAVAILABLE,
-                grpc.aio.Metadata(),
-                grpc.aio.Metadata(),
-                details=f"no healthy instance of {self.service}",
-            )
+            raise unavailable(f"no healthy instance of {self.service}")
         return usable[next(self._counter) % len(usable)]
 
 

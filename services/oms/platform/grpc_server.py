@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from oms.platform import errors, logs
+from oms.platform import errors, logs, metrics
 from oms.platform.settings import GrpcSettings
 
 log = logs.get(__name__)
@@ -60,12 +60,11 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 await context.abort(status_for(exc), str(exc), trailing_metadata=trailers)
             finally:
                 code = context.code() or grpc.StatusCode.OK
-                log.info(
-                    "grpc.call",
-                    method=method,
-                    code=code.name if isinstance(code, grpc.StatusCode) else str(code),
-                    ms=round((time.perf_counter() - started) * 1000, 2),
-                )
+                name = code.name if isinstance(code, grpc.StatusCode) else str(code)
+                seconds = time.perf_counter() - started
+                metrics.RPC_SERVER_SECONDS.labels(method, name).observe(seconds)
+                # Per call at debug: the histogram above is what operators watch.
+                log.debug("grpc.call", method=method, code=name, ms=round(seconds * 1000, 2))
 
         wrapped: grpc.RpcMethodHandler[_Req, _Resp] = grpc.unary_unary_rpc_method_handler(
             logged,
@@ -94,22 +93,25 @@ class GrpcServer:
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self.port = 0
+        self._stopping = False
 
-    async def start(self) -> int:
-        """Bind, start and report SERVING; returns the bound port (useful with port 0)."""
+    async def start(self, serving: bool = True) -> int:
+        """Bind, start and report `serving`; returns the bound port (useful with port 0)."""
         self.port = self.server.add_insecure_port(f"{self.settings.host}:{self.settings.port}")
         await self.server.start()
-        await self.set_serving(True)
+        await self.set_serving(serving)
         log.info("grpc.started", port=self.port, services=self.service_names)
         return self.port
 
     async def set_serving(self, serving: bool) -> None:
-        status = SERVING if serving else NOT_SERVING
+        # Once stopping, nothing (say, a dependency coming back) makes us SERVING again.
+        status = SERVING if serving and not self._stopping else NOT_SERVING
         for name in ["", *self.service_names]:
             await self.health.set(name, status)
 
     async def stop(self) -> None:
         """Report NOT_SERVING, refuse new calls and give in-flight ones the grace period."""
+        self._stopping = True
         await self.set_serving(False)
         await self.server.stop(self.settings.shutdown_grace_seconds)
         log.info("grpc.stopped", port=self.port)

@@ -1,24 +1,31 @@
 """A transactional outbox on single documents, and the relay that empties it into RabbitMQ.
 
-A service that must publish because it changed a document stores the events *in that
-document*, in the same single-document update as the change (`outbox.<event id>` entries and
-an `outbox_pending` counter). The change and its events are therefore stored together or not
-at all, with no multi-document transaction, and the relay publishes them whenever the broker
-is reachable: an order accepted while RabbitMQ is down is published when it returns.
+A service that publishes because it changed a document stores the events *in that document*,
+in the same single-document write as the change (`outbox.<event id>` entries). The change and
+its events are stored together or not at all, with no multi-document transaction, and the
+relay publishes them whenever the broker is reachable: an order accepted while RabbitMQ is
+down is published when it returns.
 
-Publishing twice is possible (a crash between the broker's confirm and `mark_published`);
-consumers deduplicate by event id.
+`Outbox` is the unit of work repositories use: `insert` and `update` store a change with its
+events in one write and hand the events to the relay in memory, so the relay never reads them
+back. Once the broker has confirmed an event, the relay clears its entry; clears are batched
+into one bulk write of `_id`-only updates. A sweep at start and every `sweep_interval` seconds
+publishes whatever a dead instance, or a broker outage, left staged.
+
+Publishing twice is possible (a crash between the broker's confirm and the clear); consumers
+are idempotent by state, so a duplicate changes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry import propagate, trace
-from pymongo import ASCENDING, IndexModel
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 from oms.platform import logs
@@ -29,135 +36,222 @@ from oms.platform.mongo import Document
 log = logs.get(__name__)
 tracer = trace.get_tracer(__name__)
 
-PENDING = "outbox_pending"
-# Add to the indexes of every collection that carries an outbox, so the relay's scan is cheap.
-INDEX = IndexModel([(PENDING, ASCENDING)])
+FIELD = "outbox"
 
 
-def stage(events: Iterable[Event]) -> dict[str, Any]:
-    """Update operators that store `events` in a document's outbox.
+@dataclass(frozen=True)
+class Staged:
+    """One stored event and the trace context of the change that caused it."""
 
-    Each entry carries the current trace context, so the publish continues the trace of the
-    request that caused it. Merge the result into the update that makes the change.
-    """
-    entries: dict[str, Any] = {}
+    document_id: Any
+    event: Event
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def entry(self) -> dict[str, Any]:
+        return {"event": self.event.model_dump(mode="json"), "headers": self.headers}
+
+
+def _stage(document_id: Any, events: Iterable[Event]) -> list[Staged]:
+    staged = []
     for event in events:
         headers: dict[str, str] = {}
-        propagate.inject(headers)
-        entries[f"outbox.{event.id}"] = {"event": event.model_dump(mode="json"), "headers": headers}
-    if not entries:
-        return {}
-    return {"$set": entries, "$inc": {PENDING: len(entries)}}
+        propagate.inject(headers)  # the publish continues the trace of the change
+        staged.append(Staged(document_id, event, headers))
+    return staged
 
 
-def merge(update: dict[str, Any], staged: dict[str, Any]) -> dict[str, Any]:
-    """`update` with the staged outbox operators added to its own."""
-    merged = {operator: dict(fields) for operator, fields in update.items()}
-    for operator, fields in staged.items():
-        merged.setdefault(operator, {}).update(fields)
-    return merged
+class Outbox:
+    """The unit of work for one collection: a change and its events in one write."""
 
+    def __init__(self, collection: AsyncCollection[Document], relay: OutboxRelay) -> None:
+        self.collection = collection
+        self.relay = relay
 
-def new_document_fields(events: Iterable[Event]) -> dict[str, Any]:
-    """The outbox fields of a document inserted together with its first events."""
-    staged = stage(events).get("$set", {})
-    entries = {key.removeprefix("outbox."): value for key, value in staged.items()}
-    return {"outbox": entries, PENDING: len(entries)}
+    async def insert(self, document: Document, events: Sequence[Event] = ()) -> None:
+        """Insert `document` with `events` (DuplicateKeyError if its `_id` exists)."""
+        staged = _stage(document["_id"], events)
+        entries = {item.event.id: item.entry() for item in staged}
+        await self.collection.insert_one({**document, FIELD: entries})
+        self.relay.publish(staged)
+
+    async def update(
+        self,
+        query: Mapping[str, Any],
+        update: Mapping[str, Any],
+        events: Sequence[Event] = (),
+    ) -> Document | None:
+        """Apply `update` where `query` matches (compare-and-set), storing `events` with it.
+
+        Returns the document after the change, or None when nothing matched (and then no
+        event is stored or published).
+        """
+        document_id = query["_id"]
+        staged = _stage(document_id, events)
+        merged = {operator: dict(fields) for operator, fields in update.items()}
+        if staged:
+            merged.setdefault("$set", {}).update(
+                {f"{FIELD}.{item.event.id}": item.entry() for item in staged}
+            )
+        # No projection: FerretDB's findAndModify does not implement one.
+        document = await self.collection.find_one_and_update(
+            dict(query), merged, return_document=ReturnDocument.AFTER
+        )
+        if document is not None:
+            self.relay.publish(staged)
+        return document
 
 
 class OutboxRelay:
-    """Publishes the staged events of one collection until the broker has confirmed each.
+    """Publishes one collection's staged events until the broker has confirmed each.
 
-    `wake(document_id)` after a local write publishes that document's events at once, by
-    its id. Every `interval` seconds, and at start, a sweep looks for any document with staged
-    events (written while the broker was down, or by an instance that died). The sweep is a
-    query on `outbox_pending`; keeping it off the hot path matters where that query scans.
+    Events of one document are published in the order they were staged; documents are
+    published side by side, up to `max_in_flight`. `must_route(routing_key)` says whether a
+    durable queue takes the event, so an unroutable one is an error rather than lost.
     """
 
     def __init__(
         self,
         collection: AsyncCollection[Document],
         broker: Broker,
-        interval: float = 5.0,
+        must_route: Callable[[str], bool] = lambda _: True,
+        sweep_interval: float = 30.0,
         publish_timeout: float = 5.0,
-        max_in_flight: int = 32,
+        max_in_flight: int = 64,
+        clear_batch: int = 200,
     ) -> None:
         self.collection = collection
         self.broker = broker
-        self.interval = interval
+        self.must_route = must_route
+        self.sweep_interval = sweep_interval
         self.publish_timeout = publish_timeout
-        self._wake = asyncio.Event()
-        self._due: set[str] = set()
-        self._sweep = True
-        self._in_flight = asyncio.Semaphore(max_in_flight)
-        self._task: asyncio.Task[None] | None = None
+        self.clear_batch = clear_batch
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._chains: dict[Any, asyncio.Task[None]] = {}
+        self._in_flight: set[str] = set()
+        self._published: dict[Any, list[str]] = {}
+        self._clear_due = asyncio.Event()
+        self._sweep_due = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
 
-    def wake(self, document_id: str | None = None) -> None:
-        """Publish what `document_id` staged now (or, without an id, sweep everything)."""
-        if document_id is None:
-            self._sweep = True
-        else:
-            self._due.add(document_id)
-        self._wake.set()
+    def publish(self, staged: Sequence[Staged]) -> None:
+        """Publish these just-stored events now, after any still in flight for their document."""
+        by_document: dict[Any, list[Staged]] = {}
+        for item in staged:
+            by_document.setdefault(item.document_id, []).append(item)
+        for document_id, items in by_document.items():
+            previous = self._chains.get(document_id)
+            self._in_flight.update(item.event.id for item in items)
+            task = asyncio.create_task(self._publish_after(previous, items))
+            self._chains[document_id] = task
+            task.add_done_callback(lambda done, key=document_id: self._forget(key, done))
+
+    def sweep_soon(self) -> None:
+        self._sweep_due.set()
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"outbox-{self.collection.name}")
+        name = self.collection.name
+        self._tasks = [
+            asyncio.create_task(self._clear_loop(), name=f"outbox-clear-{name}"),
+            asyncio.create_task(self._sweep_loop(), name=f"outbox-sweep-{name}"),
+        ]
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+    async def stop(self, grace_seconds: float = 5.0) -> None:
+        """Give in-flight publishes `grace_seconds`, store their clears, then stop."""
+        chains = list(self._chains.values())
+        if chains:
+            await asyncio.wait(chains, timeout=grace_seconds)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+        with contextlib.suppress(Exception):
+            await self._clear()
 
-    async def _run(self) -> None:
+    def _forget(self, document_id: Any, done: asyncio.Task[None]) -> None:
+        if self._chains.get(document_id) is done:
+            del self._chains[document_id]
+
+    async def _publish_after(
+        self, previous: asyncio.Task[None] | None, items: Sequence[Staged]
+    ) -> None:
+        if previous is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.shield(previous)
+        try:
+            for item in items:
+                await self._publish(item)
+                self._published.setdefault(item.document_id, []).append(item.event.id)
+                self._clear_due.set()
+        except Exception:
+            # Nothing is lost: the events stay stored and the next sweep publishes them.
+            log.warning("outbox.publish_failed", collection=self.collection.name, exc_info=True)
+            self._sweep_due.set()
+        finally:
+            self._in_flight.difference_update(item.event.id for item in items)
+
+    async def _publish(self, item: Staged) -> None:
+        parent = propagate.extract(item.headers)
+        async with self._slots:
+            with tracer.start_as_current_span(f"outbox publish {item.event.type}", context=parent):
+                await asyncio.wait_for(
+                    self.broker.publish(item.event, mandatory=self.must_route(item.event.type)),
+                    self.publish_timeout,
+                )
+
+    async def _clear_loop(self) -> None:
         while True:
-            self._wake.clear()
-            due, self._due = self._due, set()
-            sweep, self._sweep = self._sweep, False
+            await self._clear_due.wait()
+            self._clear_due.clear()
             try:
-                if sweep:
-                    await self.relay_once()
-                elif due:
-                    await self.relay_documents(due)
+                await self._clear()
             except Exception:
-                # Nothing is lost: the events stay staged and the next sweep publishes them.
-                log.warning("outbox.relay_failed", collection=self.collection.name, exc_info=True)
+                # The entries stay stored; a sweep may publish them again (consumers dedupe).
+                log.warning("outbox.clear_failed", collection=self.collection.name, exc_info=True)
+
+    async def _clear(self) -> None:
+        """One bulk write removes every confirmed entry, one `_id`-only update per document."""
+        while self._published:
+            batch = dict(list(self._published.items())[: self.clear_batch])
+            for document_id in batch:
+                del self._published[document_id]
+            operations = [
+                UpdateOne({"_id": document_id}, {"$unset": {f"{FIELD}.{e}": "" for e in ids}})
+                for document_id, ids in batch.items()
+            ]
+            await self.collection.bulk_write(operations, ordered=False)
+
+    async def _sweep_loop(self) -> None:
+        while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), self.interval)
-            except TimeoutError:
-                self._sweep = True
+                await self.sweep()
+            except Exception:
+                log.warning("outbox.sweep_failed", collection=self.collection.name, exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sweep_due.wait(), self.sweep_interval)
+            self._sweep_due.clear()
 
-    async def relay_once(self, batch: int = 100) -> int:
-        """Publish everything pending; returns how many events the broker confirmed."""
-        cursor = self.collection.find({PENDING: {"$gt": 0}}, {"outbox": 1}).limit(batch)
-        documents = [document async for document in cursor]
-        return sum(await asyncio.gather(*(self._relay(document) for document in documents)))
+    async def sweep(self, limit: int = 500) -> int:
+        """Publish what is stored but not in flight here; returns how many events it handed on.
 
-    async def relay_documents(self, document_ids: Iterable[str]) -> int:
-        """Publish what these documents staged; returns how many events were confirmed."""
+        This query is not served by `_id`: it runs at start, every `sweep_interval` seconds and
+        after a failed publish, never on a request's path.
+        """
+        cursor = self.collection.find({FIELD: {"$exists": True, "$ne": {}}}, {FIELD: 1})
+        handled_here = self._in_flight.union(*self._published.values())
+        handed = 0
+        async for document in cursor.limit(limit):
+            staged = [
+                Staged(document["_id"], Event.model_validate(entry["event"]), entry["headers"])
+                for event_id, entry in (document.get(FIELD) or {}).items()
+                if event_id not in handled_here
+            ]
+            handed += len(staged)
+            self.publish(staged)
+        return handed
 
-        async def relay(document_id: str) -> int:
-            document = await self.collection.find_one({"_id": document_id}, {"outbox": 1})
-            return 0 if document is None else await self._relay(document)
-
-        return sum(await asyncio.gather(*(relay(document_id) for document_id in document_ids)))
-
-    async def _relay(self, document: Document) -> int:
-        """Publish one document's events in the order they were staged, then clear each."""
-        published = 0
-        for event_id, entry in (document.get("outbox") or {}).items():
-            await self._publish(entry)
-            await self.collection.update_one(
-                {"_id": document["_id"], f"outbox.{event_id}": {"$exists": True}},
-                {"$unset": {f"outbox.{event_id}": ""}, "$inc": {PENDING: -1}},
-            )
-            published += 1
-        return published
-
-    async def _publish(self, entry: dict[str, Any]) -> None:
-        event = Event.model_validate(entry["event"])
-        parent = propagate.extract(entry.get("headers") or {})
-        # Documents are relayed side by side (each waits for its own confirms), up to a bound.
-        async with self._in_flight:
-            with tracer.start_as_current_span(f"outbox publish {event.type}", context=parent):
-                await asyncio.wait_for(self.broker.publish(event), self.publish_timeout)
+    async def drain(self) -> None:
+        """Wait until every event handed over so far is published and cleared (tests, stop)."""
+        while self._chains:
+            await asyncio.gather(*self._chains.values(), return_exceptions=True)
+        await self._clear()

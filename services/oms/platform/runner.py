@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from collections.abc import Awaitable, Callable
+from typing import NoReturn
+
+import uvloop
 
 from oms.platform import logs
 
@@ -58,5 +62,11 @@ async def serve(main: Callable[[Lifecycle], Awaitable[None]]) -> None:
 
 
 def run(main: Callable[[Lifecycle], Awaitable[None]]) -> None:
-    """Entrypoint for `__main__` modules."""
-    asyncio.run(serve(main))
+    """Entrypoint for `__main__` modules, on uvloop's event loop (libuv: cheaper I/O)."""
+    uvloop.run(serve(main))
+
+
+def refuse_to_start(service: str, reason: str) -> NoReturn:
+    """Stop before starting anything, with one line saying why (exit status 78, EX_CONFIG)."""
+    print(f"{service}: refusing to start: {reason}", file=sys.stderr, flush=True)
+    raise SystemExit(78)

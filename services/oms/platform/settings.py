@@ -8,6 +8,8 @@ needs no environment at all. Settings are built once in a service's `__main__`, 
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -21,13 +23,49 @@ class LogSettings(BaseSettings):
     format: str = Field(default="json", pattern="^(json|console)$")
 
 
+class RuntimeSettings(BaseSettings):
+    """`OMS_MODE`: `production` (the default) or `development`, the local mode `scripts/dev`
+    and docker compose set. Only development accepts the documented placeholder secrets."""
+
+    model_config = SettingsConfigDict(env_prefix="OMS_")
+
+    mode: Literal["production", "development"] = "production"
+
+    @property
+    def development(self) -> bool:
+        return self.mode == "development"
+
+
 class TracingSettings(BaseSettings):
-    """The standard OpenTelemetry variables: `OTEL_SDK_DISABLED`, `OTEL_EXPORTER_OTLP_ENDPOINT`."""
+    """The standard OpenTelemetry variables: `OTEL_SDK_DISABLED`, `OTEL_EXPORTER_OTLP_ENDPOINT`,
+    `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` (e.g. `parentbased_traceidratio` and
+    `0.01` keep one trace in a hundred, and every span of a kept trace)."""
 
     model_config = SettingsConfigDict(env_prefix="OTEL_")
 
     sdk_disabled: bool = False
     exporter_otlp_endpoint: str = "http://127.0.0.1:4317"
+    traces_sampler: Literal[
+        "always_on",
+        "always_off",
+        "traceidratio",
+        "parentbased_always_on",
+        "parentbased_always_off",
+        "parentbased_traceidratio",
+    ] = "parentbased_always_on"
+    traces_sampler_arg: float = Field(default=1.0, ge=0, le=1)
+
+
+class OpsSettings(BaseSettings):
+    """`OPS_HOST` / `OPS_PORT`: the ops HTTP server (`/metrics`, `/healthz`, `/readyz`);
+    port 0 picks a free one."""
+
+    model_config = SettingsConfigDict(env_prefix="OPS_")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=9464, ge=0, le=65535)
+    # How often the process checks that MongoDB and RabbitMQ answer (readiness).
+    check_interval_seconds: float = Field(default=2.0, gt=0)
 
 
 class GrpcSettings(BaseSettings):
@@ -44,12 +82,11 @@ class GrpcSettings(BaseSettings):
 
 
 class RabbitMQSettings(BaseSettings):
-    """`RABBITMQ_URL`, the events exchange, consumer prefetch and the retry schedule."""
+    """`RABBITMQ_URL`, consumer prefetch and the retry schedule."""
 
     model_config = SettingsConfigDict(env_prefix="RABBITMQ_")
 
     url: str = "amqp://guest:guest@127.0.0.1:5672/"
-    exchange: str = "oms.events"
     channel_pool_size: int = Field(default=4, ge=1, le=64)
     prefetch: int = Field(default=16, ge=1, le=1000)
     # One delay queue per step; a message that fails len(retry_delays_ms) + 1 times is parked.

@@ -18,7 +18,7 @@ from opentelemetry.instrumentation.grpc import (
 )
 from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from oms.platform.settings import TracingSettings
@@ -52,6 +52,19 @@ class Tracing:
                 instrumentor().uninstrument()
 
 
+def sampler(settings: TracingSettings) -> sampling.Sampler:
+    """The sampler `OTEL_TRACES_SAMPLER` names, with `OTEL_TRACES_SAMPLER_ARG` as its ratio."""
+    ratio = settings.traces_sampler_arg
+    return {
+        "always_on": lambda: sampling.ALWAYS_ON,
+        "always_off": lambda: sampling.ALWAYS_OFF,
+        "traceidratio": lambda: sampling.TraceIdRatioBased(ratio),
+        "parentbased_always_on": lambda: sampling.ParentBased(sampling.ALWAYS_ON),
+        "parentbased_always_off": lambda: sampling.ParentBased(sampling.ALWAYS_OFF),
+        "parentbased_traceidratio": lambda: sampling.ParentBased(sampling.TraceIdRatioBased(ratio)),
+    }[settings.traces_sampler]()
+
+
 def setup(service: str, settings: TracingSettings) -> Tracing:
     """Install the global tracer provider once per process (a second call reuses it)."""
     if settings.sdk_disabled:
@@ -59,9 +72,14 @@ def setup(service: str, settings: TracingSettings) -> Tracing:
     current = trace.get_tracer_provider()
     if isinstance(current, TracerProvider):
         return Tracing(current)
-    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}))
+    provider = TracerProvider(
+        resource=Resource.create({SERVICE_NAME: service}), sampler=sampler(settings)
+    )
     exporter = OTLPSpanExporter(endpoint=settings.exporter_otlp_endpoint, insecure=True)
-    provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=500))
+    # Spans leave in batches from a background thread; a full queue drops, never blocks.
+    provider.add_span_processor(
+        BatchSpanProcessor(exporter, schedule_delay_millis=500, max_export_batch_size=512)
+    )
     trace.set_tracer_provider(provider)
     for instrumentor in _INSTRUMENTORS:
         if not instrumentor().is_instrumented_by_opentelemetry:

@@ -1,24 +1,31 @@
-"""Order events that move stock: paid commits, cancelled and expired release."""
+"""Order's decisions that move stock: confirmed commits, cancelled and expired release, a
+refund returns the stock or writes it off."""
 
 from __future__ import annotations
 
 from oms import domain_events as events
-from oms.platform.events import Event, PermanentError
+from oms.platform.consumer import Handlers
 from oms.stock.handlers import StockHandlers
 
 
-class StockConsumers:
-    def __init__(self, handlers: StockHandlers) -> None:
-        self.handlers = handlers
+def orders(stock: StockHandlers) -> Handlers:
+    async def confirmed(event: events.OrderConfirmed) -> None:
+        await stock.commit(event.order_id)
 
-    async def handle(self, event: Event) -> None:
-        if event.type == events.OrderPaid.ROUTING_KEY:
-            await self.handlers.commit(events.parse(events.OrderPaid, event).order_id)
-        elif event.type == events.OrderCancelled.ROUTING_KEY:
-            order_id = events.parse(events.OrderCancelled, event).order_id
-            await self.handlers.release(order_id, "cancelled")
-        elif event.type == events.OrderExpired.ROUTING_KEY:
-            order_id = events.parse(events.OrderExpired, event).order_id
-            await self.handlers.release(order_id, "expired")
-        else:
-            raise PermanentError(f"stock does not handle {event.type}")
+    async def cancelled(event: events.OrderCancelled) -> None:
+        await stock.release(event.order_id, "cancelled")
+
+    async def expired(event: events.OrderExpired) -> None:
+        await stock.release(event.order_id, "expired")
+
+    async def refunded(event: events.OrderRefunded) -> None:
+        await stock.refunded(event.order_id, event.stock)
+
+    return dict(
+        [
+            events.route(events.OrderConfirmed, confirmed),
+            events.route(events.OrderCancelled, cancelled),
+            events.route(events.OrderExpired, expired),
+            events.route(events.OrderRefunded, refunded),
+        ]
+    )

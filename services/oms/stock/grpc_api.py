@@ -1,4 +1,4 @@
-"""StockService over gRPC."""
+"""StockService over gRPC: protobuf in, use cases, protobuf out."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from typing import Any
 
 from oms.contracts.v1 import stock_pb2, stock_pb2_grpc
 from oms.order_lines import Line
-from oms.platform.errors import InvalidArgument
 from oms.stock.domain import Level, Shortage
 from oms.stock.handlers import StockHandlers
 
@@ -57,22 +56,16 @@ class StockApi(stock_pb2_grpc.StockServiceServicer):
     async def Commit(
         self, request: stock_pb2.CommitRequest, context: Any
     ) -> stock_pb2.CommitResponse:
-        return stock_pb2.CommitResponse(committed=await self.handlers.commit(request.order_id))
+        await self.handlers.commit(request.order_id)
+        return stock_pb2.CommitResponse(committed=True)
 
     async def GetLevels(
         self, request: stock_pb2.GetLevelsRequest, context: Any
     ) -> stock_pb2.GetLevelsResponse:
-        levels = await self.handlers.repository.levels(list(request.item_ids))
+        levels = await self.handlers.levels(list(request.item_ids))
         return stock_pb2.GetLevelsResponse(levels=[_level(level) for level in levels])
 
     async def SetLevel(
         self, request: stock_pb2.SetLevelRequest, context: Any
     ) -> stock_pb2.StockLevel:
-        if not request.item_id:
-            raise InvalidArgument("item_id is required")
-        if not 0 <= request.on_hand <= 1_000_000:
-            raise InvalidArgument("on_hand must be 0..1000000")
-        level = await self.handlers.repository.set_on_hand(request.item_id, request.on_hand)
-        if level is None:
-            raise InvalidArgument(f"{request.item_id} has more reserved than {request.on_hand}")
-        return _level(level)
+        return _level(await self.handlers.set_on_hand(request.item_id, request.on_hand))

@@ -1,104 +1,245 @@
-"""Stock use cases: reserve all-or-nothing, release, commit; each idempotent per order."""
+"""Stock use cases: reserve all-or-nothing, release, commit, and what a refund does to stock.
+
+Every operation on a reservation runs the same way: one caller claims it with a
+compare-and-set into its in-progress state (`reserving`, `releasing`, `committing`,
+`returning`), applies the effect to each line's item once (a marked, conditional update), and
+records the outcome. A caller that finds an operation in progress leaves it to its owner
+(UNAVAILABLE: try again), unless the claim is older than `takeover_after`, when the owner is
+taken to be dead and the operation is finished for it; the markers make that safe. An owner
+never writes an effect later than half of `takeover_after` after its claim, so a slow owner
+and its successor never both apply one.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal
 
+from pymongo.errors import DuplicateKeyError
+
+from oms import seed_file
 from oms.order_lines import Line, merge_lines
 from oms.platform import logs
-from oms.platform.errors import FailedPrecondition, InvalidArgument
-from oms.stock.domain import ReservationState, Shortage
-from oms.stock.repository import MongoStockRepository
+from oms.platform.errors import FailedPrecondition, InvalidArgument, Unavailable
+from oms.stock.domain import EFFECT, FINISHES, Level, R, Reservation, Shortage
+from oms.stock.repository import StockRepository
 
 log = logs.get(__name__)
-R = ReservationState
+MAX_ON_HAND = 1_000_000
 
 
-def _lines(record: dict[str, Any]) -> list[Line]:
-    return [Line(line["item_id"], line["quantity"]) for line in record["lines"]]
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class StockHandlers:
-    def __init__(self, repository: MongoStockRepository) -> None:
+    def __init__(
+        self,
+        repository: StockRepository,
+        takeover_after: timedelta = timedelta(seconds=60),
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         self.repository = repository
+        self.takeover_after = takeover_after
+        self.clock = clock
 
-    async def check(self, lines: Sequence[Line]) -> list[Shortage]:
-        """The lines that could not be reserved right now (a read: nothing is held)."""
-        merged = merge_lines(lines)
-        available = await self.repository.available_many([line.item_id for line in merged])
-        return [
-            Shortage(line.item_id, line.quantity, available.get(line.item_id, 0))
-            for line in merged
-            if available.get(line.item_id, 0) < line.quantity
-        ]
+    # --- levels -------------------------------------------------------------------------
+
+    async def levels(self, item_ids: Sequence[str]) -> list[Level]:
+        return await self.repository.levels(item_ids)
+
+    async def set_on_hand(self, item_id: str, on_hand: int) -> Level:
+        if not item_id:
+            raise InvalidArgument("item_id is required")
+        if not 0 <= on_hand <= MAX_ON_HAND:
+            raise InvalidArgument(f"on_hand must be 0..{MAX_ON_HAND}")
+        level = await self.repository.set_on_hand(item_id, on_hand)
+        if level is None:
+            raise InvalidArgument(f"orders hold more of {item_id} than {on_hand}")
+        return level
+
+    async def seed(self, path: str) -> int:
+        """Stock the seed file's items that have no stock yet (edits made since survive)."""
+        added = 0
+        for item_id, quantity in seed_file.read(Path(path)).stock.items():
+            added += await self.repository.add_item(item_id, quantity)
+        return added
+
+    # --- reservations -------------------------------------------------------------------
 
     async def reserve(self, order_id: str, lines: Sequence[Line]) -> list[Shortage]:
-        """Hold every line or none; returns the shortages (empty when reserved).
+        """Hold every line or none; the shortages (none when held).
 
         A reservation that was held is final for the order (repeats return it); a refused one
-        holds nothing and is not remembered, so the same order may try again later.
+        holds nothing, so the same order may try again, after a restock for instance.
         """
         if not order_id:
             raise InvalidArgument("order_id is required")
         wanted = merge_lines(lines)
-        record = await self.repository.reservation(order_id)
-        if record is None or R(record["state"]) is R.REJECTED:
-            # Most refusals are seen by a read, without writing (and queueing behind) anything.
-            if shortages := await self.check(wanted):
-                return shortages
-        record = await self.repository.start_reservation(order_id, wanted)
-        state = R(record["state"])
-        if state is R.RESERVED:
+        now = self.clock()
+        try:
+            await self.repository.start(order_id, wanted, now)
+            return await self._hold_all(order_id, wanted, now)
+        except DuplicateKeyError:
+            pass
+        reservation = await self._existing(order_id)
+        if reservation.state is R.HELD:
             return []
-        if state in (R.RELEASED, R.COMMITTED):
-            raise FailedPrecondition(f"the reservation of order {order_id} is {state}")
-        # RESERVING: new, or a retry after a crash; holds are idempotent, so redo them all.
-        return await self._hold_all(order_id, _lines(record))
+        if reservation.state is R.REJECTED:
+            claimed = await self.repository.claim(
+                order_id, R.REJECTED, R.RESERVING, now, lines=wanted
+            )
+            if claimed is None:
+                raise Unavailable(f"the reservation of order {order_id} changed; try again")
+            return await self._hold_all(order_id, wanted, now)
+        if reservation.state is R.RESERVING:
+            taken = await self._take_over(reservation, now)
+            return await self._hold_all(order_id, [Line(i, q) for i, q in taken.lines], now)
+        raise FailedPrecondition(f"the reservation of order {order_id} is {reservation.state}")
 
-    async def _hold_all(self, order_id: str, wanted: Sequence[Line]) -> list[Shortage]:
+    async def _hold_all(
+        self, order_id: str, lines: Sequence[Line], claimed: datetime
+    ) -> list[Shortage]:
         held: list[Line] = []
-        shortages: list[Shortage] = []
-        for line in wanted:
-            if await self.repository.hold(order_id, line):
-                held.append(line)
-            else:
-                available = await self.repository.available(line.item_id)
-                shortages.append(Shortage(line.item_id, line.quantity, available))
-        if shortages:
-            for line in held:
-                await self.repository.unhold(order_id, line)
-            await self.repository.set_state(order_id, R.REJECTED, [R.RESERVING], shortages)
-            log.info("stock.rejected", order_id=order_id, short=[s.item_id for s in shortages])
-            return shortages
-        await self.repository.set_state(order_id, R.RESERVED, [R.RESERVING])
+        for line in lines:
+            self._fence(claimed)
+            if not await self.repository.apply(
+                line.item_id, order_id, EFFECT[R.RESERVING], line.quantity, claimed
+            ):
+                shortages = await self._shortages(lines)
+                for done in held:
+                    await self.repository.undo_hold(done.item_id, order_id, done.quantity)
+                await self.repository.finish(order_id, R.RESERVING, R.REJECTED)
+                log.info("stock.rejected", order_id=order_id, short=[s.item_id for s in shortages])
+                return shortages
+            held.append(line)
+        if not await self.repository.finish(order_id, R.RESERVING, R.HELD):
+            # Taken over (this owner was too slow): give back what this attempt held.
+            for done in held:
+                await self.repository.undo_hold(done.item_id, order_id, done.quantity)
+            raise Unavailable(f"the reservation of order {order_id} was taken over; try again")
+        self.repository.prune_later(order_id, EFFECT[R.RESERVING], [x.item_id for x in lines])
         return []
 
+    async def check(self, lines: Sequence[Line]) -> list[Shortage]:
+        """The lines that could not be held right now (a read: nothing is held)."""
+        shortages = []
+        for line in merge_lines(lines):
+            level = await self.repository.level(line.item_id)
+            available = level.available if level else 0
+            if available < line.quantity:
+                shortages.append(Shortage(line.item_id, line.quantity, available))
+        return shortages
+
+    async def _shortages(self, lines: Sequence[Line]) -> list[Shortage]:
+        # A hold failed, so something is short, even if it came back since.
+        shortages = await self.check(lines)
+        return shortages or [Shortage(lines[0].item_id, lines[0].quantity, 0)]
+
     async def release(self, order_id: str, reason: str) -> bool:
-        record = await self.repository.reservation(order_id)
-        if record is None:
-            return False
-        state = R(record["state"])
-        if state is R.COMMITTED:
-            raise FailedPrecondition(f"order {order_id} is paid; its stock cannot be released")
-        if state in (R.RELEASED, R.REJECTED):
-            return state is R.RELEASED
-        for line in _lines(record):
-            await self.repository.unhold(order_id, line)
-        await self.repository.set_state(order_id, R.RELEASED, [R.RESERVING, R.RESERVED])
+        """Give the order's stock back (cancelled, expired, never stored); False if it held none.
+
+        FAILED_PRECONDITION once the stock was committed: a paid order's stock comes back
+        only through a refund.
+        """
+        reservation = await self.repository.get(order_id)
+        if reservation is None or reservation.state in (R.REJECTED, R.RELEASED):
+            return reservation is not None and reservation.state is R.RELEASED
+        done = await self._operate(reservation, {R.HELD, R.RESERVING}, R.RELEASING)
         log.info("stock.released", order_id=order_id, reason=reason)
+        return done
+
+    async def commit(self, order_id: str) -> None:
+        """The order was paid: what it held is sold (on hand goes down)."""
+        reservation = await self._existing(order_id)
+        if reservation.state in (R.COMMITTED, R.RETURNING, R.RETURNED, R.WRITTEN_OFF):
+            return
+        await self._operate(reservation, {R.HELD}, R.COMMITTING)
+
+    async def refunded(self, order_id: str, stock: Literal["return", "write_off"]) -> None:
+        """A paid order was refunded: its stock comes back, or stays sold (written off)."""
+        reservation = await self._existing(order_id)
+        if stock == "return":
+            if reservation.state in (R.HELD, R.RELEASING, R.RESERVING):
+                await self._operate(reservation, {R.HELD, R.RESERVING}, R.RELEASING)
+                return
+            if reservation.state is R.COMMITTING:
+                await self._operate(reservation, {R.HELD}, R.COMMITTING)
+                reservation = await self._existing(order_id)
+            if reservation.state in (R.COMMITTED, R.RETURNING):
+                await self._operate(reservation, {R.COMMITTED}, R.RETURNING)
+            return
+        if reservation.state in (R.HELD, R.COMMITTING):
+            await self._operate(reservation, {R.HELD}, R.COMMITTING)
+        if await self.repository.finish(order_id, R.COMMITTED, R.WRITTEN_OFF):
+            log.info("stock.written_off", order_id=order_id)
+
+    async def _existing(self, order_id: str) -> Reservation:
+        reservation = await self.repository.get(order_id)
+        if reservation is None:
+            raise FailedPrecondition(f"order {order_id} has no reservation")
+        return reservation
+
+    async def _operate(self, reservation: Reservation, start: Collection[R], working: R) -> bool:
+        """Claim `working` from `start` (or take a dead owner's over), apply, record."""
+        now = self.clock()
+        done = FINISHES[working]
+        if reservation.state is done:
+            return True
+        abandoned = reservation.state is R.RESERVING and working is R.RELEASING
+        if reservation.state is working or abandoned:
+            # In progress: its owner's, unless the owner is gone. A release may finish an
+            # abandoned reservation; nothing else may interrupt a live one.
+            reservation = await self._take_over(reservation, now, working)
+        elif reservation.state in start:
+            claimed = await self.repository.claim(
+                reservation.order_id, reservation.state, working, now
+            )
+            if claimed is None:
+                raise Unavailable(f"the reservation of {reservation.order_id} changed; try again")
+            reservation = claimed
+        else:
+            raise FailedPrecondition(
+                f"the reservation of order {reservation.order_id} is {reservation.state}"
+            )
+        order_id = reservation.order_id
+        if working is R.RELEASING and reservation.came_from is R.RESERVING:
+            # A reservation that never finished: give back only the holds that were made.
+            for item_id, quantity in reservation.lines:
+                self._fence(now)
+                await self.repository.undo_hold(item_id, order_id, quantity)
+        else:
+            effect = EFFECT[working]
+            for item_id, quantity in reservation.lines:
+                self._fence(now)
+                await self.repository.apply(item_id, order_id, effect, quantity, now)
+            self.repository.prune_later(order_id, effect, [i for i, _ in reservation.lines])
+        await self.repository.finish(order_id, working, done)
         return True
 
-    async def commit(self, order_id: str) -> bool:
-        record = await self.repository.reservation(order_id)
-        if record is None:
-            raise FailedPrecondition(f"order {order_id} has no reservation")
-        state = R(record["state"])
-        if state is R.COMMITTED:
-            return True
-        if state is not R.RESERVED:
-            raise FailedPrecondition(f"the reservation of order {order_id} is {state}")
-        for line in _lines(record):
-            await self.repository.consume_hold(order_id, line)
-        await self.repository.set_state(order_id, R.COMMITTED, [R.RESERVED])
-        return True
+    async def _take_over(
+        self, reservation: Reservation, now: datetime, to: R | None = None
+    ) -> Reservation:
+        """Continue (as `to`, by default the same operation) what a dead owner left."""
+        if now - reservation.claimed_at < self.takeover_after:
+            raise Unavailable(
+                f"the stock of order {reservation.order_id} is being changed; try again"
+            )
+        taken = await self.repository.claim(
+            reservation.order_id,
+            reservation.state,
+            to or reservation.state,
+            now,
+            claimed_at=reservation.claimed_at,
+        )
+        if taken is None:
+            raise Unavailable(f"the reservation of {reservation.order_id} changed; try again")
+        log.warning("stock.took_over", order_id=reservation.order_id, state=reservation.state.value)
+        return taken
+
+    def _fence(self, claimed: datetime) -> None:
+        """An owner slower than half the takeover time stops: a successor may have begun."""
+        if self.clock() - claimed > self.takeover_after / 2:
+            raise Unavailable("this stock operation took too long; it is left to a successor")

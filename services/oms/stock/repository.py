@@ -1,139 +1,238 @@
-"""Stock in MongoDB, safe under concurrency with single-document atomic updates only.
+"""Stock in MongoDB, exact under concurrency and crashes with single-document atomicity only.
 
-`stock_items`: `{_id: item_id, on_hand, available, holds: {order_id: quantity}}`. A hold
-is added together with the decrement of `available`, in one conditional update that
-matches only while enough is available and the order holds nothing yet, so stock is never
-oversold and repeating a reservation never takes twice. Release and commit remove the hold
-in the same way. `stock_reservations` remembers each order's outcome for idempotency.
+`stock_items`: `{_id: item, stock: {on_hand, available}, ops: {"<order>:<op>": at}}`. An
+effect on an item's counters is one conditional update that also sets its marker in `ops`,
+and matches only while that marker is absent, so applying it again changes nothing. Markers
+live only while their operation is in progress: once the reservation records the outcome, the
+marker is removed by this process's next write to the item (or a flush shortly after), so an
+item document stays small however many orders hold it.
+
+`stock_reservations`: `{_id: order, lines, state: {status, claimed_at, from}}`, one per order,
+whose compare-and-set state machine (`oms.stock.domain`) decides which caller applies an
+operation's effects. Every filter is `_id` plus dotted conditions.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from oms.order_lines import Line
+from oms.platform import logs
 from oms.platform.mongo import Document
-from oms.stock.domain import Level, ReservationState, Shortage
+from oms.stock.domain import DELTAS, Level, Op, R, Reservation
+
+log = logs.get(__name__)
 
 
-def _level(doc: dict[str, Any]) -> Level:
-    return Level(doc["_id"], doc["on_hand"], doc["on_hand"] - doc["available"])
+class StockRepository(Protocol):
+    async def levels(self, item_ids: Sequence[str]) -> list[Level]: ...
+    async def level(self, item_id: str) -> Level | None: ...
+    async def set_on_hand(self, item_id: str, on_hand: int) -> Level | None: ...
+    async def add_item(self, item_id: str, on_hand: int) -> bool: ...
+    async def apply(
+        self, item_id: str, order_id: str, op: Op, quantity: int, at: datetime
+    ) -> bool: ...
+    async def undo_hold(self, item_id: str, order_id: str, quantity: int) -> None: ...
+    def prune_later(self, order_id: str, op: Op, item_ids: Sequence[str]) -> None: ...
+    async def start(self, order_id: str, lines: Sequence[Line], at: datetime) -> None: ...
+    async def get(self, order_id: str) -> Reservation | None: ...
+    async def claim(
+        self,
+        order_id: str,
+        current: R,
+        to: R,
+        at: datetime,
+        *,
+        claimed_at: datetime | None = None,
+        lines: Sequence[Line] | None = None,
+    ) -> Reservation | None: ...
+    async def finish(self, order_id: str, working: R, to: R) -> bool: ...
+
+
+def _marker(order_id: str, op: Op) -> str:
+    return f"ops.{order_id}:{op.value}"
+
+
+def _level(doc: Document) -> Level:
+    return Level(doc["_id"], doc["stock"]["on_hand"], doc["stock"]["available"])
+
+
+def _reservation(doc: Document) -> Reservation:
+    state = doc["state"]
+    return Reservation(
+        order_id=doc["_id"],
+        state=R(state["status"]),
+        lines=tuple((line["item_id"], line["quantity"]) for line in doc["lines"]),
+        claimed_at=state["claimed_at"],
+        came_from=R(state["from"]) if state.get("from") else None,
+    )
 
 
 class MongoStockRepository:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], flush_after_seconds: float = 1.0) -> None:
         self.items = db.stock_items
         self.reservations = db.stock_reservations
+        self.flush_after_seconds = flush_after_seconds
+        self._prunable: dict[str, set[str]] = {}
+        self._flush: asyncio.Task[None] | None = None
+
+    # --- items ----------------------------------------------------------------------------
 
     async def levels(self, item_ids: Sequence[str]) -> list[Level]:
+        # Bounded by the menu, not by orders: the only query here that is not by `_id`.
         query = {"_id": {"$in": list(item_ids)}} if item_ids else {}
-        return [_level(doc) async for doc in self.items.find(query, {"holds": 0}).sort("_id", 1)]
+        projection = {"stock": 1}
+        return [_level(doc) async for doc in self.items.find(query, projection).sort("_id", 1)]
 
-    async def available(self, item_id: str) -> int:
-        doc = await self.items.find_one({"_id": item_id}, {"available": 1})
-        return int(doc["available"]) if doc else 0
+    async def level(self, item_id: str) -> Level | None:
+        doc = await self.items.find_one({"_id": item_id}, {"stock": 1})
+        return _level(doc) if doc else None
 
-    async def available_many(self, item_ids: Sequence[str]) -> dict[str, int]:
-        """Available quantity per known item id (unknown ids are absent)."""
-        cursor = self.items.find({"_id": {"$in": list(item_ids)}}, {"available": 1})
-        return {doc["_id"]: int(doc["available"]) async for doc in cursor}
+    async def add_item(self, item_id: str, on_hand: int) -> bool:
+        """Start stocking an item; False if it is stocked already."""
+        try:
+            await self.items.insert_one(
+                {"_id": item_id, "stock": {"on_hand": on_hand, "available": on_hand}, "ops": {}}
+            )
+        except DuplicateKeyError:
+            return False
+        return True
 
     async def set_on_hand(self, item_id: str, on_hand: int) -> Level | None:
-        """Sets on-hand stock keeping every hold; None if it would drop below the holds."""
+        """Set what is on hand, keeping what orders hold; None if it would drop below that."""
         for _ in range(20):  # optimistic: retry when a reservation changed the item meanwhile
-            doc = await self.items.find_one({"_id": item_id}, {"holds": 0})
-            if doc is None:
-                try:
-                    await self.items.insert_one(
-                        {"_id": item_id, "on_hand": on_hand, "available": on_hand, "holds": {}}
-                    )
-                    return Level(item_id, on_hand, 0)
-                except DuplicateKeyError:
-                    continue
-            delta = on_hand - doc["on_hand"]
-            if doc["available"] + delta < 0:
+            level = await self.level(item_id)
+            if level is None:
+                if await self.add_item(item_id, on_hand):
+                    return Level(item_id, on_hand, on_hand)
+                continue
+            delta = on_hand - level.on_hand
+            if level.available + delta < 0:
                 return None
             result = await self.items.update_one(
-                {"_id": item_id, "on_hand": doc["on_hand"], "available": doc["available"]},
-                {"$inc": {"on_hand": delta, "available": delta}},
+                {
+                    "_id": item_id,
+                    "stock.on_hand": level.on_hand,
+                    "stock.available": level.available,
+                },
+                {"$inc": {"stock.on_hand": delta, "stock.available": delta}},
             )
-            if result.modified_count or delta == 0:
-                return Level(item_id, on_hand, on_hand - (doc["available"] + delta))
+            if result.matched_count:
+                return Level(item_id, on_hand, level.available + delta)
         raise RuntimeError(f"stock of {item_id} kept changing; try again")
 
-    async def hold(self, order_id: str, line: Line) -> bool:
-        """Take `line` for the order if available (true also if the order already holds it)."""
-        key = f"holds.{order_id}"
-        result = await self.items.update_one(
-            {"_id": line.item_id, "available": {"$gte": line.quantity}, key: {"$exists": False}},
-            {"$inc": {"available": -line.quantity}, "$set": {key: line.quantity}},
-        )
-        if result.modified_count:
-            return True
-        return await self.items.count_documents({"_id": line.item_id, key: {"$exists": True}}) > 0
-
-    async def unhold(self, order_id: str, line: Line) -> None:
-        key = f"holds.{order_id}"
-        await self.items.update_one(
-            {"_id": line.item_id, key: {"$exists": True}},
-            {"$inc": {"available": line.quantity}, "$unset": {key: ""}},
-        )
-
-    async def consume_hold(self, order_id: str, line: Line) -> None:
-        key = f"holds.{order_id}"
-        await self.items.update_one(
-            {"_id": line.item_id, key: {"$exists": True}},
-            {"$inc": {"on_hand": -line.quantity}, "$unset": {key: ""}},
-        )
-
-    async def start_reservation(self, order_id: str, lines: Sequence[Line]) -> dict[str, Any]:
-        """The order's reservation record, in RESERVING state if it is new or was refused."""
-        record = {
-            "_id": order_id,
-            "state": ReservationState.RESERVING.value,
-            "lines": [{"item_id": line.item_id, "quantity": line.quantity} for line in lines],
-            "shortages": [],
-            "updated_at": datetime.now(UTC),
+    async def apply(self, item_id: str, order_id: str, op: Op, quantity: int, at: datetime) -> bool:
+        """Apply `op` for the order once; False only when a hold finds too little available."""
+        marker = _marker(order_id, op)
+        query: dict[str, Any] = {"_id": item_id, marker: {"$exists": False}}
+        if op is Op.HOLD:
+            query["stock.available"] = {"$gte": quantity}
+        update: dict[str, Any] = {
+            "$inc": {f"stock.{name}": per_unit * quantity for name, per_unit in DELTAS[op].items()},
+            "$set": {marker: at},
         }
-        try:
-            await self.reservations.insert_one(record)
-            return record
-        except DuplicateKeyError:
-            pass
-        retried = await self.reservations.find_one_and_update(
-            {"_id": order_id, "state": ReservationState.REJECTED.value},
-            {"$set": {key: value for key, value in record.items() if key != "_id"}},
-            return_document=ReturnDocument.AFTER,
+        prunable = self._prunable.pop(item_id, set())
+        if prunable:
+            update["$unset"] = dict.fromkeys(prunable, "")
+        result = await self.items.update_one(query, update)
+        if result.matched_count:
+            return True
+        self._prunable.setdefault(item_id, set()).update(prunable)
+        doc = await self.items.find_one({"_id": item_id, marker: {"$exists": True}}, {"_id": 1})
+        if doc is not None:
+            return True  # applied before (a retry, or a takeover of a dead attempt)
+        if op is Op.HOLD:
+            return False
+        raise RuntimeError(f"stock item {item_id} does not exist")
+
+    async def undo_hold(self, item_id: str, order_id: str, quantity: int) -> None:
+        """Give back a hold whose marker is still there (a refused or abandoned reservation)."""
+        marker = _marker(order_id, Op.HOLD)
+        await self.items.update_one(
+            {"_id": item_id, marker: {"$exists": True}},
+            {"$inc": {"stock.available": quantity}, "$unset": {marker: ""}},
         )
-        existing = retried or await self.reservations.find_one({"_id": order_id})
-        if existing is None:  # nothing in OMS deletes reservations
-            raise RuntimeError(f"reservation {order_id} vanished")
-        return existing
 
-    async def reservation(self, order_id: str) -> dict[str, Any] | None:
-        return await self.reservations.find_one({"_id": order_id})
+    def prune_later(self, order_id: str, op: Op, item_ids: Sequence[str]) -> None:
+        """The operation is recorded: its markers may go with the items' next writes."""
+        for item_id in item_ids:
+            self._prunable.setdefault(item_id, set()).add(_marker(order_id, op))
+        if self._flush is None or self._flush.done():
+            self._flush = asyncio.create_task(self._flush_soon())
 
-    async def set_state(
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(self.flush_after_seconds)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Remove the markers no write has taken along yet."""
+        while self._prunable:
+            item_id, markers = self._prunable.popitem()
+            try:
+                await self.items.update_one(
+                    {"_id": item_id}, {"$unset": dict.fromkeys(markers, "")}
+                )
+            except Exception:
+                log.warning("stock.prune_failed", item_id=item_id, exc_info=True)
+
+    async def close(self) -> None:
+        if self._flush is not None:
+            self._flush.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flush
+        await self.flush()
+
+    # --- reservations ---------------------------------------------------------------------
+
+    async def start(self, order_id: str, lines: Sequence[Line], at: datetime) -> None:
+        """A new reservation, claimed for reserving (DuplicateKeyError if the order has one)."""
+        await self.reservations.insert_one(
+            {
+                "_id": order_id,
+                "lines": [{"item_id": line.item_id, "quantity": line.quantity} for line in lines],
+                "state": {"status": R.RESERVING.value, "claimed_at": at, "from": ""},
+            }
+        )
+
+    async def get(self, order_id: str) -> Reservation | None:
+        doc = await self.reservations.find_one({"_id": order_id})
+        return _reservation(doc) if doc else None
+
+    async def claim(
         self,
         order_id: str,
-        state: ReservationState,
-        from_states: Sequence[ReservationState],
-        shortages: Sequence[Shortage] = (),
-    ) -> bool:
-        result = await self.reservations.update_one(
-            {"_id": order_id, "state": {"$in": [s.value for s in from_states]}},
-            {
-                "$set": {
-                    "state": state.value,
-                    "shortages": [s.__dict__ for s in shortages],
-                    "updated_at": datetime.now(UTC),
-                }
-            },
+        current: R,
+        to: R,
+        at: datetime,
+        *,
+        claimed_at: datetime | None = None,
+        lines: Sequence[Line] | None = None,
+    ) -> Reservation | None:
+        """Claim the operation `to` on a reservation in `current` (with `claimed_at`: only if
+        that is still its claim, to take over from a dead owner); None if another won."""
+        query: dict[str, Any] = {"_id": order_id, "state.status": current.value}
+        if claimed_at is not None:
+            query["state.claimed_at"] = claimed_at
+        fields: dict[str, Any] = {"state.status": to.value, "state.claimed_at": at}
+        if to is not current:
+            fields["state.from"] = current.value
+        if lines is not None:
+            fields["lines"] = [{"item_id": x.item_id, "quantity": x.quantity} for x in lines]
+        doc = await self.reservations.find_one_and_update(
+            query, {"$set": fields}, return_document=ReturnDocument.AFTER
         )
-        return result.modified_count == 1
+        return _reservation(doc) if doc else None
+
+    async def finish(self, order_id: str, working: R, to: R) -> bool:
+        result = await self.reservations.update_one(
+            {"_id": order_id, "state.status": working.value}, {"$set": {"state.status": to.value}}
+        )
+        return result.matched_count == 1

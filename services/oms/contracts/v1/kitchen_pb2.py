@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eoms/contracts/v1/kitchen.proto\x12\x10oms.contracts.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x12\n\x10GetStatusRequest\"Q\n\rKitchenStatus\x12\x0f\n\x07workers\x18\x01 \x01(\x05\x12\x14\n\x0c\x62usy_workers\x18\x02 \x01(\x05\x12\x19\n\x11\x63ooking_order_ids\x18\x03 \x03(\t\"$\n\x10GetTicketRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"\xcd\x01\n\x06Ticket\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12.\n\x06status\x18\x02 \x01(\x0e\x32\x1e.oms.contracts.v1.TicketStatus\x12\x0e\n\x06worker\x18\x03 \x01(\t\x12.\n\nstarted_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\x05*c\n\x0cTicketStatus\x12\x1d\n\x19TICKET_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17TICKET_STATUS_PREPARING\x10\x01\x12\x17\n\x13TICKET_STATUS_READY\x10\x02\x32\xad\x01\n\x0eKitchenService\x12P\n\tGetStatus\x12\".oms.contracts.v1.GetStatusRequest\x1a\x1f.oms.contracts.v1.KitchenStatus\x12I\n\tGetTicket\x12\".oms.contracts.v1.GetTicketRequest\x1a\x18.oms.contracts.v1.Ticketb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eoms/contracts/v1/kitchen.proto\x12\x10oms.contracts.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x12\n\x10GetStatusRequest\"Q\n\rKitchenStatus\x12\x0f\n\x07workers\x18\x01 \x01(\x05\x12\x14\n\x0c\x62usy_workers\x18\x02 \x01(\x05\x12\x19\n\x11\x63ooking_order_ids\x18\x03 \x03(\t\"$\n\x10GetTicketRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"\xcd\x01\n\x06Ticket\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12.\n\x06status\x18\x02 \x01(\x0e\x32\x1e.oms.contracts.v1.TicketStatus\x12\x0e\n\x06worker\x18\x03 \x01(\t\x12.\n\nstarted_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\x05*}\n\x0cTicketStatus\x12\x1d\n\x19TICKET_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17TICKET_STATUS_PREPARING\x10\x01\x12\x17\n\x13TICKET_STATUS_READY\x10\x02\x12\x18\n\x14TICKET_STATUS_VOIDED\x10\x03\x32\xad\x01\n\x0eKitchenService\x12P\n\tGetStatus\x12\".oms.contracts.v1.GetStatusRequest\x1a\x1f.oms.contracts.v1.KitchenStatus\x12I\n\tGetTicket\x12\".oms.contracts.v1.GetTicketRequest\x1a\x18.oms.contracts.v1.Ticketb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,7 +33,7 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'oms.contracts.v1.kitchen_pb
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_TICKETSTATUS']._serialized_start=434
-  _globals['_TICKETSTATUS']._serialized_end=533
+  _globals['_TICKETSTATUS']._serialized_end=559
   _globals['_GETSTATUSREQUEST']._serialized_start=85
   _globals['_GETSTATUSREQUEST']._serialized_end=103
   _globals['_KITCHENSTATUS']._serialized_start=105
@@ -42,6 +42,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETTICKETREQUEST']._serialized_end=224
   _globals['_TICKET']._serialized_start=227
   _globals['_TICKET']._serialized_end=432
-  _globals['_KITCHENSERVICE']._serialized_start=536
-  _globals['_KITCHENSERVICE']._serialized_end=709
+  _globals['_KITCHENSERVICE']._serialized_start=562
+  _globals['_KITCHENSERVICE']._serialized_end=735
 # @@protoc_insertion_point(module_scope)

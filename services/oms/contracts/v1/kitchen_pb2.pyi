@@ -29,12 +29,16 @@ class _TicketStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TicketSt
     TICKET_STATUS_UNSPECIFIED: _TicketStatus.ValueType  # 0
     TICKET_STATUS_PREPARING: _TicketStatus.ValueType  # 1
     TICKET_STATUS_READY: _TicketStatus.ValueType  # 2
+    TICKET_STATUS_VOIDED: _TicketStatus.ValueType  # 3
+    """The order was refunded: nobody cooks it."""
 
 class TicketStatus(_TicketStatus, metaclass=_TicketStatusEnumTypeWrapper): ...
 
 TICKET_STATUS_UNSPECIFIED: TicketStatus.ValueType  # 0
 TICKET_STATUS_PREPARING: TicketStatus.ValueType  # 1
 TICKET_STATUS_READY: TicketStatus.ValueType  # 2
+TICKET_STATUS_VOIDED: TicketStatus.ValueType  # 3
+"""The order was refunded: nobody cooks it."""
 Global___TicketStatus: _TypeAlias = TicketStatus  # noqa: Y015
 
 @_typing.final

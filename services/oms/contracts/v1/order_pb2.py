@@ -26,31 +26,41 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from oms.contracts.v1 import common_pb2 as oms_dot_contracts_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1coms/contracts/v1/order.proto\x12\x10oms.contracts.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1doms/contracts/v1/common.proto\"\x96\x01\n\tOrderItem\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x05\x12+\n\nunit_price\x18\x04 \x01(\x0b\x32\x17.oms.contracts.v1.Money\x12+\n\nline_total\x18\x05 \x01(\x0b\x32\x17.oms.contracts.v1.Money\"\xbe\x02\n\x05Order\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12-\n\x06status\x18\x03 \x01(\x0e\x32\x1d.oms.contracts.v1.OrderStatus\x12*\n\x05items\x18\x04 \x03(\x0b\x32\x1b.oms.contracts.v1.OrderItem\x12&\n\x05total\x18\x05 \x01(\x0b\x32\x17.oms.contracts.v1.Money\x12\x14\n\x0cpayment_link\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13\x63heckout_session_id\x18\t \x01(\t\"n\n\x12\x43reateOrderRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12*\n\x05lines\x18\x02 \x03(\x0b\x32\x1b.oms.contracts.v1.OrderLine\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\"8\n\x0fGetOrderRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"O\n\x11ListOrdersRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"V\n\x12ListOrdersResponse\x12\'\n\x06orders\x18\x01 \x03(\x0b\x32\x17.oms.contracts.v1.Order\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\";\n\x12\x43\x61ncelOrderRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"\x8b\x01\n\x14\x41ttachPaymentRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x1b\n\x13\x63heckout_session_id\x18\x02 \x01(\t\x12\x14\n\x0cpayment_link\x18\x03 \x01(\t\x12.\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xe9\x01\n\x0bOrderStatus\x12\x1c\n\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14ORDER_STATUS_PENDING\x10\x01\x12!\n\x1dORDER_STATUS_AWAITING_PAYMENT\x10\x02\x12\x15\n\x11ORDER_STATUS_PAID\x10\x03\x12\x1a\n\x16ORDER_STATUS_PREPARING\x10\x04\x12\x16\n\x12ORDER_STATUS_READY\x10\x05\x12\x1a\n\x16ORDER_STATUS_CANCELLED\x10\x06\x12\x18\n\x14ORDER_STATUS_EXPIRED\x10\x07\x32\x9d\x03\n\x0cOrderService\x12L\n\x0b\x43reateOrder\x12$.oms.contracts.v1.CreateOrderRequest\x1a\x17.oms.contracts.v1.Order\x12\x46\n\x08GetOrder\x12!.oms.contracts.v1.GetOrderRequest\x1a\x17.oms.contracts.v1.Order\x12W\n\nListOrders\x12#.oms.contracts.v1.ListOrdersRequest\x1a$.oms.contracts.v1.ListOrdersResponse\x12L\n\x0b\x43\x61ncelOrder\x12$.oms.contracts.v1.CancelOrderRequest\x1a\x17.oms.contracts.v1.Order\x12P\n\rAttachPayment\x12&.oms.contracts.v1.AttachPaymentRequest\x1a\x17.oms.contracts.v1.Orderb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1coms/contracts/v1/order.proto\x12\x10oms.contracts.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1doms/contracts/v1/common.proto\"e\n\x0cStatusChange\x12-\n\x06status\x18\x01 \x01(\x0e\x32\x1d.oms.contracts.v1.OrderStatus\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x96\x01\n\tOrderItem\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x05\x12+\n\nunit_price\x18\x04 \x01(\x0b\x32\x17.oms.contracts.v1.Money\x12+\n\nline_total\x18\x05 \x01(\x0b\x32\x17.oms.contracts.v1.Money\"\x95\x04\n\x05Order\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12-\n\x06status\x18\x03 \x01(\x0e\x32\x1d.oms.contracts.v1.OrderStatus\x12*\n\x05items\x18\x04 \x03(\x0b\x32\x1b.oms.contracts.v1.OrderItem\x12&\n\x05total\x18\x05 \x01(\x0b\x32\x17.oms.contracts.v1.Money\x12\x14\n\x0cpayment_link\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13\x63heckout_session_id\x18\t \x01(\t\x12\x0c\n\x04step\x18\n \x01(\x05\x12\x0e\n\x06reason\x18\x0b \x01(\t\x12/\n\x07history\x18\x0c \x03(\x0b\x32\x1e.oms.contracts.v1.StatusChange\x12\x0c\n\x04\x63ook\x18\r \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x0e \x01(\t\x12\x37\n\x13\x63heckout_expires_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0frefund_required\x18\x10 \x01(\x08\x12\x10\n\x08refunded\x18\x11 \x01(\x08\"n\n\x12\x43reateOrderRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12*\n\x05lines\x18\x02 \x03(\x0b\x32\x1b.oms.contracts.v1.OrderLine\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\"N\n\x0fGetOrderRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x03 \x01(\t\"O\n\x11ListOrdersRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"V\n\x12ListOrdersResponse\x12\'\n\x06orders\x18\x01 \x03(\x0b\x32\x17.oms.contracts.v1.Order\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\";\n\x12\x43\x61ncelOrderRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"\x8b\x01\n\x14\x41ttachPaymentRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x1b\n\x13\x63heckout_session_id\x18\x02 \x01(\t\x12\x14\n\x0cpayment_link\x18\x03 \x01(\t\x12.\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"}\n\x14ListAllOrdersRequest\x12/\n\x08statuses\x18\x01 \x03(\x0e\x32\x1d.oms.contracts.v1.OrderStatus\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\r\n\x05query\x18\x04 \x01(\t\"4\n\x10VoidOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"6\n\x12RefundOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"&\n\x12PickUpOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t*\xa0\x02\n\x0bOrderStatus\x12\x1c\n\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14ORDER_STATUS_PENDING\x10\x01\x12!\n\x1dORDER_STATUS_AWAITING_PAYMENT\x10\x02\x12\x15\n\x11ORDER_STATUS_PAID\x10\x03\x12\x1a\n\x16ORDER_STATUS_PREPARING\x10\x04\x12\x16\n\x12ORDER_STATUS_READY\x10\x05\x12\x1a\n\x16ORDER_STATUS_CANCELLED\x10\x06\x12\x18\n\x14ORDER_STATUS_EXPIRED\x10\x07\x12\x1a\n\x16ORDER_STATUS_PICKED_UP\x10\x08\x12\x19\n\x15ORDER_STATUS_REFUNDED\x10\t2\xe2\x05\n\x0cOrderService\x12L\n\x0b\x43reateOrder\x12$.oms.contracts.v1.CreateOrderRequest\x1a\x17.oms.contracts.v1.Order\x12\x46\n\x08GetOrder\x12!.oms.contracts.v1.GetOrderRequest\x1a\x17.oms.contracts.v1.Order\x12W\n\nListOrders\x12#.oms.contracts.v1.ListOrdersRequest\x1a$.oms.contracts.v1.ListOrdersResponse\x12L\n\x0b\x43\x61ncelOrder\x12$.oms.contracts.v1.CancelOrderRequest\x1a\x17.oms.contracts.v1.Order\x12P\n\rAttachPayment\x12&.oms.contracts.v1.AttachPaymentRequest\x1a\x17.oms.contracts.v1.Order\x12]\n\rListAllOrders\x12&.oms.contracts.v1.ListAllOrdersRequest\x1a$.oms.contracts.v1.ListOrdersResponse\x12H\n\tVoidOrder\x12\".oms.contracts.v1.VoidOrderRequest\x1a\x17.oms.contracts.v1.Order\x12L\n\x0bRefundOrder\x12$.oms.contracts.v1.RefundOrderRequest\x1a\x17.oms.contracts.v1.Order\x12L\n\x0bPickUpOrder\x12$.oms.contracts.v1.PickUpOrderRequest\x1a\x17.oms.contracts.v1.Orderb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'oms.contracts.v1.order_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ORDERSTATUS']._serialized_start=1131
-  _globals['_ORDERSTATUS']._serialized_end=1364
-  _globals['_ORDERITEM']._serialized_start=115
-  _globals['_ORDERITEM']._serialized_end=265
-  _globals['_ORDER']._serialized_start=268
-  _globals['_ORDER']._serialized_end=586
-  _globals['_CREATEORDERREQUEST']._serialized_start=588
-  _globals['_CREATEORDERREQUEST']._serialized_end=698
-  _globals['_GETORDERREQUEST']._serialized_start=700
-  _globals['_GETORDERREQUEST']._serialized_end=756
-  _globals['_LISTORDERSREQUEST']._serialized_start=758
-  _globals['_LISTORDERSREQUEST']._serialized_end=837
-  _globals['_LISTORDERSRESPONSE']._serialized_start=839
-  _globals['_LISTORDERSRESPONSE']._serialized_end=925
-  _globals['_CANCELORDERREQUEST']._serialized_start=927
-  _globals['_CANCELORDERREQUEST']._serialized_end=986
-  _globals['_ATTACHPAYMENTREQUEST']._serialized_start=989
-  _globals['_ATTACHPAYMENTREQUEST']._serialized_end=1128
-  _globals['_ORDERSERVICE']._serialized_start=1367
-  _globals['_ORDERSERVICE']._serialized_end=1780
+  _globals['_ORDERSTATUS']._serialized_start=1748
+  _globals['_ORDERSTATUS']._serialized_end=2036
+  _globals['_STATUSCHANGE']._serialized_start=114
+  _globals['_STATUSCHANGE']._serialized_end=215
+  _globals['_ORDERITEM']._serialized_start=218
+  _globals['_ORDERITEM']._serialized_end=368
+  _globals['_ORDER']._serialized_start=371
+  _globals['_ORDER']._serialized_end=904
+  _globals['_CREATEORDERREQUEST']._serialized_start=906
+  _globals['_CREATEORDERREQUEST']._serialized_end=1016
+  _globals['_GETORDERREQUEST']._serialized_start=1018
+  _globals['_GETORDERREQUEST']._serialized_end=1096
+  _globals['_LISTORDERSREQUEST']._serialized_start=1098
+  _globals['_LISTORDERSREQUEST']._serialized_end=1177
+  _globals['_LISTORDERSRESPONSE']._serialized_start=1179
+  _globals['_LISTORDERSRESPONSE']._serialized_end=1265
+  _globals['_CANCELORDERREQUEST']._serialized_start=1267
+  _globals['_CANCELORDERREQUEST']._serialized_end=1326
+  _globals['_ATTACHPAYMENTREQUEST']._serialized_start=1329
+  _globals['_ATTACHPAYMENTREQUEST']._serialized_end=1468
+  _globals['_LISTALLORDERSREQUEST']._serialized_start=1470
+  _globals['_LISTALLORDERSREQUEST']._serialized_end=1595
+  _globals['_VOIDORDERREQUEST']._serialized_start=1597
+  _globals['_VOIDORDERREQUEST']._serialized_end=1649
+  _globals['_REFUNDORDERREQUEST']._serialized_start=1651
+  _globals['_REFUNDORDERREQUEST']._serialized_end=1705
+  _globals['_PICKUPORDERREQUEST']._serialized_start=1707
+  _globals['_PICKUPORDERREQUEST']._serialized_end=1745
+  _globals['_ORDERSERVICE']._serialized_start=2039
+  _globals['_ORDERSERVICE']._serialized_end=2777
 # @@protoc_insertion_point(module_scope)

@@ -35,6 +35,8 @@ class _OrderStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OrderStat
     ORDER_STATUS_READY: _OrderStatus.ValueType  # 5
     ORDER_STATUS_CANCELLED: _OrderStatus.ValueType  # 6
     ORDER_STATUS_EXPIRED: _OrderStatus.ValueType  # 7
+    ORDER_STATUS_PICKED_UP: _OrderStatus.ValueType  # 8
+    ORDER_STATUS_REFUNDED: _OrderStatus.ValueType  # 9
 
 class OrderStatus(_OrderStatus, metaclass=_OrderStatusEnumTypeWrapper): ...
 
@@ -46,7 +48,32 @@ ORDER_STATUS_PREPARING: OrderStatus.ValueType  # 4
 ORDER_STATUS_READY: OrderStatus.ValueType  # 5
 ORDER_STATUS_CANCELLED: OrderStatus.ValueType  # 6
 ORDER_STATUS_EXPIRED: OrderStatus.ValueType  # 7
+ORDER_STATUS_PICKED_UP: OrderStatus.ValueType  # 8
+ORDER_STATUS_REFUNDED: OrderStatus.ValueType  # 9
 Global___OrderStatus: _TypeAlias = OrderStatus  # noqa: Y015
+
+@_typing.final
+class StatusChange(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    status: Global___OrderStatus.ValueType
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        status: Global___OrderStatus.ValueType = ...,
+        at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StatusChange: _TypeAlias = StatusChange  # noqa: Y015
 
 @_typing.final
 class OrderItem(_message.Message):
@@ -94,12 +121,32 @@ class Order(_message.Message):
     CREATED_AT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     CHECKOUT_SESSION_ID_FIELD_NUMBER: _builtins.int
+    STEP_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    HISTORY_FIELD_NUMBER: _builtins.int
+    COOK_FIELD_NUMBER: _builtins.int
+    ACCESS_TOKEN_FIELD_NUMBER: _builtins.int
+    CHECKOUT_EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    REFUND_REQUIRED_FIELD_NUMBER: _builtins.int
+    REFUNDED_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     customer_id: _builtins.str
     status: Global___OrderStatus.ValueType
     payment_link: _builtins.str
     checkout_session_id: _builtins.str
     """The Stripe Checkout Session behind payment_link; empty until it is known."""
+    step: _builtins.int
+    """Position along the lifecycle: a later state has a higher step."""
+    reason: _builtins.str
+    """Why it was cancelled, expired or refunded."""
+    cook: _builtins.str
+    """The cook who has (or had) it."""
+    access_token: _builtins.str
+    """The secret of the customer's return link; only services and staff see it."""
+    refund_required: _builtins.bool
+    """Money captured for an order that had already ended: a refund is owed (or done)."""
+    refunded: _builtins.bool
+    """The money of this order went back to the customer."""
     @_builtins.property
     def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___OrderItem]: ...
     @_builtins.property
@@ -108,6 +155,14 @@ class Order(_message.Message):
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def history(self) -> _containers.RepeatedCompositeFieldContainer[Global___StatusChange]:
+        """Every status it entered, oldest first."""
+
+    @_builtins.property
+    def checkout_expires_at(self) -> _timestamp_pb2.Timestamp:
+        """When its checkout expires (fixed when the order is placed)."""
+
     def __init__(
         self,
         *,
@@ -120,10 +175,18 @@ class Order(_message.Message):
         created_at: _timestamp_pb2.Timestamp | None = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
         checkout_session_id: _builtins.str = ...,
+        step: _builtins.int = ...,
+        reason: _builtins.str = ...,
+        history: _abc.Iterable[Global___StatusChange] | None = ...,
+        cook: _builtins.str = ...,
+        access_token: _builtins.str = ...,
+        checkout_expires_at: _timestamp_pb2.Timestamp | None = ...,
+        refund_required: _builtins.bool = ...,
+        refunded: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "total", b"total", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["checkout_expires_at", b"checkout_expires_at", "created_at", b"created_at", "total", b"total", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkout_session_id", b"checkout_session_id", "created_at", b"created_at", "customer_id", b"customer_id", "id", b"id", "items", b"items", "payment_link", b"payment_link", "status", b"status", "total", b"total", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "checkout_expires_at", b"checkout_expires_at", "checkout_session_id", b"checkout_session_id", "cook", b"cook", "created_at", b"created_at", "customer_id", b"customer_id", "history", b"history", "id", b"id", "items", b"items", "payment_link", b"payment_link", "reason", b"reason", "refund_required", b"refund_required", "refunded", b"refunded", "status", b"status", "step", b"step", "total", b"total", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -162,17 +225,20 @@ class GetOrderRequest(_message.Message):
 
     CUSTOMER_ID_FIELD_NUMBER: _builtins.int
     ORDER_ID_FIELD_NUMBER: _builtins.int
+    ACCESS_TOKEN_FIELD_NUMBER: _builtins.int
     customer_id: _builtins.str
     order_id: _builtins.str
+    access_token: _builtins.str
     def __init__(
         self,
         *,
         customer_id: _builtins.str = ...,
         order_id: _builtins.str = ...,
+        access_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer_id", b"customer_id", "order_id", b"order_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "customer_id", b"customer_id", "order_id", b"order_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -278,3 +344,96 @@ class AttachPaymentRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AttachPaymentRequest: _TypeAlias = AttachPaymentRequest  # noqa: Y015
+
+@_typing.final
+class ListAllOrdersRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUSES_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    QUERY_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """1..100; 0 means 20."""
+    page_token: _builtins.str
+    query: _builtins.str
+    @_builtins.property
+    def statuses(self) -> _containers.RepeatedScalarFieldContainer[Global___OrderStatus.ValueType]: ...
+    def __init__(
+        self,
+        *,
+        statuses: _abc.Iterable[Global___OrderStatus.ValueType] | None = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        query: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "query", b"query", "statuses", b"statuses"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAllOrdersRequest: _TypeAlias = ListAllOrdersRequest  # noqa: Y015
+
+@_typing.final
+class VoidOrderRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_id", b"order_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VoidOrderRequest: _TypeAlias = VoidOrderRequest  # noqa: Y015
+
+@_typing.final
+class RefundOrderRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_id", b"order_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefundOrderRequest: _TypeAlias = RefundOrderRequest  # noqa: Y015
+
+@_typing.final
+class PickUpOrderRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_id", b"order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PickUpOrderRequest: _TypeAlias = PickUpOrderRequest  # noqa: Y015

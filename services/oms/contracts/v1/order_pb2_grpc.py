@@ -26,9 +26,10 @@ if _version_not_supported:
 
 
 class OrderServiceStub:
-    """Orders and their lifecycle:
-    PENDING -> AWAITING_PAYMENT -> PAID -> PREPARING -> READY, plus CANCELLED (by the customer,
-    before payment) and EXPIRED (payment never completed).
+    """Orders and their lifecycle. Order alone decides an order's state:
+    PENDING -> AWAITING_PAYMENT -> PAID -> PREPARING -> READY -> PICKED_UP, plus CANCELLED
+    (by the customer or staff, before payment), EXPIRED (a deadline passed unpaid, or no
+    checkout could be opened) and REFUNDED (staff, after payment and before READY).
     """
 
     def __init__(self, channel):
@@ -62,12 +63,33 @@ class OrderServiceStub:
                 request_serializer=oms_dot_contracts_dot_v1_dot_order__pb2.AttachPaymentRequest.SerializeToString,
                 response_deserializer=oms_dot_contracts_dot_v1_dot_order__pb2.Order.FromString,
                 _registered_method=True)
+        self.ListAllOrders = channel.unary_unary(
+                '/oms.contracts.v1.OrderService/ListAllOrders',
+                request_serializer=oms_dot_contracts_dot_v1_dot_order__pb2.ListAllOrdersRequest.SerializeToString,
+                response_deserializer=oms_dot_contracts_dot_v1_dot_order__pb2.ListOrdersResponse.FromString,
+                _registered_method=True)
+        self.VoidOrder = channel.unary_unary(
+                '/oms.contracts.v1.OrderService/VoidOrder',
+                request_serializer=oms_dot_contracts_dot_v1_dot_order__pb2.VoidOrderRequest.SerializeToString,
+                response_deserializer=oms_dot_contracts_dot_v1_dot_order__pb2.Order.FromString,
+                _registered_method=True)
+        self.RefundOrder = channel.unary_unary(
+                '/oms.contracts.v1.OrderService/RefundOrder',
+                request_serializer=oms_dot_contracts_dot_v1_dot_order__pb2.RefundOrderRequest.SerializeToString,
+                response_deserializer=oms_dot_contracts_dot_v1_dot_order__pb2.Order.FromString,
+                _registered_method=True)
+        self.PickUpOrder = channel.unary_unary(
+                '/oms.contracts.v1.OrderService/PickUpOrder',
+                request_serializer=oms_dot_contracts_dot_v1_dot_order__pb2.PickUpOrderRequest.SerializeToString,
+                response_deserializer=oms_dot_contracts_dot_v1_dot_order__pb2.Order.FromString,
+                _registered_method=True)
 
 
 class OrderServiceServicer:
-    """Orders and their lifecycle:
-    PENDING -> AWAITING_PAYMENT -> PAID -> PREPARING -> READY, plus CANCELLED (by the customer,
-    before payment) and EXPIRED (payment never completed).
+    """Orders and their lifecycle. Order alone decides an order's state:
+    PENDING -> AWAITING_PAYMENT -> PAID -> PREPARING -> READY -> PICKED_UP, plus CANCELLED
+    (by the customer or staff, before payment), EXPIRED (a deadline passed unpaid, or no
+    checkout could be opened) and REFUNDED (staff, after payment and before READY).
     """
 
     def CreateOrder(self, request, context):
@@ -81,7 +103,8 @@ class OrderServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetOrder(self, request, context):
-        """NOT_FOUND when the order does not exist or belongs to another customer.
+        """NOT_FOUND when the order does not exist, belongs to another customer, or the access
+        token does not match. Without customer_id and access_token: any order (staff, services).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -95,14 +118,46 @@ class OrderServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CancelOrder(self, request, context):
-        """Cancels before payment and releases the stock. FAILED_PRECONDITION after payment.
+        """Cancels before payment: closes the checkout at Stripe first, then releases the stock.
+        FAILED_PRECONDITION once paid (also when the payment completed while cancelling).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def AttachPayment(self, request, context):
-        """Records the payment link (called by Payment); moves PENDING to AWAITING_PAYMENT.
+        """Records the checkout link (called by Payment); moves PENDING to AWAITING_PAYMENT.
+        FAILED_PRECONDITION when the order was cancelled or expired meanwhile.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAllOrders(self, request, context):
+        """Staff: every order, newest first, optionally only some statuses or matching a query
+        (an order id or customer id prefix).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VoidOrder(self, request, context):
+        """Staff: cancel an unpaid order (like CancelOrder, by staff). FAILED_PRECONDITION once paid.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RefundOrder(self, request, context):
+        """Staff: refund a paid order that is not ready yet; the money goes back, the ticket is
+        voided and the stock returned (not started) or written off. FAILED_PRECONDITION otherwise.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PickUpOrder(self, request, context):
+        """Staff (kitchen display): the customer picked the order up. FAILED_PRECONDITION unless READY.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -136,6 +191,26 @@ def add_OrderServiceServicer_to_server(servicer, server):
                     request_deserializer=oms_dot_contracts_dot_v1_dot_order__pb2.AttachPaymentRequest.FromString,
                     response_serializer=oms_dot_contracts_dot_v1_dot_order__pb2.Order.SerializeToString,
             ),
+            'ListAllOrders': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAllOrders,
+                    request_deserializer=oms_dot_contracts_dot_v1_dot_order__pb2.ListAllOrdersRequest.FromString,
+                    response_serializer=oms_dot_contracts_dot_v1_dot_order__pb2.ListOrdersResponse.SerializeToString,
+            ),
+            'VoidOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.VoidOrder,
+                    request_deserializer=oms_dot_contracts_dot_v1_dot_order__pb2.VoidOrderRequest.FromString,
+                    response_serializer=oms_dot_contracts_dot_v1_dot_order__pb2.Order.SerializeToString,
+            ),
+            'RefundOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefundOrder,
+                    request_deserializer=oms_dot_contracts_dot_v1_dot_order__pb2.RefundOrderRequest.FromString,
+                    response_serializer=oms_dot_contracts_dot_v1_dot_order__pb2.Order.SerializeToString,
+            ),
+            'PickUpOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.PickUpOrder,
+                    request_deserializer=oms_dot_contracts_dot_v1_dot_order__pb2.PickUpOrderRequest.FromString,
+                    response_serializer=oms_dot_contracts_dot_v1_dot_order__pb2.Order.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'oms.contracts.v1.OrderService', rpc_method_handlers)
@@ -145,9 +220,10 @@ def add_OrderServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class OrderService:
-    """Orders and their lifecycle:
-    PENDING -> AWAITING_PAYMENT -> PAID -> PREPARING -> READY, plus CANCELLED (by the customer,
-    before payment) and EXPIRED (payment never completed).
+    """Orders and their lifecycle. Order alone decides an order's state:
+    PENDING -> AWAITING_PAYMENT -> PAID -> PREPARING -> READY -> PICKED_UP, plus CANCELLED
+    (by the customer or staff, before payment), EXPIRED (a deadline passed unpaid, or no
+    checkout could be opened) and REFUNDED (staff, after payment and before READY).
     """
 
     @staticmethod
@@ -274,6 +350,114 @@ class OrderService:
             target,
             '/oms.contracts.v1.OrderService/AttachPayment',
             oms_dot_contracts_dot_v1_dot_order__pb2.AttachPaymentRequest.SerializeToString,
+            oms_dot_contracts_dot_v1_dot_order__pb2.Order.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAllOrders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oms.contracts.v1.OrderService/ListAllOrders',
+            oms_dot_contracts_dot_v1_dot_order__pb2.ListAllOrdersRequest.SerializeToString,
+            oms_dot_contracts_dot_v1_dot_order__pb2.ListOrdersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VoidOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oms.contracts.v1.OrderService/VoidOrder',
+            oms_dot_contracts_dot_v1_dot_order__pb2.VoidOrderRequest.SerializeToString,
+            oms_dot_contracts_dot_v1_dot_order__pb2.Order.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefundOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oms.contracts.v1.OrderService/RefundOrder',
+            oms_dot_contracts_dot_v1_dot_order__pb2.RefundOrderRequest.SerializeToString,
+            oms_dot_contracts_dot_v1_dot_order__pb2.Order.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PickUpOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oms.contracts.v1.OrderService/PickUpOrder',
+            oms_dot_contracts_dot_v1_dot_order__pb2.PickUpOrderRequest.SerializeToString,
             oms_dot_contracts_dot_v1_dot_order__pb2.Order.FromString,
             options,
             channel_credentials,

@@ -27,9 +27,10 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class OrderServiceStub:
-    """Orders and their lifecycle:
-    PENDING -> AWAITING_PAYMENT -> PAID -> PREPARING -> READY, plus CANCELLED (by the customer,
-    before payment) and EXPIRED (payment never completed).
+    """Orders and their lifecycle. Order alone decides an order's state:
+    PENDING -> AWAITING_PAYMENT -> PAID -> PREPARING -> READY -> PICKED_UP, plus CANCELLED
+    (by the customer or staff, before payment), EXPIRED (a deadline passed unpaid, or no
+    checkout could be opened) and REFUNDED (staff, after payment and before READY).
     """
 
     @_typing.overload
@@ -43,19 +44,38 @@ class OrderServiceStub:
     CheckStockResponse); a repeated idempotency_key returns the first order.
     """
     GetOrder: _grpc.UnaryUnaryMultiCallable[_order_pb2.GetOrderRequest, _order_pb2.Order]
-    """NOT_FOUND when the order does not exist or belongs to another customer."""
+    """NOT_FOUND when the order does not exist, belongs to another customer, or the access
+    token does not match. Without customer_id and access_token: any order (staff, services).
+    """
     ListOrders: _grpc.UnaryUnaryMultiCallable[_order_pb2.ListOrdersRequest, _order_pb2.ListOrdersResponse]
     """The customer's orders, newest first."""
     CancelOrder: _grpc.UnaryUnaryMultiCallable[_order_pb2.CancelOrderRequest, _order_pb2.Order]
-    """Cancels before payment and releases the stock. FAILED_PRECONDITION after payment."""
+    """Cancels before payment: closes the checkout at Stripe first, then releases the stock.
+    FAILED_PRECONDITION once paid (also when the payment completed while cancelling).
+    """
     AttachPayment: _grpc.UnaryUnaryMultiCallable[_order_pb2.AttachPaymentRequest, _order_pb2.Order]
-    """Records the payment link (called by Payment); moves PENDING to AWAITING_PAYMENT."""
+    """Records the checkout link (called by Payment); moves PENDING to AWAITING_PAYMENT.
+    FAILED_PRECONDITION when the order was cancelled or expired meanwhile.
+    """
+    ListAllOrders: _grpc.UnaryUnaryMultiCallable[_order_pb2.ListAllOrdersRequest, _order_pb2.ListOrdersResponse]
+    """Staff: every order, newest first, optionally only some statuses or matching a query
+    (an order id or customer id prefix).
+    """
+    VoidOrder: _grpc.UnaryUnaryMultiCallable[_order_pb2.VoidOrderRequest, _order_pb2.Order]
+    """Staff: cancel an unpaid order (like CancelOrder, by staff). FAILED_PRECONDITION once paid."""
+    RefundOrder: _grpc.UnaryUnaryMultiCallable[_order_pb2.RefundOrderRequest, _order_pb2.Order]
+    """Staff: refund a paid order that is not ready yet; the money goes back, the ticket is
+    voided and the stock returned (not started) or written off. FAILED_PRECONDITION otherwise.
+    """
+    PickUpOrder: _grpc.UnaryUnaryMultiCallable[_order_pb2.PickUpOrderRequest, _order_pb2.Order]
+    """Staff (kitchen display): the customer picked the order up. FAILED_PRECONDITION unless READY."""
 
 @_typing.type_check_only
 class OrderServiceAsyncStub(OrderServiceStub):
-    """Orders and their lifecycle:
-    PENDING -> AWAITING_PAYMENT -> PAID -> PREPARING -> READY, plus CANCELLED (by the customer,
-    before payment) and EXPIRED (payment never completed).
+    """Orders and their lifecycle. Order alone decides an order's state:
+    PENDING -> AWAITING_PAYMENT -> PAID -> PREPARING -> READY -> PICKED_UP, plus CANCELLED
+    (by the customer or staff, before payment), EXPIRED (a deadline passed unpaid, or no
+    checkout could be opened) and REFUNDED (staff, after payment and before READY).
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -66,18 +86,37 @@ class OrderServiceAsyncStub(OrderServiceStub):
     CheckStockResponse); a repeated idempotency_key returns the first order.
     """
     GetOrder: _aio.UnaryUnaryMultiCallable[_order_pb2.GetOrderRequest, _order_pb2.Order]  # type: ignore[assignment]
-    """NOT_FOUND when the order does not exist or belongs to another customer."""
+    """NOT_FOUND when the order does not exist, belongs to another customer, or the access
+    token does not match. Without customer_id and access_token: any order (staff, services).
+    """
     ListOrders: _aio.UnaryUnaryMultiCallable[_order_pb2.ListOrdersRequest, _order_pb2.ListOrdersResponse]  # type: ignore[assignment]
     """The customer's orders, newest first."""
     CancelOrder: _aio.UnaryUnaryMultiCallable[_order_pb2.CancelOrderRequest, _order_pb2.Order]  # type: ignore[assignment]
-    """Cancels before payment and releases the stock. FAILED_PRECONDITION after payment."""
+    """Cancels before payment: closes the checkout at Stripe first, then releases the stock.
+    FAILED_PRECONDITION once paid (also when the payment completed while cancelling).
+    """
     AttachPayment: _aio.UnaryUnaryMultiCallable[_order_pb2.AttachPaymentRequest, _order_pb2.Order]  # type: ignore[assignment]
-    """Records the payment link (called by Payment); moves PENDING to AWAITING_PAYMENT."""
+    """Records the checkout link (called by Payment); moves PENDING to AWAITING_PAYMENT.
+    FAILED_PRECONDITION when the order was cancelled or expired meanwhile.
+    """
+    ListAllOrders: _aio.UnaryUnaryMultiCallable[_order_pb2.ListAllOrdersRequest, _order_pb2.ListOrdersResponse]  # type: ignore[assignment]
+    """Staff: every order, newest first, optionally only some statuses or matching a query
+    (an order id or customer id prefix).
+    """
+    VoidOrder: _aio.UnaryUnaryMultiCallable[_order_pb2.VoidOrderRequest, _order_pb2.Order]  # type: ignore[assignment]
+    """Staff: cancel an unpaid order (like CancelOrder, by staff). FAILED_PRECONDITION once paid."""
+    RefundOrder: _aio.UnaryUnaryMultiCallable[_order_pb2.RefundOrderRequest, _order_pb2.Order]  # type: ignore[assignment]
+    """Staff: refund a paid order that is not ready yet; the money goes back, the ticket is
+    voided and the stock returned (not started) or written off. FAILED_PRECONDITION otherwise.
+    """
+    PickUpOrder: _aio.UnaryUnaryMultiCallable[_order_pb2.PickUpOrderRequest, _order_pb2.Order]  # type: ignore[assignment]
+    """Staff (kitchen display): the customer picked the order up. FAILED_PRECONDITION unless READY."""
 
 class OrderServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Orders and their lifecycle:
-    PENDING -> AWAITING_PAYMENT -> PAID -> PREPARING -> READY, plus CANCELLED (by the customer,
-    before payment) and EXPIRED (payment never completed).
+    """Orders and their lifecycle. Order alone decides an order's state:
+    PENDING -> AWAITING_PAYMENT -> PAID -> PREPARING -> READY -> PICKED_UP, plus CANCELLED
+    (by the customer or staff, before payment), EXPIRED (a deadline passed unpaid, or no
+    checkout could be opened) and REFUNDED (staff, after payment and before READY).
     """
 
     @_abc_1.abstractmethod
@@ -98,7 +137,9 @@ class OrderServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _order_pb2.GetOrderRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_order_pb2.Order, _abc.Awaitable[_order_pb2.Order]]:
-        """NOT_FOUND when the order does not exist or belongs to another customer."""
+        """NOT_FOUND when the order does not exist, belongs to another customer, or the access
+        token does not match. Without customer_id and access_token: any order (staff, services).
+        """
 
     @_abc_1.abstractmethod
     def ListOrders(
@@ -114,7 +155,9 @@ class OrderServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _order_pb2.CancelOrderRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_order_pb2.Order, _abc.Awaitable[_order_pb2.Order]]:
-        """Cancels before payment and releases the stock. FAILED_PRECONDITION after payment."""
+        """Cancels before payment: closes the checkout at Stripe first, then releases the stock.
+        FAILED_PRECONDITION once paid (also when the payment completed while cancelling).
+        """
 
     @_abc_1.abstractmethod
     def AttachPayment(
@@ -122,6 +165,44 @@ class OrderServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _order_pb2.AttachPaymentRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_order_pb2.Order, _abc.Awaitable[_order_pb2.Order]]:
-        """Records the payment link (called by Payment); moves PENDING to AWAITING_PAYMENT."""
+        """Records the checkout link (called by Payment); moves PENDING to AWAITING_PAYMENT.
+        FAILED_PRECONDITION when the order was cancelled or expired meanwhile.
+        """
+
+    @_abc_1.abstractmethod
+    def ListAllOrders(
+        self,
+        request: _order_pb2.ListAllOrdersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_order_pb2.ListOrdersResponse, _abc.Awaitable[_order_pb2.ListOrdersResponse]]:
+        """Staff: every order, newest first, optionally only some statuses or matching a query
+        (an order id or customer id prefix).
+        """
+
+    @_abc_1.abstractmethod
+    def VoidOrder(
+        self,
+        request: _order_pb2.VoidOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_order_pb2.Order, _abc.Awaitable[_order_pb2.Order]]:
+        """Staff: cancel an unpaid order (like CancelOrder, by staff). FAILED_PRECONDITION once paid."""
+
+    @_abc_1.abstractmethod
+    def RefundOrder(
+        self,
+        request: _order_pb2.RefundOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_order_pb2.Order, _abc.Awaitable[_order_pb2.Order]]:
+        """Staff: refund a paid order that is not ready yet; the money goes back, the ticket is
+        voided and the stock returned (not started) or written off. FAILED_PRECONDITION otherwise.
+        """
+
+    @_abc_1.abstractmethod
+    def PickUpOrder(
+        self,
+        request: _order_pb2.PickUpOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_order_pb2.Order, _abc.Awaitable[_order_pb2.Order]]:
+        """Staff (kitchen display): the customer picked the order up. FAILED_PRECONDITION unless READY."""
 
 def add_OrderServiceServicer_to_server(servicer: OrderServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -25,23 +25,33 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eoms/contracts/v1/payment.proto\x12\x10oms.contracts.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x01\n\x07Payment\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x1b\n\x13\x63heckout_session_id\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\x12/\n\x06status\x18\x04 \x01(\x0e\x32\x1f.oms.contracts.v1.PaymentStatus\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"%\n\x11GetPaymentRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"G\n\x1aHandleStripeWebhookRequest\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x18\n\x10signature_header\x18\x02 \x01(\t\"V\n\x1bHandleStripeWebhookResponse\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12\x11\n\tduplicate\x18\x03 \x01(\x08*\x9b\x01\n\rPaymentStatus\x12\x1e\n\x1aPAYMENT_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13PAYMENT_STATUS_OPEN\x10\x01\x12\x17\n\x13PAYMENT_STATUS_PAID\x10\x02\x12\x1a\n\x16PAYMENT_STATUS_EXPIRED\x10\x03\x12\x1c\n\x18PAYMENT_STATUS_CANCELLED\x10\x04\x32\xd2\x01\n\x0ePaymentService\x12L\n\nGetPayment\x12#.oms.contracts.v1.GetPaymentRequest\x1a\x19.oms.contracts.v1.Payment\x12r\n\x13HandleStripeWebhook\x12,.oms.contracts.v1.HandleStripeWebhookRequest\x1a-.oms.contracts.v1.HandleStripeWebhookResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eoms/contracts/v1/payment.proto\x12\x10oms.contracts.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe1\x01\n\x07Payment\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x1b\n\x13\x63heckout_session_id\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\x12/\n\x06status\x18\x04 \x01(\x0e\x32\x1f.oms.contracts.v1.PaymentStatus\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x61mount_minor\x18\x06 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x07 \x01(\t\x12\x11\n\trefund_id\x18\x08 \x01(\t\"%\n\x11GetPaymentRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"G\n\x1aHandleStripeWebhookRequest\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x18\n\x10signature_header\x18\x02 \x01(\t\"V\n\x1bHandleStripeWebhookResponse\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12\x11\n\tduplicate\x18\x03 \x01(\x08\"(\n\x14\x43loseCheckoutRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"H\n\x15\x43loseCheckoutResponse\x12/\n\x07outcome\x18\x01 \x01(\x0e\x32\x1e.oms.contracts.v1.CloseOutcome\"-\n\x19SignTestCompletionRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"G\n\x1aSignTestCompletionResponse\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x18\n\x10signature_header\x18\x02 \x01(\t*\xb8\x01\n\rPaymentStatus\x12\x1e\n\x1aPAYMENT_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13PAYMENT_STATUS_OPEN\x10\x01\x12\x17\n\x13PAYMENT_STATUS_PAID\x10\x02\x12\x1a\n\x16PAYMENT_STATUS_EXPIRED\x10\x03\x12\x1c\n\x18PAYMENT_STATUS_CANCELLED\x10\x04\x12\x1b\n\x17PAYMENT_STATUS_REFUNDED\x10\x05*\x86\x01\n\x0c\x43loseOutcome\x12\x1d\n\x19\x43LOSE_OUTCOME_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43LOSE_OUTCOME_CLOSED\x10\x01\x12\x1d\n\x19\x43LOSE_OUTCOME_NO_CHECKOUT\x10\x02\x12\x1e\n\x1a\x43LOSE_OUTCOME_ALREADY_PAID\x10\x03\x32\xa5\x03\n\x0ePaymentService\x12L\n\nGetPayment\x12#.oms.contracts.v1.GetPaymentRequest\x1a\x19.oms.contracts.v1.Payment\x12r\n\x13HandleStripeWebhook\x12,.oms.contracts.v1.HandleStripeWebhookRequest\x1a-.oms.contracts.v1.HandleStripeWebhookResponse\x12`\n\rCloseCheckout\x12&.oms.contracts.v1.CloseCheckoutRequest\x1a\'.oms.contracts.v1.CloseCheckoutResponse\x12o\n\x12SignTestCompletion\x12+.oms.contracts.v1.SignTestCompletionRequest\x1a,.oms.contracts.v1.SignTestCompletionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'oms.contracts.v1.payment_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PAYMENTSTATUS']._serialized_start=455
-  _globals['_PAYMENTSTATUS']._serialized_end=610
+  _globals['_PAYMENTSTATUS']._serialized_start=750
+  _globals['_PAYMENTSTATUS']._serialized_end=934
+  _globals['_CLOSEOUTCOME']._serialized_start=937
+  _globals['_CLOSEOUTCOME']._serialized_end=1071
   _globals['_PAYMENT']._serialized_start=86
-  _globals['_PAYMENT']._serialized_end=252
-  _globals['_GETPAYMENTREQUEST']._serialized_start=254
-  _globals['_GETPAYMENTREQUEST']._serialized_end=291
-  _globals['_HANDLESTRIPEWEBHOOKREQUEST']._serialized_start=293
-  _globals['_HANDLESTRIPEWEBHOOKREQUEST']._serialized_end=364
-  _globals['_HANDLESTRIPEWEBHOOKRESPONSE']._serialized_start=366
-  _globals['_HANDLESTRIPEWEBHOOKRESPONSE']._serialized_end=452
-  _globals['_PAYMENTSERVICE']._serialized_start=613
-  _globals['_PAYMENTSERVICE']._serialized_end=823
+  _globals['_PAYMENT']._serialized_end=311
+  _globals['_GETPAYMENTREQUEST']._serialized_start=313
+  _globals['_GETPAYMENTREQUEST']._serialized_end=350
+  _globals['_HANDLESTRIPEWEBHOOKREQUEST']._serialized_start=352
+  _globals['_HANDLESTRIPEWEBHOOKREQUEST']._serialized_end=423
+  _globals['_HANDLESTRIPEWEBHOOKRESPONSE']._serialized_start=425
+  _globals['_HANDLESTRIPEWEBHOOKRESPONSE']._serialized_end=511
+  _globals['_CLOSECHECKOUTREQUEST']._serialized_start=513
+  _globals['_CLOSECHECKOUTREQUEST']._serialized_end=553
+  _globals['_CLOSECHECKOUTRESPONSE']._serialized_start=555
+  _globals['_CLOSECHECKOUTRESPONSE']._serialized_end=627
+  _globals['_SIGNTESTCOMPLETIONREQUEST']._serialized_start=629
+  _globals['_SIGNTESTCOMPLETIONREQUEST']._serialized_end=674
+  _globals['_SIGNTESTCOMPLETIONRESPONSE']._serialized_start=676
+  _globals['_SIGNTESTCOMPLETIONRESPONSE']._serialized_end=747
+  _globals['_PAYMENTSERVICE']._serialized_start=1074
+  _globals['_PAYMENTSERVICE']._serialized_end=1495
 # @@protoc_insertion_point(module_scope)

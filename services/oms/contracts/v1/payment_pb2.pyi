@@ -30,6 +30,8 @@ class _PaymentStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Payment
     PAYMENT_STATUS_EXPIRED: _PaymentStatus.ValueType  # 3
     PAYMENT_STATUS_CANCELLED: _PaymentStatus.ValueType  # 4
     """The order was cancelled before it was paid; the session is closed."""
+    PAYMENT_STATUS_REFUNDED: _PaymentStatus.ValueType  # 5
+    """Captured, then given back."""
 
 class PaymentStatus(_PaymentStatus, metaclass=_PaymentStatusEnumTypeWrapper): ...
 
@@ -39,7 +41,34 @@ PAYMENT_STATUS_PAID: PaymentStatus.ValueType  # 2
 PAYMENT_STATUS_EXPIRED: PaymentStatus.ValueType  # 3
 PAYMENT_STATUS_CANCELLED: PaymentStatus.ValueType  # 4
 """The order was cancelled before it was paid; the session is closed."""
+PAYMENT_STATUS_REFUNDED: PaymentStatus.ValueType  # 5
+"""Captured, then given back."""
 Global___PaymentStatus: _TypeAlias = PaymentStatus  # noqa: Y015
+
+class _CloseOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CloseOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CloseOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CLOSE_OUTCOME_UNSPECIFIED: _CloseOutcome.ValueType  # 0
+    CLOSE_OUTCOME_CLOSED: _CloseOutcome.ValueType  # 1
+    """The checkout is closed (now, or it was already): nobody can pay it."""
+    CLOSE_OUTCOME_NO_CHECKOUT: _CloseOutcome.ValueType  # 2
+    """No checkout was ever opened for the order; none will be."""
+    CLOSE_OUTCOME_ALREADY_PAID: _CloseOutcome.ValueType  # 3
+    """The customer paid before it could be closed."""
+
+class CloseOutcome(_CloseOutcome, metaclass=_CloseOutcomeEnumTypeWrapper): ...
+
+CLOSE_OUTCOME_UNSPECIFIED: CloseOutcome.ValueType  # 0
+CLOSE_OUTCOME_CLOSED: CloseOutcome.ValueType  # 1
+"""The checkout is closed (now, or it was already): nobody can pay it."""
+CLOSE_OUTCOME_NO_CHECKOUT: CloseOutcome.ValueType  # 2
+"""No checkout was ever opened for the order; none will be."""
+CLOSE_OUTCOME_ALREADY_PAID: CloseOutcome.ValueType  # 3
+"""The customer paid before it could be closed."""
+Global___CloseOutcome: _TypeAlias = CloseOutcome  # noqa: Y015
 
 @_typing.final
 class Payment(_message.Message):
@@ -50,10 +79,16 @@ class Payment(_message.Message):
     URL_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    REFUND_ID_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
     checkout_session_id: _builtins.str
     url: _builtins.str
     status: Global___PaymentStatus.ValueType
+    amount_minor: _builtins.int
+    currency: _builtins.str
+    refund_id: _builtins.str
     @_builtins.property
     def expires_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -64,10 +99,13 @@ class Payment(_message.Message):
         url: _builtins.str = ...,
         status: Global___PaymentStatus.ValueType = ...,
         expires_at: _timestamp_pb2.Timestamp | None = ...,
+        amount_minor: _builtins.int = ...,
+        currency: _builtins.str = ...,
+        refund_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkout_session_id", b"checkout_session_id", "expires_at", b"expires_at", "order_id", b"order_id", "status", b"status", "url", b"url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_minor", b"amount_minor", "checkout_session_id", b"checkout_session_id", "currency", b"currency", "expires_at", b"expires_at", "order_id", b"order_id", "refund_id", b"refund_id", "status", b"status", "url", b"url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -139,3 +177,82 @@ class HandleStripeWebhookResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___HandleStripeWebhookResponse: _TypeAlias = HandleStripeWebhookResponse  # noqa: Y015
+
+@_typing.final
+class CloseCheckoutRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_id", b"order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CloseCheckoutRequest: _TypeAlias = CloseCheckoutRequest  # noqa: Y015
+
+@_typing.final
+class CloseCheckoutResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    outcome: Global___CloseOutcome.ValueType
+    def __init__(
+        self,
+        *,
+        outcome: Global___CloseOutcome.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CloseCheckoutResponse: _TypeAlias = CloseCheckoutResponse  # noqa: Y015
+
+@_typing.final
+class SignTestCompletionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_id", b"order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SignTestCompletionRequest: _TypeAlias = SignTestCompletionRequest  # noqa: Y015
+
+@_typing.final
+class SignTestCompletionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYLOAD_FIELD_NUMBER: _builtins.int
+    SIGNATURE_HEADER_FIELD_NUMBER: _builtins.int
+    payload: _builtins.bytes
+    signature_header: _builtins.str
+    def __init__(
+        self,
+        *,
+        payload: _builtins.bytes = ...,
+        signature_header: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payload", b"payload", "signature_header", b"signature_header"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SignTestCompletionResponse: _TypeAlias = SignTestCompletionResponse  # noqa: Y015

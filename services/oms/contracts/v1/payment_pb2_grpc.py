@@ -45,6 +45,16 @@ class PaymentServiceStub:
                 request_serializer=oms_dot_contracts_dot_v1_dot_payment__pb2.HandleStripeWebhookRequest.SerializeToString,
                 response_deserializer=oms_dot_contracts_dot_v1_dot_payment__pb2.HandleStripeWebhookResponse.FromString,
                 _registered_method=True)
+        self.CloseCheckout = channel.unary_unary(
+                '/oms.contracts.v1.PaymentService/CloseCheckout',
+                request_serializer=oms_dot_contracts_dot_v1_dot_payment__pb2.CloseCheckoutRequest.SerializeToString,
+                response_deserializer=oms_dot_contracts_dot_v1_dot_payment__pb2.CloseCheckoutResponse.FromString,
+                _registered_method=True)
+        self.SignTestCompletion = channel.unary_unary(
+                '/oms.contracts.v1.PaymentService/SignTestCompletion',
+                request_serializer=oms_dot_contracts_dot_v1_dot_payment__pb2.SignTestCompletionRequest.SerializeToString,
+                response_deserializer=oms_dot_contracts_dot_v1_dot_payment__pb2.SignTestCompletionResponse.FromString,
+                _registered_method=True)
 
 
 class PaymentServiceServicer:
@@ -62,6 +72,25 @@ class PaymentServiceServicer:
         """Verifies the Stripe-Signature header and applies the event once.
         UNAUTHENTICATED for a missing, forged or stale signature; INVALID_ARGUMENT for a payload
         that is not a Stripe event. A delivery seen before answers duplicate = true.
+        A correctly signed event that OMS does not act on is answered, not refused.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CloseCheckout(self, request, context):
+        """Closes the order's checkout at Stripe so nobody can pay it any more (Order calls this
+        before it cancels or expires an order). ALREADY_PAID when the payment completed first:
+        the capture is then reported to Order as usual.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SignTestCompletion(self, request, context):
+        """Development mode with stripe-mock only (FAILED_PRECONDITION otherwise): the signed
+        `checkout.session.completed` webhook Stripe would send for the order, for the local test
+        payment page, which delivers it to the gateway's webhook route like Stripe would.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -79,6 +108,16 @@ def add_PaymentServiceServicer_to_server(servicer, server):
                     servicer.HandleStripeWebhook,
                     request_deserializer=oms_dot_contracts_dot_v1_dot_payment__pb2.HandleStripeWebhookRequest.FromString,
                     response_serializer=oms_dot_contracts_dot_v1_dot_payment__pb2.HandleStripeWebhookResponse.SerializeToString,
+            ),
+            'CloseCheckout': grpc.unary_unary_rpc_method_handler(
+                    servicer.CloseCheckout,
+                    request_deserializer=oms_dot_contracts_dot_v1_dot_payment__pb2.CloseCheckoutRequest.FromString,
+                    response_serializer=oms_dot_contracts_dot_v1_dot_payment__pb2.CloseCheckoutResponse.SerializeToString,
+            ),
+            'SignTestCompletion': grpc.unary_unary_rpc_method_handler(
+                    servicer.SignTestCompletion,
+                    request_deserializer=oms_dot_contracts_dot_v1_dot_payment__pb2.SignTestCompletionRequest.FromString,
+                    response_serializer=oms_dot_contracts_dot_v1_dot_payment__pb2.SignTestCompletionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -136,6 +175,60 @@ class PaymentService:
             '/oms.contracts.v1.PaymentService/HandleStripeWebhook',
             oms_dot_contracts_dot_v1_dot_payment__pb2.HandleStripeWebhookRequest.SerializeToString,
             oms_dot_contracts_dot_v1_dot_payment__pb2.HandleStripeWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CloseCheckout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oms.contracts.v1.PaymentService/CloseCheckout',
+            oms_dot_contracts_dot_v1_dot_payment__pb2.CloseCheckoutRequest.SerializeToString,
+            oms_dot_contracts_dot_v1_dot_payment__pb2.CloseCheckoutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SignTestCompletion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oms.contracts.v1.PaymentService/SignTestCompletion',
+            oms_dot_contracts_dot_v1_dot_payment__pb2.SignTestCompletionRequest.SerializeToString,
+            oms_dot_contracts_dot_v1_dot_payment__pb2.SignTestCompletionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -39,6 +39,17 @@ class PaymentServiceStub:
     """Verifies the Stripe-Signature header and applies the event once.
     UNAUTHENTICATED for a missing, forged or stale signature; INVALID_ARGUMENT for a payload
     that is not a Stripe event. A delivery seen before answers duplicate = true.
+    A correctly signed event that OMS does not act on is answered, not refused.
+    """
+    CloseCheckout: _grpc.UnaryUnaryMultiCallable[_payment_pb2.CloseCheckoutRequest, _payment_pb2.CloseCheckoutResponse]
+    """Closes the order's checkout at Stripe so nobody can pay it any more (Order calls this
+    before it cancels or expires an order). ALREADY_PAID when the payment completed first:
+    the capture is then reported to Order as usual.
+    """
+    SignTestCompletion: _grpc.UnaryUnaryMultiCallable[_payment_pb2.SignTestCompletionRequest, _payment_pb2.SignTestCompletionResponse]
+    """Development mode with stripe-mock only (FAILED_PRECONDITION otherwise): the signed
+    `checkout.session.completed` webhook Stripe would send for the order, for the local test
+    payment page, which delivers it to the gateway's webhook route like Stripe would.
     """
 
 @_typing.type_check_only
@@ -52,6 +63,17 @@ class PaymentServiceAsyncStub(PaymentServiceStub):
     """Verifies the Stripe-Signature header and applies the event once.
     UNAUTHENTICATED for a missing, forged or stale signature; INVALID_ARGUMENT for a payload
     that is not a Stripe event. A delivery seen before answers duplicate = true.
+    A correctly signed event that OMS does not act on is answered, not refused.
+    """
+    CloseCheckout: _aio.UnaryUnaryMultiCallable[_payment_pb2.CloseCheckoutRequest, _payment_pb2.CloseCheckoutResponse]  # type: ignore[assignment]
+    """Closes the order's checkout at Stripe so nobody can pay it any more (Order calls this
+    before it cancels or expires an order). ALREADY_PAID when the payment completed first:
+    the capture is then reported to Order as usual.
+    """
+    SignTestCompletion: _aio.UnaryUnaryMultiCallable[_payment_pb2.SignTestCompletionRequest, _payment_pb2.SignTestCompletionResponse]  # type: ignore[assignment]
+    """Development mode with stripe-mock only (FAILED_PRECONDITION otherwise): the signed
+    `checkout.session.completed` webhook Stripe would send for the order, for the local test
+    payment page, which delivers it to the gateway's webhook route like Stripe would.
     """
 
 class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -74,6 +96,29 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
         """Verifies the Stripe-Signature header and applies the event once.
         UNAUTHENTICATED for a missing, forged or stale signature; INVALID_ARGUMENT for a payload
         that is not a Stripe event. A delivery seen before answers duplicate = true.
+        A correctly signed event that OMS does not act on is answered, not refused.
+        """
+
+    @_abc_1.abstractmethod
+    def CloseCheckout(
+        self,
+        request: _payment_pb2.CloseCheckoutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_pb2.CloseCheckoutResponse, _abc.Awaitable[_payment_pb2.CloseCheckoutResponse]]:
+        """Closes the order's checkout at Stripe so nobody can pay it any more (Order calls this
+        before it cancels or expires an order). ALREADY_PAID when the payment completed first:
+        the capture is then reported to Order as usual.
+        """
+
+    @_abc_1.abstractmethod
+    def SignTestCompletion(
+        self,
+        request: _payment_pb2.SignTestCompletionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_pb2.SignTestCompletionResponse, _abc.Awaitable[_payment_pb2.SignTestCompletionResponse]]:
+        """Development mode with stripe-mock only (FAILED_PRECONDITION otherwise): the signed
+        `checkout.session.completed` webhook Stripe would send for the order, for the local test
+        payment page, which delivers it to the gateway's webhook route like Stripe would.
         """
 
 def add_PaymentServiceServicer_to_server(servicer: PaymentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,148 @@
+"""What Order decides when the other services report, or when a deadline comes.
+
+Payment reports money (captured, failed, refunded); the kitchen reports cooking (started,
+ready); Order's own timers report deadlines. Each report is applied with a compare-and-set
+and, when it changes the order, Order publishes its decision. A report that no longer fits
+(a capture for a cancelled order, a cook's "ready" for a refunded one) is answered on purpose:
+a refund is required, or nothing happens. Every reaction is idempotent: a redelivered report
+finds the order already past it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from oms import domain_events as events
+from oms.order.domain import STEP, UNPAID, CheckoutClosed, Order, Status
+from oms.order.handlers import OrderHandlers, announce, priced_lines
+from oms.platform import logs, metrics
+from oms.platform.events import PermanentError
+
+log = logs.get(__name__)
+RETRY_LATER = timedelta(seconds=60)
+
+
+class OrderReactions:
+    def __init__(self, handlers: OrderHandlers) -> None:
+        self.handlers = handlers
+        self.repository = handlers.repository
+
+    async def _order(self, order_id: str) -> Order:
+        order = await self.repository.get(order_id)
+        if order is None:
+            raise PermanentError(f"no order {order_id}")
+        return order
+
+    # --- payment -----------------------------------------------------------------------
+
+    async def payment_captured(self, captured: events.PaymentCaptured) -> None:
+        order = await self._order(captured.order_id)
+        if order.status in UNPAID:
+            if (captured.amount_minor, captured.currency) != (order.total_minor, order.currency):
+                # Payment checks this too; money that does not match the order goes back.
+                reason = "the captured amount does not match the order"
+                await self._expire(order, reason, close_checkout=False)
+                order = await self._order(order.id)
+            else:
+                confirmed = await self.handlers.move(
+                    order, Status.PAID, payload=events.OrderConfirmed, lines=priced_lines(order)
+                )
+                if confirmed is not None:
+                    log.info("order.confirmed", order_id=order.id)
+                    return
+                order = await self._order(order.id)  # another decision won the race
+        if order.status in (Status.CANCELLED, Status.EXPIRED):
+            reason = f"paid after the order was {order.status.value}"
+            after = order  # the status stays; the refund is the decision
+            required = await self.repository.require_refund(
+                order.id, reason, [announce(after, events.RefundRequired, reason=reason)]
+            )
+            if required is not None:
+                log.warning("order.refund_required", order_id=order.id, status=order.status.value)
+
+    async def payment_failed(self, failed: events.PaymentFailed) -> None:
+        order = await self._order(failed.order_id)
+        if order.status in UNPAID:
+            await self._expire(order, failed.reason, close_checkout=False)
+
+    async def payment_refunded(self, refunded: events.PaymentRefunded) -> None:
+        await self.repository.mark_refunded(refunded.order_id)
+
+    # --- kitchen -----------------------------------------------------------------------
+
+    async def ticket_started(self, started: events.TicketStarted) -> None:
+        await self._cooked(started.order_id, Status.PREPARING, events.OrderPreparing, started.cook)
+
+    async def ticket_ready(self, ready: events.TicketReady) -> None:
+        await self._cooked(ready.order_id, Status.READY, events.OrderReady, ready.cook)
+
+    async def _cooked(
+        self, order_id: str, to: Status, payload: type[events.OrderEvent], cook: str
+    ) -> None:
+        order = await self._order(order_id)
+        moved = await self.handlers.move(
+            order, to, payload=payload, fields={"cook": cook}, cook=cook
+        )
+        if moved is not None:
+            return
+        current = await self._order(order_id)
+        if current.step >= STEP[to]:
+            # Already there or past it, or refunded meanwhile: the kitchen hears of the refund.
+            log.info("order.kitchen_report_ignored", order_id=order_id, status=current.status.value)
+            return
+        # The kitchen cooks only what Order confirmed; anything else is for a person.
+        raise PermanentError(f"kitchen reported {to} for order {order_id} in {current.status}")
+
+    # --- deadlines ---------------------------------------------------------------------
+
+    async def deadline_due(self, due: events.DeadlineDue) -> None:
+        order = await self.repository.get(due.order_id)
+        if order is None:
+            # Stock was held for an order that was never stored (its process died between
+            # the two): nobody else will ever release it.
+            await self.handlers.stock.release(due.order_id, "order never stored")
+            log.warning("order.orphan_reservation_released", order_id=due.order_id)
+            return
+        deadline = order.deadline(self.handlers.deadlines)
+        if deadline is None:
+            return
+        now = self.handlers.clock()
+        if now < deadline:
+            await self._check_again(order.id, deadline - now)
+        elif order.status in UNPAID:
+            try:
+                await self._expire(order, f"not paid by its deadline ({order.status.value})")
+            except Exception:
+                # Payment or Stripe unreachable: look again later rather than park the timer.
+                log.warning("order.expiry_deferred", order_id=order.id, exc_info=True)
+                await self._check_again(order.id, RETRY_LATER)
+        else:
+            metrics.ORDERS_OVERDUE.labels(order.status.value).inc()
+            log.warning("order.overdue", order_id=order.id, status=order.status.value)
+            # Counted once per state: the next look is at the following state's deadline.
+            await self._check_again(order.id, self._next_state_window(order))
+
+    def _next_state_window(self, order: Order) -> timedelta:
+        d = self.handlers.deadlines
+        return {Status.PAID: d.cooking, Status.PREPARING: d.pickup}.get(order.status, d.pickup)
+
+    async def _check_again(self, order_id: str, after: timedelta) -> None:
+        await self.handlers.timers.deadline_in(order_id, after.total_seconds())
+
+    async def _expire(self, order: Order, reason: str, close_checkout: bool = True) -> None:
+        """Expire an unpaid order, after making sure its checkout can no longer be paid."""
+        if close_checkout:
+            closed = await self.handlers.payment.close_checkout(order.id)
+            if closed is CheckoutClosed.ALREADY_PAID:
+                # The capture is on its way; look again once it has had time to arrive.
+                await self._check_again(order.id, RETRY_LATER)
+                return
+        expired = await self.handlers.move(
+            order,
+            Status.EXPIRED,
+            payload=events.OrderExpired,
+            fields={"state.reason": reason},
+            reason=reason,
+        )
+        if expired is not None:
+            log.info("order.expired", order_id=order.id, reason=reason)

@@ -1,0 +1,73 @@
+"""Readiness that tells the truth: a process is ready while its dependencies answer.
+
+`DependencyMonitor` runs each check every few seconds (MongoDB answers a ping, the RabbitMQ
+connection is open) and reports a change to its listeners: the gRPC health service turns
+NOT_SERVING while one fails (so Consul and callers stop sending us work) and SERVING again
+when it recovers; `/readyz` reads the same state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+from oms.platform import logs
+
+log = logs.get(__name__)
+Check = Callable[[], Awaitable[bool]]
+Listener = Callable[[bool], Awaitable[None]]
+
+
+class DependencyMonitor:
+    def __init__(self, interval: float, timeout: float = 1.0) -> None:
+        self.interval = interval
+        self.timeout = timeout
+        self._checks: dict[str, Check] = {}
+        self._state: dict[str, bool] = {}
+        self._listeners: list[Listener] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, name: str, check: Check) -> None:
+        self._checks[name] = check
+        self._state[name] = True
+
+    def listen(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def state(self) -> dict[str, bool]:
+        return dict(self._state)
+
+    @property
+    def healthy(self) -> bool:
+        return all(self._state.values())
+
+    async def start(self) -> None:
+        await self.check_once()
+        self._task = asyncio.create_task(self._run(), name="dependency-monitor")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def check_once(self) -> None:
+        before = self.healthy
+        for name, check in self._checks.items():
+            try:
+                async with asyncio.timeout(self.timeout):
+                    ok = await check()
+            except Exception:
+                ok = False
+            if ok != self._state[name]:
+                log.warning("dependency.changed", dependency=name, up=ok)
+            self._state[name] = ok
+        if self.healthy != before:
+            for listener in self._listeners:
+                await listener(self.healthy)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.check_once()
