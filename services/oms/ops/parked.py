@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +22,8 @@ from oms.platform.consumer import (
 
 # What parking added; a replay removes them so the consumer starts the event afresh.
 PARKING_HEADERS = (PARKED_REASON_HEADER, PARKED_AT_HEADER, ATTEMPT_HEADER)
-# A message published without an id (not by OMS) is named by its body, so it can be selected.
+# Names a message with neither a message id nor an event id in its body (published by hand,
+# from the RabbitMQ UI say), so that it can still be shown and selected.
 DIGEST_PREFIX = "sha256:"
 
 
@@ -61,7 +63,7 @@ class ParkedMessage:
         return cls(
             queue=queue,
             delivery_tag=message.delivery_tag,
-            event_id=message.message_id or _digest(message.body),
+            event_id=message.message_id or _event_id_in(message.body),
             event_type=message.type,
             parked_at=_timestamp(headers.get(PARKED_AT_HEADER)),
             attempts=attempts if isinstance(attempts, int) else None,
@@ -91,7 +93,14 @@ class ParkedMessage:
         )
 
 
-def _digest(body: bytes) -> str:
+def _event_id_in(body: bytes) -> str:
+    try:
+        envelope = json.loads(body)
+    except ValueError:
+        envelope = None
+    event_id = envelope.get("id") if isinstance(envelope, dict) else None
+    if isinstance(event_id, str) and event_id:
+        return event_id
     return DIGEST_PREFIX + hashlib.sha256(body).hexdigest()[:16]
 
 

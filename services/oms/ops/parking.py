@@ -19,10 +19,10 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
-from typing import NoReturn, TextIO, TypeVar
+from typing import TextIO
 
 from aio_pika.abc import AbstractConnection
 from aiormq.exceptions import AMQPError
@@ -30,95 +30,17 @@ from aiormq.exceptions import AMQPError
 from oms.domain_events import SUBSCRIPTIONS
 from oms.ops import render
 from oms.ops.parked import ParkedMessage, consumer_queue_of
+from oms.ops.parking_args import OperatorError, parser, selection_of
 from oms.ops.parking_pass import ParkingPass, UnknownQueue, Unreachable, connect, require_queue
-from oms.ops.selection import (
-    BadFilter,
-    Selection,
-    parse_duration,
-    parse_event_id,
-    parse_event_type,
-)
+from oms.ops.selection import Selection
 from oms.platform.consumer import parking_queue_name
-
-PROG = "python -m oms.ops.parking"
-T = TypeVar("T")
-
-
-class OperatorError(Exception):
-    """A mistake in how the tool was called: one line on stderr, exit code 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # One line instead of argparse's usage block.
-        raise OperatorError(f"{message} (see {PROG} --help)")
-
-
-def _checked(parse: Callable[[str], T]) -> Callable[[str], T]:
-    def convert(text: str) -> T:
-        try:
-            return parse(text)
-        except BadFilter as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    return convert
-
-
-def parser() -> argparse.ArgumentParser:
-    common = _Parser(add_help=False)
-    common.add_argument("--url", help="the broker's AMQP URL (default: RABBITMQ_URL)")
-    common.add_argument(
-        "--queue",
-        action="append",
-        default=[],
-        metavar="NAME",
-        dest="queues",
-        help="a consumer queue, e.g. order.payments (repeatable; default: every OMS queue)",
-    )
-    filters = _Parser(add_help=False)
-    filters.add_argument(
-        "--type",
-        action="append",
-        default=[],
-        type=_checked(parse_event_type),
-        metavar="EVENT_TYPE",
-        help="only this event type (repeatable)",
-    )
-    filters.add_argument(
-        "--id",
-        action="append",
-        default=[],
-        type=_checked(parse_event_id),
-        metavar="EVENT_ID",
-        help="only this event id (repeatable)",
-    )
-    for flag, when in (("--older-than", "more"), ("--newer-than", "less")):
-        filters.add_argument(
-            flag,
-            type=_checked(parse_duration),
-            metavar="DURATION",
-            help=f"parked {when} than DURATION ago (90s, 10m, 2h, 1d)",
-        )
-
-    top = _Parser(
-        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    commands = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    listing = commands.add_parser("list", parents=[common, filters], help="list them")
-    listing.add_argument("--json", action="store_true", help="one JSON document, for machines")
-    show = commands.add_parser("show", parents=[common], help="one in full")
-    show.add_argument("event_id", type=_checked(parse_event_id), metavar="EVENT_ID")
-    commands.add_parser("replay", parents=[common, filters], help="give them back to consumers")
-    purge = commands.add_parser("purge", parents=[common, filters], help="delete them")
-    purge.add_argument("--yes", action="store_true", help="do not ask (required without a TTY)")
-    return top
 
 
 async def run(argv: Sequence[str], out: TextIO | None = None, err: TextIO | None = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     try:
-        args = parser().parse_args(argv)
-        selection = _selection(args)
+        args = parser(__doc__ or "").parse_args(argv)
+        selection = selection_of(args)
         if args.command == "purge" and not args.yes and not sys.stdin.isatty():
             raise OperatorError("purge asks before deleting; without a terminal pass --yes")
         connection = await connect(args.url)
@@ -218,8 +140,7 @@ async def _purge(
     if not yes:
         print("\n".join(render.table([message for _, message in chosen])), file=err)
         prompt = f"Delete these {len(chosen)} parked messages for good? [y/N] "
-        # In a thread: the event loop keeps the connection's heartbeats going meanwhile.
-        answer = await asyncio.to_thread(_ask, prompt, err)
+        answer = await _ask(prompt, err)
         if answer.strip().lower() not in ("y", "yes"):
             print("parking: nothing deleted", file=err)
             return 1
@@ -230,18 +151,19 @@ async def _purge(
     return 0
 
 
-def _ask(prompt: str, err: TextIO) -> str:
+async def _ask(prompt: str, err: TextIO) -> str:
+    """A line from the terminal, read once it is typed: the event loop keeps the connection's
+    heartbeats going meanwhile, and Ctrl-C still ends the tool (a thread would hold it)."""
     print(prompt, end="", file=err, flush=True)
-    return sys.stdin.readline()
-
-
-def _selection(args: argparse.Namespace) -> Selection:
-    if args.command == "show":
-        return Selection()
+    loop = asyncio.get_running_loop()
+    typed = asyncio.Event()
+    fd = sys.stdin.fileno()
+    loop.add_reader(fd, typed.set)
     try:
-        return Selection.of(args.type, args.id, args.older_than, args.newer_than)
-    except BadFilter as exc:
-        raise OperatorError(str(exc)) from None
+        await typed.wait()
+    finally:
+        loop.remove_reader(fd)
+    return sys.stdin.readline()
 
 
 def main() -> int:

@@ -91,7 +91,7 @@ class ParkingPass:
         self.connection = connection
         self.queue = queue
         self.messages: list[ParkedMessage] = []
-        self._held: dict[int, AbstractIncomingMessage] = {}
+        self._held: dict[int, tuple[ParkedMessage, AbstractIncomingMessage]] = {}
         self._channel: AbstractChannel | None = None
 
     async def __aenter__(self) -> ParkingPass:
@@ -109,7 +109,7 @@ class ParkingPass:
             if incoming is None:
                 break
             message = ParkedMessage.read(self.queue, incoming)
-            self._held[message.delivery_tag] = incoming
+            self._held[message.delivery_tag] = (message, incoming)
             self.messages.append(message)
         return self
 
@@ -123,14 +123,15 @@ class ParkingPass:
         if channel is None or channel.is_closed:
             return  # the broker has requeued whatever this channel held
         # In reading order, each back at its old place.
-        for incoming in self._held.values():
+        for _, incoming in self._held.values():
             await incoming.nack(requeue=True)
         self._held.clear()
         await channel.close()
 
     def _holding(self, message: ParkedMessage) -> AbstractIncomingMessage:
-        incoming = self._held.get(message.delivery_tag)
-        if incoming is None:
+        # By identity: delivery tags are only unique on one channel.
+        held, incoming = self._held.get(message.delivery_tag, (None, None))
+        if held is not message or incoming is None:
             raise RuntimeError(f"{message.event_id} is not held by this pass (settled already?)")
         return incoming
 

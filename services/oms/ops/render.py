@@ -85,7 +85,12 @@ def _fields(values: dict[str, Any]) -> list[str]:
     if not values:
         return ["  (none)"]
     width = max(len(name) for name in values)
-    return [f"  {name.ljust(width)}  {_plain(value)}" for name, value in sorted(values.items())]
+    # A value's further lines (a reason quoting a pydantic error, say) line up under its first.
+    under = "\n" + " " * (width + 4)
+    return [
+        f"  {name.ljust(width)}  {under.join(_plain(value).splitlines()) or '-'}"
+        for name, value in sorted(values.items())
+    ]
 
 
 def _plain(value: Any) -> str:
