@@ -57,14 +57,13 @@ class Parked:
             await self.consumer.stop()
 
 
-def event_types(queue: str) -> tuple[str, str]:
-    suffix = queue.rsplit(".", 1)[-1]
-    return f"test.t{suffix}.paid", f"test.t{suffix}.cancelled"
-
-
 async def park_samples(broker: Broker) -> Parked:
-    queue = f"test.parking.{uuid.uuid4().hex[:10]}"
-    paid_type, cancelled_type = event_types(queue)
+    suffix = uuid.uuid4().hex[:10]
+    queue, paid_type, cancelled_type = (
+        f"test.parking.{suffix}",
+        f"test.t{suffix}.paid",
+        f"test.t{suffix}.cancelled",
+    )
     parked: Parked
 
     async def refuses_once(event: Event) -> None:
@@ -83,13 +82,17 @@ async def park_samples(broker: Broker) -> Parked:
         consumer=consumer,
     )
     await consumer.start()
-    await broker.publish(parked.paid)
-    await broker.publish(parked.cancelled)
-    async with broker.channel() as channel:
-        exchange = await channel.get_exchange(broker.settings.exchange, ensure=False)
-        malformed = aio_pika.Message(body=MALFORMED_BODY, message_id=parked.malformed_id)
-        await exchange.publish(malformed, routing_key=paid_type)
-    await eventually(lambda: has_depth(broker, parked.parking_queue, 3))
+    try:
+        await broker.publish(parked.paid)
+        await broker.publish(parked.cancelled)
+        async with broker.channel() as channel:
+            exchange = await channel.get_exchange(broker.settings.exchange, ensure=False)
+            malformed = aio_pika.Message(body=MALFORMED_BODY, message_id=parked.malformed_id)
+            await exchange.publish(malformed, routing_key=paid_type)
+        await eventually(lambda: has_depth(broker, parked.parking_queue, 3))
+    except BaseException:
+        await parked.stop()
+        raise
     return parked
 
 
