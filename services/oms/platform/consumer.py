@@ -35,7 +35,12 @@ Handler = Callable[[Event], Awaitable[None]]
 # Routing key (= event type) -> what to do with it.
 Handlers = Mapping[str, Handler]
 
+# The headers a retried or parked copy carries; `oms.ops.parking` reads them back.
 ATTEMPT_HEADER = "x-attempt"
+ORIGINAL_ROUTING_KEY_HEADER = "x-original-routing-key"
+PARKED_REASON_HEADER = "x-parked-reason"
+PARKED_AT_HEADER = "x-parked-at"
+PARKING_SUFFIX = ".parking"
 log = logs.get(__name__)
 
 
@@ -44,7 +49,7 @@ def retry_queue_name(queue: str, delay_ms: int) -> str:
 
 
 def parking_queue_name(queue: str) -> str:
-    return f"{queue}.parking"
+    return f"{queue}{PARKING_SUFFIX}"
 
 
 async def declare_queue_set(
@@ -83,7 +88,7 @@ async def declare_queue_set(
 def _copy(message: AbstractIncomingMessage, extra_headers: dict[str, Any]) -> aio_pika.Message:
     headers = dict(message.headers or {})
     # A retried message comes back keyed by queue name; remember what it was first sent as.
-    headers.setdefault("x-original-routing-key", message.routing_key or "")
+    headers.setdefault(ORIGINAL_ROUTING_KEY_HEADER, message.routing_key or "")
     return aio_pika.Message(
         body=message.body,
         content_type=message.content_type,
@@ -199,8 +204,8 @@ class Consumer:
             message,
             {
                 ATTEMPT_HEADER: attempt,
-                "x-parked-reason": reason[:1000],
-                "x-parked-at": datetime.now(UTC).isoformat(),
+                PARKED_REASON_HEADER: reason[:1000],
+                PARKED_AT_HEADER: datetime.now(UTC).isoformat(),
             },
         )
         await self.broker.send_to_queue(parking_queue_name(self.queue), parked)

@@ -1,0 +1,1 @@
+"""Tools for the people who run OMS, one `python -m oms.ops.<tool>` command each."""
