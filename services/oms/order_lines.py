@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from oms.limits import MAX_ITEMS, MAX_QUANTITY
 from oms.platform.errors import InvalidArgument
-
-MAX_QUANTITY = 100
-MAX_ITEMS = 50
 
 
 @dataclass(frozen=True)

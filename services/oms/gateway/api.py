@@ -2,32 +2,65 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fastapi import FastAPI
-from pydantic import SecretStr
+from fastapi.responses import ORJSONResponse
 
 from oms.gateway import (
     errors,
     pages,
     routes_admin,
+    routes_live,
     routes_orders,
     routes_public,
+    routes_test_payments,
     routes_webhooks,
 )
+from oms.gateway.auth import StaffAuth
+from oms.gateway.catalog import Catalog
 from oms.gateway.clients import Backends
+from oms.gateway.live import LiveFeed
 from oms.gateway.middleware import AccessLog, BodyLimit
+from oms.gateway.ratelimit import TokenBuckets
+from oms.gateway.sessions import Sessions
 
 MAX_BODY_BYTES = 64 * 1024  # an order of 50 lines is about 3 KiB
 DESCRIPTION = """\
-The public API of OMS: the menu, customers' orders, Stripe's webhook and admin routes.
+The public API of OMS: the menu, customers' orders, live updates, Stripe's webhook and staff
+routes.
 
-Money is an integer amount in the currency's minor unit (`price: 950, currency: "EUR"` is
-9.50 EUR). Every error is `{"error": {"code": ..., "message": ...}}` with a reason;
-invalid requests (422) list each offending field under `error.fields`.
+A customer first asks for a session (`POST /api/session`) and sends its token as
+`Authorization: Bearer <token>` (pages use its HTTP-only cookie). Money is an integer amount
+in the currency's minor unit (`price: 950, currency: "EUR"` is 9.50 EUR). Every error is
+`{"error": {"code": ..., "message": ...}}` with a reason; invalid requests (422) list each
+offending field under `error.fields`.
 """
 
 
-def create_app(backends: Backends, admin_token: SecretStr, readiness_timeout: float) -> FastAPI:
-    app = FastAPI(title="OMS Gateway", version="1.0.0", description=DESCRIPTION)
+@dataclass(frozen=True)
+class Edge:
+    """What the routes need, built once by the composition root."""
+
+    backends: Backends
+    catalog: Catalog
+    sessions: Sessions
+    staff: StaffAuth
+    feed: LiveFeed
+    order_limit: TokenBuckets
+    webhook_limit: TokenBuckets
+    readiness_timeout: float
+    heartbeat_seconds: float
+    test_payments: bool
+
+
+def create_app(edge: Edge) -> FastAPI:
+    app = FastAPI(
+        title="OMS Gateway",
+        version="2.0.0",
+        description=DESCRIPTION,
+        default_response_class=ORJSONResponse,
+    )
     errors.install(app)
     # Added last runs first: the access log sees every answer, including a 413.
     app.add_middleware(
@@ -36,9 +69,15 @@ def create_app(backends: Backends, admin_token: SecretStr, readiness_timeout: fl
         by_prefix={routes_webhooks.PATH: routes_webhooks.MAX_BODY_BYTES},
     )
     app.add_middleware(AccessLog)
-    app.include_router(routes_public.router(backends, readiness_timeout))
-    app.include_router(routes_orders.router(backends))
-    app.include_router(routes_admin.router(backends, admin_token))
-    app.include_router(routes_webhooks.router(backends))
+    backends = edge.backends
+    app.include_router(routes_public.router(backends, edge.catalog, edge.readiness_timeout))
+    app.include_router(routes_orders.router(backends, edge.sessions, edge.order_limit))
+    app.include_router(
+        routes_live.router(backends, edge.sessions, edge.staff, edge.feed, edge.heartbeat_seconds)
+    )
+    app.include_router(routes_admin.router(backends, edge.staff))
+    app.include_router(routes_webhooks.router(backends, edge.webhook_limit))
+    if edge.test_payments:
+        app.include_router(routes_test_payments.router(backends))
     app.include_router(pages.router(backends))
     return app

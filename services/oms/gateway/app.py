@@ -1,35 +1,40 @@
-"""The Gateway's composition root: no database, no broker; Consul, gRPC channels and HTTP.
+"""The Gateway's composition root: no database; Consul, gRPC channels, a broker follower
+for live updates, and HTTP.
 
-Shutdown unwinds in reverse: leave Consul (no new traffic is sent our way), let uvicorn
-finish the in-flight requests, then close the channels they used, Consul's client and the
-tracer (flushing the last spans).
+Shutdown unwinds in reverse: leave Consul (no new traffic is sent our way), close the live
+streams, let uvicorn finish the in-flight requests, then close the channels, the broker, and
+the tracer (flushing the last spans).
 """
 
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 
-from fastapi import FastAPI
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from oms import domain_events as events
 from oms.gateway import api
-from oms.gateway.auth import DEFAULT_ADMIN_TOKEN
+from oms.gateway.auth import DEFAULT_ADMIN_TOKEN, StaffAuth
+from oms.gateway.catalog import Catalog
 from oms.gateway.clients import Backends
 from oms.gateway.http_server import HttpServer
-from oms.platform import logs, tracing
-from oms.platform.discovery import Discovery, Registration
-from oms.platform.grpc_client import Channels
+from oms.gateway.live import LiveFeed
+from oms.gateway.ratelimit import TokenBuckets
+from oms.gateway.sessions import Sessions
+from oms.platform import runner, tracing
+from oms.platform.bootstrap import PlatformSettings, open_platform
+from oms.platform.grpc_client import resolving_as_unavailable
 from oms.platform.runner import Lifecycle
-from oms.platform.settings import ConsulSettings, GrpcSettings, LogSettings, TracingSettings
+from oms.stripe_keys import MOCK_API_KEY
 
 NAME = "gateway"
-log = logs.get(__name__)
+# Documented local default; only the development mode accepts it.
+DEFAULT_SESSION_SECRET = "oms-local-session-secret"  # noqa: S105
 
 
 class GatewaySettings(BaseSettings):
-    """`GATEWAY_HOST`, `GATEWAY_PORT`, `GATEWAY_ADMIN_TOKEN` and how we drain and probe."""
+    """`GATEWAY_*`: where it listens, its secrets, limits and live updates."""
 
     model_config = SettingsConfigDict(env_prefix="GATEWAY_")
 
@@ -38,65 +43,95 @@ class GatewaySettings(BaseSettings):
     # What Consul is told to check and hand out (the pod IP when `host` is 0.0.0.0).
     advertise_host: str = "127.0.0.1"
     admin_token: SecretStr = SecretStr(DEFAULT_ADMIN_TOKEN)
+    session_secret: SecretStr = SecretStr(DEFAULT_SESSION_SECRET)
+    session_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    staff_session_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+    # Mark cookies `Secure` (set it when the gateway is served over HTTPS).
+    secure_cookies: bool = False
     shutdown_grace_seconds: int = Field(default=10, ge=0)
-    # Order calls Menu then Stock, each within GRPC_DEFAULT_DEADLINE_SECONDS: the edge waits
-    # longer than the calls it causes, or it answers 503 for orders that are then created.
+    # Order calls Stock (and Menu when its cache is cold), each within
+    # GRPC_DEFAULT_DEADLINE_SECONDS: the edge waits longer than the calls it causes.
     create_order_deadline_seconds: float = Field(default=15.0, gt=0)
     readiness_timeout_seconds: float = Field(default=1.0, gt=0)
+    # Per customer session; a token bucket refilled at this rate, holding `burst`.
+    order_rate_per_minute: float = Field(default=60.0, gt=0)
+    order_burst: int = Field(default=20, ge=1)
+    # Per client address.
+    webhook_rate_per_second: float = Field(default=50.0, gt=0)
+    webhook_burst: int = Field(default=200, ge=1)
+    menu_cache_seconds: float = Field(default=2.0, ge=0)
+    sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
 
 
-class Settings(BaseModel):
-    """Only the plumbing the gateway uses; `GRPC_DEFAULT_DEADLINE_SECONDS` bounds each call."""
+class StripeMode(BaseSettings):
+    """Only `STRIPE_API_KEY`: the test payment page exists only with stripe-mock's key."""
 
-    log: LogSettings = Field(default_factory=LogSettings)
-    tracing: TracingSettings = Field(default_factory=TracingSettings)
-    grpc: GrpcSettings = Field(default_factory=GrpcSettings)
-    consul: ConsulSettings = Field(default_factory=ConsulSettings)
+    model_config = SettingsConfigDict(env_prefix="STRIPE_")
+
+    api_key: SecretStr = SecretStr(MOCK_API_KEY)
+
+
+class Settings(PlatformSettings):
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    stripe: StripeMode = Field(default_factory=StripeMode)
 
 
-@dataclass(frozen=True)
-class Gateway:
-    app: FastAPI
-    server: HttpServer
-    channels: Channels
-    registration: Registration
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.registration.address}:{self.server.port}"
-
-
-async def open_gateway(stack: AsyncExitStack, settings: Settings) -> Gateway:
-    """Start serving and register in Consul; everything is undone when `stack` unwinds."""
-    traces = tracing.setup(NAME, settings.tracing)
-    stack.callback(traces.shutdown)
+def check(settings: Settings) -> None:
+    """Refuse to start, in one line, with a documented placeholder outside development."""
+    if settings.runtime.development:
+        return
     gateway = settings.gateway
     if gateway.admin_token.get_secret_value() == DEFAULT_ADMIN_TOKEN:
-        log.warning("gateway.default_admin_token", hint="set GATEWAY_ADMIN_TOKEN")
+        runner.refuse_to_start(NAME, "GATEWAY_ADMIN_TOKEN is the documented placeholder")
+    if gateway.session_secret.get_secret_value() == DEFAULT_SESSION_SECRET:
+        runner.refuse_to_start(NAME, "GATEWAY_SESSION_SECRET is the documented placeholder")
 
-    discovery = Discovery(settings.consul)
-    stack.push_async_callback(discovery.close)
-    channels = Channels(settings.grpc)
-    stack.push_async_callback(channels.close)
-    backends = Backends.connect(discovery, channels, gateway.create_order_deadline_seconds)
 
-    app = api.create_app(backends, gateway.admin_token, gateway.readiness_timeout_seconds)
+async def open_gateway(stack: AsyncExitStack, settings: Settings) -> HttpServer:
+    """Start serving and register in Consul; everything is undone when `stack` unwinds."""
+    platform = await open_platform(stack, NAME, settings, events.EXCHANGE, database=False)
+    gateway = settings.gateway
+    backends = Backends.connect(
+        platform.service,
+        resolving_as_unavailable(platform.discovery.healthy),
+        platform.channels,
+        gateway.create_order_deadline_seconds,
+    )
+    catalog = Catalog(backends, gateway.menu_cache_seconds)
+    await platform.follow([events.MenuChanged.ROUTING_KEY], catalog.on_menu_changed)
+    feed = LiveFeed()
+    await platform.follow(["order.#"], feed.on_event)
+    secret = gateway.session_secret.get_secret_value()
+    edge = api.Edge(
+        backends=backends,
+        catalog=catalog,
+        sessions=Sessions(secret, gateway.session_ttl_seconds, gateway.secure_cookies),
+        staff=StaffAuth(
+            gateway.admin_token.get_secret_value(),
+            secret,
+            gateway.staff_session_ttl_seconds,
+            gateway.secure_cookies,
+        ),
+        feed=feed,
+        order_limit=TokenBuckets(gateway.order_rate_per_minute / 60, gateway.order_burst),
+        webhook_limit=TokenBuckets(gateway.webhook_rate_per_second, gateway.webhook_burst),
+        readiness_timeout=gateway.readiness_timeout_seconds,
+        heartbeat_seconds=gateway.sse_heartbeat_seconds,
+        test_payments=settings.runtime.development
+        and settings.stripe.api_key.get_secret_value() == MOCK_API_KEY,
+    )
+    app = api.create_app(edge)
     tracing.instrument_fastapi(app)
     server = HttpServer(app, gateway.host, gateway.port, gateway.shutdown_grace_seconds)
     port = await server.start()
     stack.push_async_callback(server.stop)
-
-    registration = Registration.unique(
-        NAME, gateway.advertise_host, port, http_health_path="/healthz"
-    )
-    await discovery.register(registration)
-    stack.push_async_callback(discovery.deregister, registration)
-    return Gateway(app, server, channels, registration)
+    stack.callback(feed.close_all)  # open streams end first, so uvicorn can drain
+    await platform.register(port, advertise_host=gateway.advertise_host)
+    return server
 
 
 async def main(lifecycle: Lifecycle, settings: Settings) -> None:
-    logs.setup(NAME, settings.log)  # here, not in open_gateway: tests embed that one
+    check(settings)
     async with AsyncExitStack() as stack:
         await open_gateway(stack, settings)
         lifecycle.mark_ready()

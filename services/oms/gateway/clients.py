@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -27,8 +27,7 @@ from oms.contracts.v1 import (
     stock_pb2_grpc,
 )
 from oms.platform import grpc_client, logs
-from oms.platform.discovery import Discovery
-from oms.platform.grpc_client import Balancer, Channels
+from oms.platform.grpc_client import Balancer, Channels, Resolve
 
 log = logs.get(__name__)
 
@@ -39,25 +38,6 @@ SERVICES = {
     "stock": stock_pb2.DESCRIPTOR.services_by_name["StockService"].full_name,
     "payment": payment_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name,
 }
-
-
-class Resolver:
-    """Discovery's healthy instances, with Consul's own failures seen as UNAVAILABLE."""
-
-    def __init__(self, discovery: Discovery) -> None:
-        self.discovery = discovery
-
-    async def __call__(self, service: str) -> list[str]:
-        try:
-            return await self.discovery.healthy(service)
-        except Exception as exc:
-            log.warning("gateway.discovery_failed", service=service, error=repr(exc))
-            raise grpc.aio.AioRpcError(
-                grpc.StatusCode.UNAVAILABLE,
-                grpc.aio.Metadata(),
-                grpc.aio.Metadata(),
-                details=f"cannot look up {service} in Consul",
-            ) from exc
 
 
 class MenuClient:
@@ -96,6 +76,9 @@ class OrderClient:
         self.balancer = balancer
         self.create_deadline_seconds = create_deadline_seconds
 
+    def _stub(self, channel: grpc.aio.Channel) -> order_pb2_grpc.OrderServiceAsyncStub:
+        return order_pb2_grpc.OrderServiceStub(channel)
+
     async def create(
         self, customer_id: str, lines: Sequence[tuple[str, int]], idempotency_key: str | None
     ) -> order_pb2.Order:
@@ -107,16 +90,18 @@ class OrderClient:
             idempotency_key=idempotency_key or f"gateway-{uuid.uuid4()}",
         )
         return await self.balancer.call(
-            lambda channel: order_pb2_grpc.OrderServiceStub(channel).CreateOrder(
+            lambda channel: self._stub(channel).CreateOrder(
                 request, timeout=self.create_deadline_seconds
             )
         )
 
-    async def get(self, customer_id: str, order_id: str) -> order_pb2.Order:
-        request = order_pb2.GetOrderRequest(customer_id=customer_id, order_id=order_id)
-        return await self.balancer.call(
-            lambda channel: order_pb2_grpc.OrderServiceStub(channel).GetOrder(request)
+    async def get(
+        self, order_id: str, customer_id: str = "", access_token: str = ""
+    ) -> order_pb2.Order:
+        request = order_pb2.GetOrderRequest(
+            customer_id=customer_id, order_id=order_id, access_token=access_token
         )
+        return await self.balancer.call(lambda channel: self._stub(channel).GetOrder(request))
 
     async def list(
         self, customer_id: str, page_size: int, page_token: str
@@ -124,15 +109,35 @@ class OrderClient:
         request = order_pb2.ListOrdersRequest(
             customer_id=customer_id, page_size=page_size, page_token=page_token
         )
-        return await self.balancer.call(
-            lambda channel: order_pb2_grpc.OrderServiceStub(channel).ListOrders(request)
+        return await self.balancer.call(lambda channel: self._stub(channel).ListOrders(request))
+
+    async def list_all(
+        self,
+        statuses: Sequence[order_pb2.OrderStatus.ValueType],
+        query: str,
+        page_size: int,
+        page_token: str,
+    ) -> order_pb2.ListOrdersResponse:
+        request = order_pb2.ListAllOrdersRequest(
+            statuses=list(statuses), query=query, page_size=page_size, page_token=page_token
         )
+        return await self.balancer.call(lambda channel: self._stub(channel).ListAllOrders(request))
 
     async def cancel(self, customer_id: str, order_id: str) -> order_pb2.Order:
         request = order_pb2.CancelOrderRequest(customer_id=customer_id, order_id=order_id)
-        return await self.balancer.call(
-            lambda channel: order_pb2_grpc.OrderServiceStub(channel).CancelOrder(request)
-        )
+        return await self.balancer.call(lambda channel: self._stub(channel).CancelOrder(request))
+
+    async def void(self, order_id: str, reason: str) -> order_pb2.Order:
+        request = order_pb2.VoidOrderRequest(order_id=order_id, reason=reason)
+        return await self.balancer.call(lambda channel: self._stub(channel).VoidOrder(request))
+
+    async def refund(self, order_id: str, reason: str) -> order_pb2.Order:
+        request = order_pb2.RefundOrderRequest(order_id=order_id, reason=reason)
+        return await self.balancer.call(lambda channel: self._stub(channel).RefundOrder(request))
+
+    async def pick_up(self, order_id: str) -> order_pb2.Order:
+        request = order_pb2.PickUpOrderRequest(order_id=order_id)
+        return await self.balancer.call(lambda channel: self._stub(channel).PickUpOrder(request))
 
 
 class StockClient:
@@ -157,6 +162,9 @@ class PaymentClient:
     def __init__(self, balancer: Balancer) -> None:
         self.balancer = balancer
 
+    def _stub(self, channel: grpc.aio.Channel) -> payment_pb2_grpc.PaymentServiceAsyncStub:
+        return payment_pb2_grpc.PaymentServiceStub(channel)
+
     async def stripe_webhook(
         self, payload: bytes, signature: str
     ) -> payment_pb2.HandleStripeWebhookResponse:
@@ -164,10 +172,15 @@ class PaymentClient:
             payload=payload, signature_header=signature
         )
         return await self.balancer.call(
-            lambda channel: payment_pb2_grpc.PaymentServiceStub(channel).HandleStripeWebhook(
-                request
-            )
+            lambda channel: self._stub(channel).HandleStripeWebhook(request)
         )
+
+    async def sign_test_completion(self, order_id: str) -> tuple[bytes, str]:
+        request = payment_pb2.SignTestCompletionRequest(order_id=order_id)
+        response: payment_pb2.SignTestCompletionResponse = await self.balancer.call(
+            lambda channel: self._stub(channel).SignTestCompletion(request)
+        )
+        return response.payload, response.signature_header
 
 
 @dataclass
@@ -176,23 +189,22 @@ class Backends:
     order: OrderClient
     stock: StockClient
     payment: PaymentClient
-    resolve: Resolver
+    resolve: Resolve
     channels: Channels
 
     @classmethod
     def connect(
-        cls, discovery: Discovery, channels: Channels, create_order_deadline_seconds: float
+        cls,
+        service: Callable[[str], Balancer],
+        resolve: Resolve,
+        channels: Channels,
+        create_order_deadline_seconds: float,
     ) -> Backends:
-        resolve = Resolver(discovery)
-
-        def balancer(name: str) -> Balancer:
-            return Balancer(name, resolve, channels, forget=discovery.forget)
-
         return cls(
-            MenuClient(balancer("menu")),
-            OrderClient(balancer("order"), create_order_deadline_seconds),
-            StockClient(balancer("stock")),
-            PaymentClient(balancer("payment")),
+            MenuClient(service("menu")),
+            OrderClient(service("order"), create_order_deadline_seconds),
+            StockClient(service("stock")),
+            PaymentClient(service("payment")),
             resolve,
             channels,
         )

@@ -159,12 +159,13 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for the error statuses a route may answer."""
     descriptions = {
         400: "Bad request (webhook: missing, forged or stale signature, or not a Stripe event)",
-        401: "Missing bearer token",
+        401: "No valid session or bearer token",
         403: "Wrong bearer token",
         404: "Not found",
         409: "Conflict with the current state",
         413: "Body too large",
         422: "Invalid request, with each offending field",
+        429: "Too many requests from this client; retry after `Retry-After` seconds",
         502: "A service failed (details are logged with the trace id)",
         503: "A service is unavailable; retry after `Retry-After` seconds",
     }

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 
 from oms.contracts.v1 import menu_pb2
 from oms.gateway.clients import Backends
-from oms.gateway.routes_orders import CustomerId, OrderId
+from oms.gateway.routes_orders import OrderId
 from oms.gateway.schemas import Order
 
 # ISO 4217 currencies without a minor unit; every other one is shown with two decimals.
@@ -31,7 +31,7 @@ def price_text(amount_minor: int, currency: str) -> str:
     return f"{amount_minor // 100}.{amount_minor % 100:02d} {currency}"
 
 
-def _page(title: str, body: str, refresh_seconds: int = 0) -> str:
+def page(title: str, body: str, refresh_seconds: int = 0) -> str:
     refresh = f'<meta http-equiv="refresh" content="{refresh_seconds}">' if refresh_seconds else ""
     return f"""<!doctype html>
 <html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>{refresh}
@@ -55,7 +55,7 @@ def menu_page(items: list[menu_pb2.MenuItem]) -> str:
         for item in items
     )
     table = rows or "<tr><td>Nothing on the menu right now.</td></tr>"
-    return _page("Menu", f"<h1>Menu</h1><table>{table}</table><p><a href=/docs>API</a></p>")
+    return page("Menu", f"<h1>Menu</h1><table>{table}</table><p><a href=/docs>API</a></p>")
 
 
 def order_page(order: Order) -> str:
@@ -72,7 +72,7 @@ def order_page(order: Order) -> str:
         f"<p>Status: <strong>{html.escape(order.status.replace('_', ' '))}</strong></p>"
         f"<table>{rows}{total}</table>{pay}"
     )
-    return _page("Your order", body, refresh_seconds=0 if order.status in FINAL else 3)
+    return page("Your order", body, refresh_seconds=0 if order.status in FINAL else 3)
 
 
 def router(backends: Backends) -> APIRouter:
@@ -82,9 +82,9 @@ def router(backends: Backends) -> APIRouter:
     async def menu() -> HTMLResponse:
         return HTMLResponse(menu_page(await backends.menu.list_items(offered_only=True)))
 
-    @pages.get("/customers/{customer_id}/orders/{order_id}")
-    async def order(customer_id: CustomerId, order_id: OrderId) -> HTMLResponse:
-        found = await backends.order.get(customer_id, order_id)
+    @pages.get("/orders/{order_id}")
+    async def order(order_id: OrderId, t: str = "") -> HTMLResponse:
+        found = await backends.order.get(order_id, access_token=t or "-")
         return HTMLResponse(order_page(Order.from_proto(found)))
 
     return pages

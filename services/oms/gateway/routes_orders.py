@@ -1,31 +1,55 @@
-"""Customer routes: create, read, list and cancel one's orders."""
+"""Customer routes: a session, then one's own orders (create, list, read, cancel).
+
+The customer is who the session says, never a path segment: another customer's order is
+404, and no session is 401. An order's tracking link (`?t=<token>`) opens it without a
+session, for the customer back from Stripe on another device.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query
+from fastapi.responses import JSONResponse
 
 from oms.gateway.clients import Backends
 from oms.gateway.errors import documented
-from oms.gateway.schemas import ID_PATTERN, Order, OrderIn, OrderPage, ShortageBody
+from oms.gateway.ratelimit import TokenBuckets
+from oms.gateway.schemas import (
+    CustomerOrder,
+    OrderIn,
+    OrderPage,
+    SessionOut,
+    ShortageBody,
+)
+from oms.gateway.sessions import Sessions, require
+from oms.limits import ID_PATTERN, MAX_PAGE_SIZE
 
-CustomerId = Annotated[
-    str, Path(pattern=ID_PATTERN, description="1-64 letters, digits, `-` or `_`.")
-]
 OrderId = Annotated[str, Path(pattern=ID_PATTERN)]
 CREATE_ERRORS = {
-    **documented(413, 422, 502, 503),
+    **documented(401, 413, 422, 429, 502, 503),
     409: {"model": ShortageBody, "description": "Not enough stock; nothing was reserved"},
 }
 
 
-def router(backends: Backends) -> APIRouter:
-    orders = APIRouter(prefix="/api/customers/{customer_id}/orders", tags=["orders"])
+def router(backends: Backends, sessions: Sessions, order_limit: TokenBuckets) -> APIRouter:
+    orders = APIRouter(prefix="/api", tags=["orders"])
 
-    @orders.post("", status_code=201, responses=CREATE_ERRORS)
+    @orders.post("/session", status_code=201, responses=documented(422))
+    async def new_session() -> JSONResponse:
+        """A new customer session: its token, also set as an HTTP-only cookie."""
+        session = sessions.issue()
+        body = SessionOut(
+            customer_id=session.customer_id, token=session.token, expires_at=session.expires_at
+        )
+        response = JSONResponse(body.model_dump(mode="json"), 201)
+        sessions.set_cookie(response, session)
+        return response
+
+    @orders.post("/orders", status_code=201, responses=CREATE_ERRORS)
     async def create_order(
-        customer_id: CustomerId,
+        *,
+        customer_id: str = sessions.required(),
         body: OrderIn,
         idempotency_key: Annotated[
             str | None,
@@ -35,33 +59,40 @@ def router(backends: Backends) -> APIRouter:
                 description="Repeating a request with the same key returns the first order.",
             ),
         ] = None,
-    ) -> Order:
+    ) -> CustomerOrder:
         """Price the items from the menu, reserve them, store the order and start payment."""
+        order_limit.check(customer_id, "orders")
         lines = [(line.id, line.quantity) for line in body.items]
-        created = await backends.order.create(customer_id, lines, idempotency_key)
-        return Order.from_proto(created)
+        return CustomerOrder.owned(await backends.order.create(customer_id, lines, idempotency_key))
 
-    @orders.get("", responses=documented(422, 502, 503))
+    @orders.get("/orders", responses=documented(401, 422, 502, 503))
     async def list_orders(
-        customer_id: CustomerId,
-        page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+        *,
+        customer_id: str = sessions.required(),
+        page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
         page_token: Annotated[str, Query(max_length=256)] = "",
     ) -> OrderPage:
-        """The customer's orders, newest first."""
+        """The session's orders, newest first."""
         page = await backends.order.list(customer_id, page_size, page_token)
         return OrderPage(
-            orders=[Order.from_proto(order) for order in page.orders],
+            orders=[CustomerOrder.owned(order) for order in page.orders],
             next_page_token=page.next_page_token or None,
         )
 
-    @orders.get("/{order_id}", responses=documented(404, 422, 502, 503))
-    async def get_order(customer_id: CustomerId, order_id: OrderId) -> Order:
-        """One order; 404 for an unknown order or another customer's."""
-        return Order.from_proto(await backends.order.get(customer_id, order_id))
+    @orders.get("/orders/{order_id}", responses=documented(401, 404, 422, 502, 503))
+    async def get_order(
+        *,
+        customer_id: str | None = sessions.optional(),
+        order_id: OrderId,
+        t: Annotated[str, Query(max_length=128, description="The tracking link's token.")] = "",
+    ) -> CustomerOrder:
+        """One of the session's orders (or any order, with its tracking token)."""
+        owner = "" if t else require(customer_id)
+        return CustomerOrder.owned(await backends.order.get(order_id, owner, t))
 
-    @orders.post("/{order_id}/cancel", responses=documented(404, 409, 422, 502, 503))
-    async def cancel_order(customer_id: CustomerId, order_id: OrderId) -> Order:
-        """Cancel before payment (the stock is released); 409 once it is paid."""
-        return Order.from_proto(await backends.order.cancel(customer_id, order_id))
+    @orders.post("/orders/{order_id}/cancel", responses=documented(401, 404, 409, 422, 502, 503))
+    async def cancel_order(customer_id: Customer, order_id: OrderId) -> CustomerOrder:
+        """Cancel before payment (its checkout is closed, its stock released); 409 once paid."""
+        return CustomerOrder.owned(await backends.order.cancel(customer_id, order_id))
 
     return orders

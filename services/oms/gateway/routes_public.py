@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from oms.gateway.catalog import Catalog
 from oms.gateway.clients import Backends
 from oms.gateway.errors import documented
-from oms.gateway.schemas import Alive, Menu, MenuItem, Readiness
+from oms.gateway.schemas import Alive, Menu, Readiness
 
 
-def router(backends: Backends, readiness_timeout: float) -> APIRouter:
+def router(backends: Backends, catalog: Catalog, readiness_timeout: float) -> APIRouter:
     public = APIRouter()
 
     @public.get("/healthz", tags=["health"])
@@ -35,8 +36,7 @@ def router(backends: Backends, readiness_timeout: float) -> APIRouter:
 
     @public.get("/api/menu", tags=["menu"], responses=documented(502, 503))
     async def menu() -> Menu:
-        """The items on offer now, prices in minor units."""
-        items = await backends.menu.list_items(offered_only=True)
-        return Menu(items=[MenuItem.from_proto(item) for item in items])
+        """The items on offer now, prices in minor units, and which are sold out."""
+        return await catalog.menu()
 
     return public

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Request
 
 from oms.gateway.clients import Backends
 from oms.gateway.errors import ApiError, documented
+from oms.gateway.ratelimit import TokenBuckets
 from oms.gateway.schemas import WebhookReceived
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -23,15 +24,20 @@ RAW_BODY = {
 }
 
 
-def router(backends: Backends) -> APIRouter:
+def router(backends: Backends, limit: TokenBuckets) -> APIRouter:
     webhooks = APIRouter(tags=["webhooks"])
 
-    @webhooks.post(PATH, responses=documented(400, 413, 502, 503), openapi_extra=RAW_BODY)
+    @webhooks.post(PATH, responses=documented(400, 413, 422, 429, 502, 503), openapi_extra=RAW_BODY)
     async def stripe_webhook(
         request: Request,
         stripe_signature: Annotated[str | None, Header(max_length=4096)] = None,
     ) -> WebhookReceived:
-        """Verify (in Payment) and apply a Stripe event once; a redelivery is `duplicate`."""
+        """Verify (in Payment) and apply a Stripe event once; a redelivery is `duplicate`.
+
+        A correctly signed event OMS does not act on is answered 200; one that is not a
+        Stripe event, or whose amount is not the order's, is answered 400.
+        """
+        limit.check(client_of(request), "webhook deliveries")
         if not stripe_signature:
             raise ApiError(400, "missing_signature", "the Stripe-Signature header is required")
         payload = await request.body()
@@ -46,3 +52,8 @@ def router(backends: Backends) -> APIRouter:
         return WebhookReceived(duplicate=handled.duplicate)
 
     return webhooks
+
+
+def client_of(request: Request) -> str:
+    """Who is asking, for rate limits: the peer address (the proxy's, behind one)."""
+    return request.client.host if request.client else "unknown"

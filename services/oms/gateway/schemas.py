@@ -13,27 +13,44 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from oms.contracts.v1 import menu_pb2, order_pb2, stock_pb2
-
-ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
-ITEM_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
-MAX_QUANTITY = 100
-MAX_LINES = 50
-MAX_ON_HAND = 1_000_000
-MAX_PRICE = 10_000_000
+from oms.limits import (
+    CURRENCY_PATTERN,
+    ITEM_ID_PATTERN,
+    MAX_DESCRIPTION,
+    MAX_ITEMS,
+    MAX_NAME,
+    MAX_ON_HAND,
+    MAX_PRICE_MINOR,
+    MAX_QUANTITY,
+    MAX_REASON,
+)
 
 ItemId = Annotated[str, Field(pattern=ITEM_ID_PATTERN)]
 Minor = Annotated[int, Field(description="An amount in the currency's minor unit (cents).")]
 OrderStatus = Literal[
-    "pending", "awaiting_payment", "paid", "preparing", "ready", "cancelled", "expired"
+    "pending",
+    "awaiting_payment",
+    "paid",
+    "preparing",
+    "ready",
+    "picked_up",
+    "cancelled",
+    "expired",
+    "refunded",
 ]
-STATUS: dict[int, OrderStatus] = {
+STATUS: dict[order_pb2.OrderStatus.ValueType, OrderStatus] = {
     order_pb2.ORDER_STATUS_PENDING: "pending",
     order_pb2.ORDER_STATUS_AWAITING_PAYMENT: "awaiting_payment",
     order_pb2.ORDER_STATUS_PAID: "paid",
     order_pb2.ORDER_STATUS_PREPARING: "preparing",
     order_pb2.ORDER_STATUS_READY: "ready",
+    order_pb2.ORDER_STATUS_PICKED_UP: "picked_up",
     order_pb2.ORDER_STATUS_CANCELLED: "cancelled",
     order_pb2.ORDER_STATUS_EXPIRED: "expired",
+    order_pb2.ORDER_STATUS_REFUNDED: "refunded",
+}
+STATUS_CODE: dict[OrderStatus, order_pb2.OrderStatus.ValueType] = {
+    name: code for code, name in STATUS.items()
 }
 
 
@@ -93,15 +110,17 @@ class MenuItem(BaseModel):
     description: str
     price: Minor
     currency: str = Field(examples=["EUR"])
+    sold_out: bool = Field(default=False, description="Nothing left to order right now.")
 
     @classmethod
-    def from_proto(cls, item: menu_pb2.MenuItem) -> MenuItem:
+    def from_proto(cls, item: menu_pb2.MenuItem, sold_out: bool = False) -> MenuItem:
         return cls(
             id=item.id,
             name=item.name,
             description=item.description,
             price=item.price.amount_minor,
             currency=item.price.currency,
+            sold_out=sold_out,
         )
 
 
@@ -113,8 +132,8 @@ class AdminMenuItem(MenuItem):
     offered: bool
 
     @classmethod
-    def from_proto(cls, item: menu_pb2.MenuItem) -> AdminMenuItem:
-        return cls(**MenuItem.from_proto(item).model_dump(), offered=item.offered)
+    def from_proto(cls, item: menu_pb2.MenuItem, sold_out: bool = False) -> AdminMenuItem:
+        return cls(**MenuItem.from_proto(item, sold_out).model_dump(), offered=item.offered)
 
 
 class AdminMenu(BaseModel):
@@ -122,10 +141,10 @@ class AdminMenu(BaseModel):
 
 
 class MenuItemIn(Request):
-    name: str = Field(min_length=1, max_length=100)
-    description: str = Field(default="", max_length=1000)
-    price: int = Field(ge=0, le=MAX_PRICE, description="Minor units (cents).")
-    currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["EUR"])
+    name: str = Field(min_length=1, max_length=MAX_NAME)
+    description: str = Field(default="", max_length=MAX_DESCRIPTION)
+    price: int = Field(ge=0, le=MAX_PRICE_MINOR, description="Minor units (cents).")
+    currency: str = Field(pattern=CURRENCY_PATTERN, examples=["EUR"])
     offered: bool = True
 
 
@@ -169,7 +188,11 @@ class OrderLineIn(Request):
 
 
 class OrderIn(Request):
-    items: list[OrderLineIn] = Field(min_length=1, max_length=MAX_LINES)
+    items: list[OrderLineIn] = Field(min_length=1, max_length=MAX_ITEMS)
+
+
+class ReasonIn(Request):
+    reason: str = Field(default="", max_length=MAX_REASON)
 
 
 class OrderItem(BaseModel):
@@ -180,10 +203,16 @@ class OrderItem(BaseModel):
     line_total: Minor
 
 
+class StatusChange(BaseModel):
+    status: OrderStatus
+    at: datetime
+
+
 class Order(BaseModel):
     id: str
     customer_id: str
     status: OrderStatus
+    step: int = Field(description="Position along the lifecycle; a later state is higher.")
     items: list[OrderItem]
     total: Minor
     currency: str
@@ -191,6 +220,10 @@ class Order(BaseModel):
     checkout_session_id: str | None = Field(
         description="The Stripe Checkout Session behind `payment_link`; null until it is known."
     )
+    reason: str | None = Field(description="Why it was cancelled, expired or refunded.")
+    cook: str | None = Field(description="The cook who has it, once one started it.")
+    refunded: bool = Field(description="Its money went back to the customer.")
+    history: list[StatusChange]
     created_at: datetime
     updated_at: datetime
 
@@ -200,6 +233,7 @@ class Order(BaseModel):
             id=order.id,
             customer_id=order.customer_id,
             status=STATUS[order.status],
+            step=order.step,
             items=[
                 OrderItem(
                     id=item.item_id,
@@ -214,13 +248,31 @@ class Order(BaseModel):
             currency=order.total.currency,
             payment_link=order.payment_link or None,
             checkout_session_id=order.checkout_session_id or None,
+            reason=order.reason or None,
+            cook=order.cook or None,
+            refunded=order.refunded,
+            history=[
+                StatusChange(status=STATUS[h.status], at=h.at.ToDatetime(tzinfo=UTC))
+                for h in order.history
+            ],
             created_at=order.created_at.ToDatetime(tzinfo=UTC),
             updated_at=order.updated_at.ToDatetime(tzinfo=UTC),
         )
 
 
+class CustomerOrder(Order):
+    """An order as its customer sees it, with the link that follows it anywhere."""
+
+    tracking_url: str = Field(description="This order's page; it needs no session to open.")
+
+    @classmethod
+    def owned(cls, order: order_pb2.Order) -> CustomerOrder:
+        base = Order.from_proto(order).model_dump()
+        return cls(**base, tracking_url=f"/orders/{order.id}?t={order.access_token}")
+
+
 class OrderPage(BaseModel):
-    orders: list[Order]
+    orders: list[CustomerOrder]
     next_page_token: str | None = Field(description="Pass as `page_token`; null on the last page.")
 
 
@@ -235,6 +287,17 @@ class Readiness(BaseModel):
     ready: bool
     services: dict[str, str] = Field(examples=[{"menu": "serving", "payment": "no instance"}])
     missing: list[str]
+
+
+class SessionOut(BaseModel):
+    customer_id: str
+    token: str = Field(description="Send as `Authorization: Bearer <token>`.")
+    expires_at: datetime
+
+
+class StaffOrderPage(BaseModel):
+    orders: list[Order]
+    next_page_token: str | None = Field(description="Pass as `page_token`; null on the last page.")
 
 
 class WebhookReceived(BaseModel):

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
-from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from oms import seed_file as restaurant_seed
+from oms import domain_events as events
+from oms import seed_file
 from oms.contracts.v1 import menu_pb2, menu_pb2_grpc
-from oms.menu.domain import MenuItem
 from oms.menu.grpc_api import MenuApi
-from oms.menu.repository import MongoMenuRepository
+from oms.menu.handlers import MenuHandlers
+from oms.menu.repository import COLLECTION, MongoMenuRepository
 from oms.platform import logs
 from oms.platform.bootstrap import PlatformSettings, open_platform
 from oms.platform.runner import Lifecycle
@@ -26,7 +26,8 @@ class MenuSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="MENU_")
 
-    seed_file: str = str(restaurant_seed.DEMO)
+    seed_file: str = str(seed_file.DEMO)
+    outbox_sweep_seconds: float = Field(default=30.0, gt=0)
 
 
 class Settings(PlatformSettings):
@@ -35,13 +36,15 @@ class Settings(PlatformSettings):
 
 async def main(lifecycle: Lifecycle, settings: Settings) -> None:
     async with AsyncExitStack() as stack:
-        platform = await open_platform(stack, NAME, settings)
-        repository = MongoMenuRepository(platform.db)
+        platform = await open_platform(stack, NAME, settings, events.EXCHANGE)
+        items = platform.db[COLLECTION]
+        outbox = await platform.outbox(
+            items, events.must_be_routed, settings.menu.outbox_sweep_seconds
+        )
+        handlers = MenuHandlers(MongoMenuRepository(items, outbox))
         if settings.menu.seed_file:
-            items = restaurant_seed.read(Path(settings.menu.seed_file)).items
-            added = await repository.seed([MenuItem(**entry) for entry in items])
-            log.info("menu.seeded", added=added)
-        api = MenuApi(repository)
+            log.info("menu.seeded", added=await handlers.seed(settings.menu.seed_file))
+        api = MenuApi(handlers)
         await platform.serve_grpc(
             lambda server: menu_pb2_grpc.add_MenuServiceServicer_to_server(api, server),
             [menu_pb2.DESCRIPTOR.services_by_name["MenuService"].full_name],

@@ -5,11 +5,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from oms.limits import (
+    CURRENCY_PATTERN,
+    ITEM_ID_PATTERN,
+    MAX_DESCRIPTION,
+    MAX_NAME,
+    MAX_PRICE_MINOR,
+)
 from oms.platform.errors import InvalidArgument
 
-ITEM_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-CURRENCY = re.compile(r"^[A-Z]{3}$")
-MAX_PRICE_MINOR = 10_000_000
+ITEM_ID = re.compile(ITEM_ID_PATTERN)
+CURRENCY = re.compile(CURRENCY_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -26,10 +32,10 @@ class MenuItem:
             raise InvalidArgument(
                 f"item id {self.id!r} must be 1-64 lower-case letters, digits or dashes"
             )
-        if not 1 <= len(self.name.strip()) <= 100:
-            raise InvalidArgument("item name must be 1-100 characters")
-        if len(self.description) > 1000:
-            raise InvalidArgument("item description must be at most 1000 characters")
+        if not 1 <= len(self.name.strip()) <= MAX_NAME:
+            raise InvalidArgument(f"item name must be 1-{MAX_NAME} characters")
+        if len(self.description) > MAX_DESCRIPTION:
+            raise InvalidArgument(f"item description must be at most {MAX_DESCRIPTION} characters")
         if not 0 <= self.price_minor <= MAX_PRICE_MINOR:
             raise InvalidArgument(f"item price must be 0..{MAX_PRICE_MINOR} minor units")
         if not CURRENCY.match(self.currency):

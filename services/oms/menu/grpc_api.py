@@ -6,10 +6,7 @@ from typing import Any
 
 from oms.contracts.v1 import common_pb2, menu_pb2, menu_pb2_grpc
 from oms.menu.domain import MenuItem
-from oms.menu.repository import MenuRepository
-from oms.platform.errors import InvalidArgument, NotFound
-
-MAX_IDS = 200
+from oms.menu.handlers import MenuHandlers
 
 
 def to_proto(item: MenuItem) -> menu_pb2.MenuItem:
@@ -23,26 +20,21 @@ def to_proto(item: MenuItem) -> menu_pb2.MenuItem:
 
 
 class MenuApi(menu_pb2_grpc.MenuServiceServicer):
-    def __init__(self, repository: MenuRepository) -> None:
-        self.repository = repository
+    def __init__(self, handlers: MenuHandlers) -> None:
+        self.handlers = handlers
 
     async def ListItems(
         self, request: menu_pb2.ListItemsRequest, context: Any
     ) -> menu_pb2.ListItemsResponse:
-        items = await self.repository.all(offered_only=request.offered_only)
+        items = await self.handlers.list_items(offered_only=request.offered_only)
         return menu_pb2.ListItemsResponse(items=[to_proto(item) for item in items])
 
     async def GetItems(
         self, request: menu_pb2.GetItemsRequest, context: Any
     ) -> menu_pb2.GetItemsResponse:
-        ids = list(dict.fromkeys(request.ids))
-        if len(ids) > MAX_IDS:
-            raise InvalidArgument(f"at most {MAX_IDS} ids per call")
-        found = await self.repository.get_many(ids)
-        known = {item.id for item in found}
+        found, unknown = await self.handlers.get_items(list(request.ids))
         return menu_pb2.GetItemsResponse(
-            items=[to_proto(item) for item in found],
-            unknown_ids=[item_id for item_id in ids if item_id not in known],
+            items=[to_proto(item) for item in found], unknown_ids=unknown
         )
 
     async def UpsertItem(
@@ -57,13 +49,9 @@ class MenuApi(menu_pb2_grpc.MenuServiceServicer):
             currency=proto.price.currency,
             offered=proto.offered,
         )
-        await self.repository.save(item)
-        return to_proto(item)
+        return to_proto(await self.handlers.upsert(item))
 
     async def SetItemOffered(
         self, request: menu_pb2.SetItemOfferedRequest, context: Any
     ) -> menu_pb2.MenuItem:
-        item = await self.repository.set_offered(request.id, request.offered)
-        if item is None:
-            raise NotFound(f"no menu item {request.id!r}")
-        return to_proto(item)
+        return to_proto(await self.handlers.set_offered(request.id, request.offered))

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from oms.limits import ID_PATTERN
 from oms.platform.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 
-CUSTOMER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+CUSTOMER_ID = re.compile(ID_PATTERN)
 
 
 class Status(StrEnum):

@@ -37,6 +37,7 @@ from oms.order.repository import OrderRepository, parse_page_token
 from oms.order_lines import Line, merge_lines
 from oms.platform import logs, metrics
 from oms.platform.errors import FailedPrecondition, InvalidArgument, NotFound
+from oms.platform.events import Event
 
 log = logs.get(__name__)
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5b8f2a8e-6f0b-4d67-9a53-0f6d0c1e7a11")
@@ -64,7 +65,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def announce(order: Order, payload_type: type[events.OrderEvent], **fields: object) -> events.Event:
+def announce(order: Order, payload_type: type[events.OrderEvent], **fields: object) -> Event:
     """The event telling everyone that `order` is now in its status."""
     payload = payload_type.model_validate(
         {
@@ -137,6 +138,7 @@ class OrderHandlers:
             updated_at=now,
             access_token=secrets.token_urlsafe(24),
             checkout_expires_at=now + self.deadlines.checkout_window,
+            history=((Status.PENDING, now),),
         )
         # The timer goes first: if this process dies after the stock is held but before the
         # order is stored, the timer finds no order and gives the stock back.

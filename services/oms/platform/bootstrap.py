@@ -152,9 +152,9 @@ class Platform:
         await self.register(server.port)
         return server
 
-    async def register(self, port: int) -> None:
+    async def register(self, port: int, advertise_host: str = "") -> None:
         """Register this process in Consul at `port`, checked through its `/readyz`."""
-        host = self.settings.grpc.advertise_host
+        host = advertise_host or self.settings.grpc.advertise_host
         registration = Registration(
             self.name, host, port, check_url=f"http://{host}:{self.ops.port}/readyz"
         )

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -143,7 +144,7 @@ class OutboxRelay:
             self._in_flight.update(item.event.id for item in items)
             task = asyncio.create_task(self._publish_after(previous, items))
             self._chains[document_id] = task
-            task.add_done_callback(lambda done, key=document_id: self._forget(key, done))
+            task.add_done_callback(functools.partial(self._forget, document_id))
 
     def sweep_soon(self) -> None:
         self._sweep_due.set()

@@ -54,15 +54,15 @@ class Tracing:
 
 def sampler(settings: TracingSettings) -> sampling.Sampler:
     """The sampler `OTEL_TRACES_SAMPLER` names, with `OTEL_TRACES_SAMPLER_ARG` as its ratio."""
-    ratio = settings.traces_sampler_arg
-    return {
-        "always_on": lambda: sampling.ALWAYS_ON,
-        "always_off": lambda: sampling.ALWAYS_OFF,
-        "traceidratio": lambda: sampling.TraceIdRatioBased(ratio),
-        "parentbased_always_on": lambda: sampling.ParentBased(sampling.ALWAYS_ON),
-        "parentbased_always_off": lambda: sampling.ParentBased(sampling.ALWAYS_OFF),
-        "parentbased_traceidratio": lambda: sampling.ParentBased(sampling.TraceIdRatioBased(ratio)),
-    }[settings.traces_sampler]()
+    name = settings.traces_sampler
+    root: sampling.Sampler
+    if name.endswith("traceidratio"):
+        root = sampling.TraceIdRatioBased(settings.traces_sampler_arg)
+    elif name.endswith("always_off"):
+        root = sampling.ALWAYS_OFF
+    else:
+        root = sampling.ALWAYS_ON
+    return sampling.ParentBased(root) if name.startswith("parentbased_") else root
 
 
 def setup(service: str, settings: TracingSettings) -> Tracing:

@@ -20,6 +20,7 @@ from typing import Literal
 from pymongo.errors import DuplicateKeyError
 
 from oms import seed_file
+from oms.limits import MAX_ON_HAND
 from oms.order_lines import Line, merge_lines
 from oms.platform import logs
 from oms.platform.errors import FailedPrecondition, InvalidArgument, Unavailable
@@ -27,7 +28,6 @@ from oms.stock.domain import EFFECT, FINISHES, Level, R, Reservation, Shortage
 from oms.stock.repository import StockRepository
 
 log = logs.get(__name__)
-MAX_ON_HAND = 1_000_000
 
 
 def utc_now() -> datetime:

@@ -1,0 +1,99 @@
+"""Server-sent events: an order's tracker, and the live view staff screens share.
+
+A stream sends a snapshot first, then every update, with a heartbeat comment so proxies keep
+it open. Reconnecting with `Last-Event-ID` resumes from the gateway's ring when it can, and
+sends a fresh snapshot when it cannot (see `oms.gateway.live`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Header, Path, Query
+from sse_starlette.sse import EventSourceResponse
+
+from oms.gateway.auth import StaffAuth
+from oms.gateway.clients import Backends
+from oms.gateway.errors import documented
+from oms.gateway.live import LiveFeed, Update
+from oms.gateway.schemas import STATUS_CODE, CustomerOrder, Order, OrderStatus
+from oms.gateway.sessions import Sessions, require
+from oms.limits import ID_PATTERN
+
+ACTIVE: tuple[OrderStatus, ...] = ("pending", "awaiting_payment", "paid", "preparing", "ready")
+SSE = {"content": {"text/event-stream": {}}, "description": "A stream of server-sent events"}
+LastEventId = Annotated[str, Header(alias="Last-Event-ID", max_length=64)]
+
+
+def _message(update: Update) -> dict[str, Any]:
+    return {"id": update.id, "event": "order", "data": orjson.dumps(update.data).decode()}
+
+
+def _snapshot(feed: LiveFeed, body: Any) -> dict[str, Any]:
+    return {"id": feed.position(), "event": "snapshot", "data": orjson.dumps(body).decode()}
+
+
+def router(
+    backends: Backends, sessions: Sessions, staff: StaffAuth, feed: LiveFeed, heartbeat: float
+) -> APIRouter:
+    live = APIRouter(tags=["live"])
+
+    @live.get(
+        "/api/orders/{order_id}/events",
+        responses={200: SSE, **documented(401, 404, 422, 502, 503)},
+        response_class=EventSourceResponse,
+    )
+    async def order_events(
+        *,
+        customer_id: str | None = sessions.optional(),
+        order_id: Annotated[str, Path(pattern=ID_PATTERN)],
+        t: Annotated[str, Query(max_length=128)] = "",
+        last_event_id: LastEventId = "",
+    ) -> EventSourceResponse:
+        """The order's updates as they happen: its tracker needs no reload."""
+        owner = "" if t else require(customer_id)
+
+        async def stream() -> AsyncIterator[dict[str, Any]]:
+            with feed.subscribe(order_id) as subscription:
+                missed = feed.missed(last_event_id, order_id) if last_event_id else None
+                if missed is None:
+                    order = await backends.order.get(order_id, owner, t)
+                    yield _snapshot(feed, CustomerOrder.owned(order).model_dump(mode="json"))
+                else:
+                    for update in missed:
+                        yield _message(update)
+                async for update in subscription.updates():
+                    yield _message(update)
+
+        await backends.order.get(order_id, owner, t)  # 404 before the stream opens
+        return EventSourceResponse(stream(), ping=heartbeat)
+
+    @live.get(
+        "/api/admin/events",
+        dependencies=[staff.required()],
+        responses={200: SSE, **documented(401, 403, 422, 502, 503)},
+        response_class=EventSourceResponse,
+    )
+    async def staff_events(last_event_id: LastEventId = "") -> EventSourceResponse:
+        """Every order's updates (the kitchen display and the staff board), after a snapshot
+        of the orders still in progress."""
+
+        async def stream() -> AsyncIterator[dict[str, Any]]:
+            with feed.subscribe() as subscription:
+                missed = feed.missed(last_event_id, None) if last_event_id else None
+                if missed is None:
+                    statuses = [STATUS_CODE[s] for s in ACTIVE]
+                    page = await backends.order.list_all(statuses, "", 100, "")
+                    orders = [Order.from_proto(o).model_dump(mode="json") for o in page.orders]
+                    yield _snapshot(feed, {"orders": orders})
+                else:
+                    for update in missed:
+                        yield _message(update)
+                async for update in subscription.updates():
+                    yield _message(update)
+
+        return EventSourceResponse(stream(), ping=heartbeat)
+
+    return live
