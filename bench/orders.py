@@ -27,10 +27,12 @@ from typing import Any
 import grpc
 import httpx
 
+from devtools import servers, stripe_webhooks
+from devtools.platform import LocalPlatform
+from devtools.process import ManagedProcess
 from oms.contracts.v1 import payment_pb2, payment_pb2_grpc
 from oms.platform.discovery import Discovery
 from oms.platform.settings import ConsulSettings
-from tests.harness import oms, servers, stripe_events
 
 POLL_SECONDS = 0.25  # a client checking four times a second; faster polling is the load
 
@@ -71,8 +73,8 @@ class Customer:
         order = created.json()
         await self._until(order["id"], {"awaiting_payment"})
         session = await self._checkout_session(order["id"])
-        event = stripe_events.checkout_event("checkout.session.completed", order["id"], session)
-        payload, signature = stripe_events.delivery(event, self.target.webhook_secret)
+        event = stripe_webhooks.checkout_event("checkout.session.completed", order["id"], session)
+        payload, signature = stripe_webhooks.delivery(event, self.target.webhook_secret)
         paid_at = time.perf_counter()
         delivered = await self.http.post(
             "/webhooks/stripe", content=payload, headers={"Stripe-Signature": signature}
@@ -159,8 +161,8 @@ def report(results: Results, elapsed: float, customers: int, orders_each: int) -
 def local_platform(kitchen_workers: int, seconds_per_item: float) -> Iterator[Target]:
     """Servers and services started here, as the end-to-end tests start them."""
     workdir = Path(tempfile.mkdtemp(prefix="oms-bench-"))
-    started: list[servers.Server] = []
-    platform: oms.Platform | None = None
+    started: list[ManagedProcess] = []
+    platform: LocalPlatform | None = None
     try:
         rabbitmq = servers.RabbitMQ(workdir / "rabbitmq")
         ferretdb = servers.FerretDB(workdir / "ferretdb")
@@ -169,7 +171,7 @@ def local_platform(kitchen_workers: int, seconds_per_item: float) -> Iterator[Ta
         for server in (rabbitmq, ferretdb, consul, stripe_mock):
             server.start()
             started.append(server)
-        platform = oms.Platform(
+        platform = LocalPlatform(
             workdir / "oms",
             rabbitmq,
             ferretdb,

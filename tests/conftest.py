@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from pymongo import AsyncMongoClient
 
+from devtools import servers
 from oms.platform import broker as broker_module
 from oms.platform import mongo
 from oms.platform.settings import MongoSettings, RabbitMQSettings
 from tests.harness import kube as kube_harness
-from tests.harness import servers
 
 REPO = Path(__file__).resolve().parent.parent
 SERVERS_DIR = REPO / ".cache" / "test-servers"

@@ -12,9 +12,10 @@ import grpc
 import httpx
 import pytest
 
+from devtools import servers
+from devtools.platform import LocalPlatform
 from oms.contracts.v1 import kitchen_pb2, kitchen_pb2_grpc
 from tests.e2e.conftest import Shop
-from tests.harness import oms, servers
 
 # Each fault test starts (or restarts) servers and processes of its own.
 pytestmark = pytest.mark.timeout(300)
@@ -37,7 +38,7 @@ async def outage_shop(
     consul: servers.Consul,
     stripe_mock: servers.StripeMock,
 ) -> AsyncIterator[Shop]:
-    platform = oms.Platform(tmp_path / "oms", own_rabbitmq, ferretdb, consul, stripe_mock)
+    platform = LocalPlatform(tmp_path / "oms", own_rabbitmq, ferretdb, consul, stripe_mock)
     try:
         platform.start()
         async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=30) as http:

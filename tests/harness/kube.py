@@ -24,7 +24,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.harness.servers import BIN_DIR, REPO, Server, free_port
+from devtools.process import ManagedProcess, free_port
+from devtools.servers import BIN_DIR, REPO
 
 SHARE_DIR = REPO / ".cache" / "servers" / "share"
 KWOK_STAGES = SHARE_DIR / "kwok" / "stage" / "fast"
@@ -197,7 +198,7 @@ def _https_ok(url: str, context: ssl.SSLContext) -> bool:
         return False
 
 
-class Etcd(Server):
+class Etcd(ManagedProcess):
     name = "etcd"
 
     def __init__(self, workdir: Path) -> None:
@@ -229,7 +230,7 @@ class Etcd(Server):
         return response.status_code == 200 and response.json().get("health") == "true"
 
 
-class ApiServer(Server):
+class ApiServer(ManagedProcess):
     name = "kube-apiserver"
     ready_timeout = 120.0
 
@@ -288,7 +289,7 @@ def _component_flags(kubeconfig: Path, pki: Pki, port: int) -> list[str]:
     ]
 
 
-class _Component(Server):
+class _Component(ManagedProcess):
     """A control-plane component that talks to the API and serves its health over TLS."""
 
     def __init__(self, workdir: Path, pki: Pki, kubeconfig: Path) -> None:
@@ -336,7 +337,7 @@ class Scheduler(_Component):
         ]
 
 
-class Kwok(Server):
+class Kwok(ManagedProcess):
     """kwok's controller: the kubelet of the fake Nodes, using kwok's own `fast` stages."""
 
     name = "kwok"
@@ -420,7 +421,7 @@ class ControlPlane:
         self.kwok = Kwok(workdir / "kwok", workdir / "kwok.kubeconfig")
         self.nodes = FAKE_NODES
         self.helm_home = workdir / "helm"
-        self._started: list[Server] = []
+        self._started: list[ManagedProcess] = []
 
     def start(self) -> None:
         self._credentials()

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import watchfiles
 
-from tests.harness import servers
+from devtools import servers
+from devtools.process import ManagedProcess
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / ".cache" / "dev"
@@ -32,7 +33,7 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def local_servers() -> list[servers.Server]:
+def local_servers() -> list[ManagedProcess]:
     """The servers to start, each on the port the services' defaults point at."""
     return [
         servers.RabbitMQ(DATA / "rabbitmq", port=5672, management_port=15672),
@@ -43,7 +44,7 @@ def local_servers() -> list[servers.Server]:
     ]
 
 
-def _port(server: servers.Server) -> int:
+def _port(server: ManagedProcess) -> int:
     if isinstance(server, servers.Consul):
         return server.ports["http"]
     if isinstance(server, servers.Jaeger):
@@ -76,7 +77,7 @@ async def run_services() -> None:
 
 
 def main() -> None:
-    started: list[servers.Server] = []
+    started: list[ManagedProcess] = []
     try:
         for server in local_servers():
             if _listening(_port(server)):

@@ -20,9 +20,10 @@ from typing import Any, TypeVar
 
 import yaml
 
+from devtools import servers
+from devtools.process import free_port
+from devtools.servers import REPO
 from tests.harness import kube as kube_harness
-from tests.harness import servers
-from tests.harness.servers import REPO, free_port
 from tests.operator import examples
 
 T = TypeVar("T")

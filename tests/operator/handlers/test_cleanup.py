@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
+from devtools import servers
 from oms_operator import rabbitmq_vhost
 from tests.harness import kube as kube_harness
-from tests.harness import servers
 from tests.operator import cluster
 
 pytestmark = pytest.mark.timeout(300)

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from devtools import servers
 from tests.harness import kube as kube_harness
-from tests.harness import servers
 from tests.operator import cluster
 
 pytestmark = pytest.mark.timeout(300)

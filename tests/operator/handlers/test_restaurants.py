@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from devtools import servers
+from devtools.process import free_port
 from tests.harness import kube as kube_harness
-from tests.harness import servers
-from tests.harness.servers import free_port
 from tests.operator import cluster
 
 pytestmark = pytest.mark.timeout(300)
