@@ -11,26 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shlex
-import socket
 import sys
-from pathlib import Path
 
 import watchfiles
 
 from devtools import servers
-from devtools.process import ManagedProcess
+from devtools.process import ManagedProcess, port_open
 
-REPO = Path(__file__).resolve().parents[2]
-DATA = REPO / ".cache" / "dev"
-CODE = REPO / "services" / "oms"
+DATA = servers.REPO / ".cache" / "dev"
+CODE = servers.REPO / "services" / "oms"
 GRPC_PORTS = {"menu": 50051, "stock": 50052, "order": 50053, "payment": 50054, "kitchen": 50055}
 GATEWAY_PORT = 8080
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def local_servers() -> list[ManagedProcess]:
@@ -80,7 +71,7 @@ def main() -> None:
     started: list[ManagedProcess] = []
     try:
         for server in local_servers():
-            if _listening(_port(server)):
+            if port_open(_port(server)):
                 print(f"dev: {server.name} already listens on {_port(server)}; using it")
                 continue
             print(f"dev: starting {server.name} (log: {server.log_path})")
