@@ -5,9 +5,10 @@
     scripts/bench --gateway http://127.0.0.1:8080   # a running platform (scripts/dev, compose)
 
 Each customer places orders one after another: create (POST, timed until 201), wait for the
-payment link, deliver a `checkout.session.completed` webhook signed with the platform's
-secret, then poll until the order is ready (timed from the webhook). It prints orders/s and
-p50/p95/p99 latencies for creation and for paid-to-ready.
+payment link, deliver a `checkout.session.completed` webhook for the order's checkout session
+signed with the platform's secret, then poll until the order is ready (timed from the
+webhook). It prints orders/s and p50/p95/p99 latencies for creation and for paid-to-ready.
+Like a customer and Stripe, it talks only to the public HTTP API.
 """
 
 from __future__ import annotations
@@ -24,13 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import grpc
 import httpx
 
-from oms.contracts.v1 import payment_pb2, payment_pb2_grpc
-from oms.platform.discovery import Discovery
-from oms.platform.settings import ConsulSettings
-from tests.harness import oms, servers, stripe_events
+from devtools import servers, stripe_webhooks
+from devtools.platform import LocalPlatform
+from devtools.process import ManagedProcess
 
 POLL_SECONDS = 0.25  # a client checking four times a second; faster polling is the load
 
@@ -48,14 +47,12 @@ class Target:
     gateway: str
     webhook_secret: str
     admin_token: str
-    consul: ConsulSettings
 
 
 class Customer:
-    def __init__(self, http: httpx.AsyncClient, target: Target, discovery: Discovery) -> None:
+    def __init__(self, http: httpx.AsyncClient, target: Target) -> None:
         self.http = http
         self.target = target
-        self.discovery = discovery
         self.id = f"bench-{uuid.uuid4().hex[:10]}"
 
     async def order_pay_and_wait(self, items: list[dict[str, Any]], results: Results) -> None:
@@ -69,10 +66,13 @@ class Customer:
             return
         results.create_ms.append((time.perf_counter() - started) * 1000)
         order = created.json()
-        await self._until(order["id"], {"awaiting_payment"})
-        session = await self._checkout_session(order["id"])
-        event = stripe_events.checkout_event("checkout.session.completed", order["id"], session)
-        payload, signature = stripe_events.delivery(event, self.target.webhook_secret)
+        awaiting = await self._until(order["id"], {"awaiting_payment"})
+        session = awaiting.get("checkout_session_id")
+        if not session:
+            results.failed.append(f"order {order['id']} awaits payment with no checkout session")
+            return
+        event = stripe_webhooks.checkout_event("checkout.session.completed", order["id"], session)
+        payload, signature = stripe_webhooks.delivery(event, self.target.webhook_secret)
         paid_at = time.perf_counter()
         delivered = await self.http.post(
             "/webhooks/stripe", content=payload, headers={"Stripe-Signature": signature}
@@ -83,23 +83,19 @@ class Customer:
         await self._until(order["id"], {"ready"})
         results.paid_to_ready_ms.append((time.perf_counter() - paid_at) * 1000)
 
-    async def _until(self, order_id: str, statuses: set[str], within: float = 120) -> None:
+    async def _until(
+        self, order_id: str, statuses: set[str], within: float = 120
+    ) -> dict[str, Any]:
+        """The order, as the public API shows it, once its status is one of `statuses`."""
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             response = await self.http.get(f"/api/customers/{self.id}/orders/{order_id}")
-            if response.status_code == 200 and response.json()["status"] in statuses:
-                return
+            if response.status_code == 200:
+                order: dict[str, Any] = response.json()
+                if order["status"] in statuses:
+                    return order
             await asyncio.sleep(POLL_SECONDS)
         raise TimeoutError(f"order {order_id} did not become {statuses} in {within}s")
-
-    async def _checkout_session(self, order_id: str) -> str:
-        """The session Stripe (or stripe-mock) opened, asked of a Payment instance."""
-        targets = await self.discovery.healthy("payment")
-        async with grpc.aio.insecure_channel(targets[0]) as channel:
-            payment = await payment_pb2_grpc.PaymentServiceStub(channel).GetPayment(
-                payment_pb2.GetPaymentRequest(order_id=order_id), timeout=10
-            )
-        return payment.checkout_session_id
 
 
 async def _stocked_items(http: httpx.AsyncClient, admin_token: str) -> list[dict[str, Any]]:
@@ -118,22 +114,20 @@ async def _stocked_items(http: httpx.AsyncClient, admin_token: str) -> list[dict
 async def run(target: Target, customers: int, orders_each: int) -> tuple[Results, float]:
     results = Results()
     limits = httpx.Limits(max_connections=customers * 2, max_keepalive_connections=customers * 2)
-    discovery = Discovery(target.consul)
     async with httpx.AsyncClient(base_url=target.gateway, timeout=60, limits=limits) as http:
         items = await _stocked_items(http, target.admin_token)
-        crowd = [Customer(http, target, discovery) for _ in range(customers)]
+        crowd = [Customer(http, target) for _ in range(customers)]
 
         async def shop(customer: Customer) -> None:
             for _ in range(orders_each):
                 try:
                     await customer.order_pay_and_wait(items, results)
-                except (TimeoutError, httpx.HTTPError, grpc.aio.AioRpcError) as exc:
+                except (TimeoutError, httpx.HTTPError) as exc:
                     results.failed.append(repr(exc)[:200])
 
         started = time.perf_counter()
         await asyncio.gather(*(shop(customer) for customer in crowd))
         elapsed = time.perf_counter() - started
-    await discovery.close()
     return results, elapsed
 
 
@@ -159,8 +153,8 @@ def report(results: Results, elapsed: float, customers: int, orders_each: int) -
 def local_platform(kitchen_workers: int, seconds_per_item: float) -> Iterator[Target]:
     """Servers and services started here, as the end-to-end tests start them."""
     workdir = Path(tempfile.mkdtemp(prefix="oms-bench-"))
-    started: list[servers.Server] = []
-    platform: oms.Platform | None = None
+    started: list[ManagedProcess] = []
+    platform: LocalPlatform | None = None
     try:
         rabbitmq = servers.RabbitMQ(workdir / "rabbitmq")
         ferretdb = servers.FerretDB(workdir / "ferretdb")
@@ -169,7 +163,7 @@ def local_platform(kitchen_workers: int, seconds_per_item: float) -> Iterator[Ta
         for server in (rabbitmq, ferretdb, consul, stripe_mock):
             server.start()
             started.append(server)
-        platform = oms.Platform(
+        platform = LocalPlatform(
             workdir / "oms",
             rabbitmq,
             ferretdb,
@@ -180,12 +174,7 @@ def local_platform(kitchen_workers: int, seconds_per_item: float) -> Iterator[Ta
         )
         platform.start()
         print(f"bench: platform up (logs in {workdir})")
-        yield Target(
-            platform.gateway_url,
-            platform.webhook_secret,
-            platform.admin_token,
-            ConsulSettings(http_addr=consul.http_address, service_prefix=platform.consul_prefix),
-        )
+        yield Target(platform.gateway_url, platform.webhook_secret, platform.admin_token)
     finally:
         if platform is not None:
             platform.stop()
@@ -202,7 +191,6 @@ def main() -> None:
     parser.add_argument("--gateway", help="a running platform's gateway URL")
     parser.add_argument("--webhook-secret", default="whsec_oms_local_test_secret")
     parser.add_argument("--admin-token", default="oms-local-admin-token", help="with --gateway")
-    parser.add_argument("--consul", default="127.0.0.1:8500", help="with --gateway")
     parser.add_argument("--kitchen-workers", type=int, default=8, help="without --gateway")
     parser.add_argument("--seconds-per-item", type=float, default=0.01, help="without --gateway")
     args = parser.parse_args()
@@ -212,8 +200,7 @@ def main() -> None:
         report(results, elapsed, args.customers, args.orders)
 
     if args.gateway:
-        consul = ConsulSettings(http_addr=args.consul)
-        go(Target(args.gateway, args.webhook_secret, args.admin_token, consul))
+        go(Target(args.gateway, args.webhook_secret, args.admin_token))
     else:
         with local_platform(args.kitchen_workers, args.seconds_per_item) as target:
             go(target)

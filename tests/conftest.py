@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from pymongo import AsyncMongoClient
 
+from devtools import servers
+from devtools.kube import ControlPlane
 from oms.platform import broker as broker_module
 from oms.platform import mongo
 from oms.platform.settings import MongoSettings, RabbitMQSettings
-from tests.harness import kube as kube_harness
-from tests.harness import servers
 
 REPO = Path(__file__).resolve().parent.parent
 SERVERS_DIR = REPO / ".cache" / "test-servers"
@@ -81,8 +81,8 @@ def stripe_mock(servers_dir: Path) -> Iterator[servers.StripeMock]:
 
 
 @pytest.fixture(scope="session")
-def kube(servers_dir: Path) -> Iterator[kube_harness.ControlPlane]:
-    control_plane = kube_harness.ControlPlane(servers_dir / "kube")
+def kube(servers_dir: Path) -> Iterator[ControlPlane]:
+    control_plane = ControlPlane(servers_dir / "kube")
     control_plane.start()
     yield control_plane
     control_plane.stop()

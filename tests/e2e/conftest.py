@@ -14,8 +14,9 @@ import grpc
 import httpx
 import pytest
 
+from devtools import servers, stripe_webhooks
+from devtools.platform import LocalPlatform
 from oms.contracts.v1 import payment_pb2, payment_pb2_grpc
-from tests.harness import oms, servers, stripe_events
 
 Json = dict[str, Any]
 
@@ -28,8 +29,8 @@ def platform(
     consul: servers.Consul,
     jaeger: servers.Jaeger,
     stripe_mock: servers.StripeMock,
-) -> Iterator[oms.Platform]:
-    started = oms.Platform(
+) -> Iterator[LocalPlatform]:
+    started = LocalPlatform(
         servers_dir / "oms-e2e", rabbitmq, ferretdb, consul, stripe_mock, jaeger=jaeger
     )
     try:
@@ -43,7 +44,7 @@ def platform(
 class Shop:
     """A customer's and the manager's view of a running platform, through the gateway."""
 
-    platform: oms.Platform
+    platform: LocalPlatform
     http: httpx.AsyncClient
 
     @property
@@ -130,11 +131,11 @@ class Shop:
     ) -> httpx.Response:
         """Stripe's webhook about the order's checkout, signed as Stripe signs it."""
         session = await self.checkout_session(order["id"])
-        event = stripe_events.checkout_event(event_type, order["id"], session, **fields)
+        event = stripe_webhooks.checkout_event(event_type, order["id"], session, **fields)
         return await self.deliver(event, secret)
 
     async def deliver(self, event: Json, secret: str | None = None) -> httpx.Response:
-        payload, header = stripe_events.delivery(event, secret or self.platform.webhook_secret)
+        payload, header = stripe_webhooks.delivery(event, secret or self.platform.webhook_secret)
         return await self.http.post(
             "/webhooks/stripe",
             content=payload,
@@ -143,6 +144,6 @@ class Shop:
 
 
 @pytest.fixture
-async def shop(platform: oms.Platform) -> AsyncIterator[Shop]:
+async def shop(platform: LocalPlatform) -> AsyncIterator[Shop]:
     async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=30) as http:
         yield Shop(platform, http)

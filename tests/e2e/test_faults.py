@@ -4,6 +4,7 @@ Stock instance dies. Each fault is provoked for real on running processes."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -12,9 +13,12 @@ import grpc
 import httpx
 import pytest
 
+from devtools import servers
+from devtools.platform import LocalPlatform
 from oms.contracts.v1 import kitchen_pb2, kitchen_pb2_grpc
+from oms.platform.discovery import Discovery
+from oms.platform.settings import ConsulSettings
 from tests.e2e.conftest import Shop
-from tests.harness import oms, servers
 
 # Each fault test starts (or restarts) servers and processes of its own.
 pytestmark = pytest.mark.timeout(300)
@@ -37,7 +41,7 @@ async def outage_shop(
     consul: servers.Consul,
     stripe_mock: servers.StripeMock,
 ) -> AsyncIterator[Shop]:
-    platform = oms.Platform(tmp_path / "oms", own_rabbitmq, ferretdb, consul, stripe_mock)
+    platform = LocalPlatform(tmp_path / "oms", own_rabbitmq, ferretdb, consul, stripe_mock)
     try:
         platform.start()
         async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=30) as http:
@@ -88,10 +92,33 @@ async def test_an_order_whose_cook_is_killed_mid_way_is_finished_by_another(shop
     assert ticket.attempts == 2, "the second cook took over the ticket the first one started"
 
 
-async def test_orders_keep_succeeding_when_one_of_two_stock_instances_dies(shop: Shop) -> None:
+async def _until_discoverable(
+    consul: servers.Consul, platform: LocalPlatform, service: str, port: int, within: float = 15
+) -> None:
+    """Until Consul reports the instance on `port` passing, as the services resolve it."""
+    settings = ConsulSettings(
+        http_addr=consul.http_address, service_prefix=platform.consul_prefix, cache_ttl_seconds=0
+    )
+    discovery = Discovery(settings)
+    try:
+        deadline = time.monotonic() + within
+        while f"127.0.0.1:{port}" not in await discovery.healthy(service):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{service} on port {port} not passing in Consul")
+            await asyncio.sleep(0.1)
+    finally:
+        await discovery.close()
+
+
+async def test_orders_keep_succeeding_when_one_of_two_stock_instances_dies(
+    shop: Shop, consul: servers.Consul
+) -> None:
     platform = shop.platform
     first = platform.running("stock")[0]
-    platform.start_service("stock")
+    second = platform.start_service("stock")
+    # Consul runs a new instance's first check up to one interval after it registers; until
+    # then no service can find it, and killing the first would leave none.
+    await _until_discoverable(consul, platform, "stock", second.port)
     dish = await shop.new_item(on_hand=100)
 
     before = await asyncio.gather(*(shop.order(f"kim-{n}", [(dish, 1)]) for n in range(20)))

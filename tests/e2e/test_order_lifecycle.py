@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
+from devtools import servers
 from tests.e2e.conftest import Shop
-from tests.harness import servers
 
 LIFECYCLE = ["pending", "awaiting_payment", "paid", "preparing", "ready"]
 

@@ -6,8 +6,8 @@ import asyncio
 import time
 from collections import Counter
 
+from devtools import stripe_webhooks
 from tests.e2e.conftest import Shop
-from tests.harness import stripe_events
 
 
 async def test_a_short_order_is_refused_with_the_short_items_and_reserves_nothing(
@@ -44,10 +44,10 @@ async def test_a_forged_stale_or_unsigned_webhook_is_rejected_and_changes_nothin
     order = (await shop.order("grace", [("margherita", 1)])).json()
     await shop.wait_for("grace", order["id"], "awaiting_payment")
     session = await shop.checkout_session(order["id"])
-    event = stripe_events.checkout_event("checkout.session.completed", order["id"], session)
-    payload, good = stripe_events.delivery(event, shop.platform.webhook_secret)
-    _, forged = stripe_events.delivery(event, "whsec_not_the_secret")
-    _, stale = stripe_events.delivery(
+    event = stripe_webhooks.checkout_event("checkout.session.completed", order["id"], session)
+    payload, good = stripe_webhooks.delivery(event, shop.platform.webhook_secret)
+    _, forged = stripe_webhooks.delivery(event, "whsec_not_the_secret")
+    _, stale = stripe_webhooks.delivery(
         event, shop.platform.webhook_secret, timestamp=int(time.time()) - 3600
     )
 
@@ -68,7 +68,7 @@ async def test_the_same_webhook_delivered_twice_has_one_effect(shop: Shop) -> No
     order = (await shop.order("heidi", [(dish, 2)])).json()
     await shop.wait_for("heidi", order["id"], "awaiting_payment")
     session = await shop.checkout_session(order["id"])
-    event = stripe_events.checkout_event("checkout.session.completed", order["id"], session)
+    event = stripe_webhooks.checkout_event("checkout.session.completed", order["id"], session)
 
     first, second = await shop.deliver(event), await shop.deliver(event)
 

@@ -1,7 +1,7 @@
 """The gateway under test, in front of real services.
 
 Menu, Stock and Order run as real processes (`python -m oms.<name>`, as their containers do,
-through `tests.harness.oms`) on the real RabbitMQ, FerretDB and Consul, in a vhost, database
+through `devtools.platform`) on the real RabbitMQ, FerretDB and Consul, in a vhost, database
 and Consul prefix of their own, exporting traces to the real Jaeger. Payment is played by
 `payment_double.PaymentDouble` on a real gRPC server registered in the same Consul, so these
 tests can make it fail on purpose; the real Payment behind the gateway is covered in
@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devtools import servers
+from devtools.platform import LocalPlatform
 from oms.contracts.v1 import payment_pb2_grpc
 from oms.gateway.app import Gateway, open_gateway
 from oms.platform.discovery import Discovery, Registration
@@ -32,7 +34,6 @@ from tests.gateway.helpers import (
     gateway_settings,
 )
 from tests.gateway.payment_double import SERVICE_NAME, PaymentDouble
-from tests.harness import oms, servers
 
 
 @pytest.fixture(scope="session")
@@ -43,9 +44,9 @@ def platform(
     consul: servers.Consul,
     jaeger: servers.Jaeger,
     stripe_mock: servers.StripeMock,
-) -> Iterator[oms.Platform]:
+) -> Iterator[LocalPlatform]:
     """Menu, Stock and Order as processes; no Payment, Kitchen or gateway processes."""
-    started = oms.Platform(
+    started = LocalPlatform(
         servers_dir / "oms-gateway", rabbitmq, ferretdb, consul, stripe_mock, jaeger=jaeger
     )
     try:
@@ -57,7 +58,7 @@ def platform(
 
 @pytest.fixture(scope="session")
 async def payment(
-    consul: servers.Consul, platform: oms.Platform
+    consul: servers.Consul, platform: LocalPlatform
 ) -> AsyncIterator[tuple[PaymentDouble, GrpcServer]]:
     double = PaymentDouble(WEBHOOK_SECRET)
     server = GrpcServer(GrpcSettings(port=0, shutdown_grace_seconds=1), [SERVICE_NAME])
@@ -75,7 +76,7 @@ async def payment(
 @pytest.fixture(scope="session")
 async def gateway(
     consul: servers.Consul,
-    platform: oms.Platform,
+    platform: LocalPlatform,
     payment: tuple[PaymentDouble, GrpcServer],
 ) -> AsyncIterator[Gateway]:
     async with AsyncExitStack() as stack:

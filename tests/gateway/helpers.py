@@ -13,15 +13,16 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from devtools import servers
+from devtools.platform import LocalPlatform
 from oms.gateway.app import GatewaySettings, Settings
 from oms.platform.settings import ConsulSettings, GrpcSettings, TracingSettings
-from tests.harness import oms, servers
 
 ADMIN_TOKEN = "test-admin-token"
 WEBHOOK_SECRET = "whsec_gateway_tests"
 
 
-def consul_settings(consul: servers.Consul, platform: oms.Platform) -> ConsulSettings:
+def consul_settings(consul: servers.Consul, platform: LocalPlatform) -> ConsulSettings:
     """The platform's Consul prefix, quick checks and a short cache, so changes show fast."""
     return ConsulSettings(
         http_addr=consul.http_address,
@@ -31,7 +32,7 @@ def consul_settings(consul: servers.Consul, platform: oms.Platform) -> ConsulSet
     )
 
 
-def gateway_settings(consul: servers.Consul, platform: oms.Platform) -> Settings:
+def gateway_settings(consul: servers.Consul, platform: LocalPlatform) -> Settings:
     """An in-process gateway on a free port; each gRPC call gets 2 seconds."""
     return Settings(
         tracing=TracingSettings(sdk_disabled=True),

@@ -8,16 +8,17 @@ from contextlib import AsyncExitStack
 
 import httpx
 
+from devtools import servers
+from devtools.platform import LocalPlatform
 from oms.gateway.app import open_gateway
 from oms.platform.grpc_server import GrpcServer
 from tests.gateway.helpers import ADMIN_TOKEN, customer, eventually, gateway_settings, sign
 from tests.gateway.payment_double import PaymentDouble
-from tests.harness import oms, servers
 
 
 async def test_many_requests_share_one_channel_per_target(
     consul: servers.Consul,
-    platform: oms.Platform,
+    platform: LocalPlatform,
     payment: tuple[PaymentDouble, GrpcServer],
 ) -> None:
     async with AsyncExitStack() as stack:

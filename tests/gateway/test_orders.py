@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from devtools import servers
+from devtools.platform import LocalPlatform
 from oms import domain_events as events
 from oms.contracts.v1 import order_pb2, order_pb2_grpc
 from oms.platform.broker import Broker
@@ -17,7 +19,6 @@ from oms.platform.discovery import Discovery
 from oms.platform.grpc_client import Balancer, Channels
 from oms.platform.settings import GrpcSettings, RabbitMQSettings
 from tests.gateway.helpers import consul_settings, customer, error_of, eventually
-from tests.harness import oms, servers
 
 
 def _without(body: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -189,7 +190,7 @@ async def test_an_unknown_or_withdrawn_item_is_422_with_the_reason(
 
 @pytest.fixture
 async def order_service(
-    consul: servers.Consul, platform: oms.Platform
+    consul: servers.Consul, platform: LocalPlatform
 ) -> AsyncIterator[order_pb2_grpc.OrderServiceAsyncStub]:
     discovery = Discovery(consul_settings(consul, platform))
     channels = Channels(GrpcSettings())
@@ -200,7 +201,7 @@ async def order_service(
 
 
 @pytest.fixture
-async def broker(platform: oms.Platform) -> AsyncIterator[Broker]:
+async def broker(platform: LocalPlatform) -> AsyncIterator[Broker]:
     """On the platform's own vhost, where its services consume."""
     connected = Broker(RabbitMQSettings(url=platform.base_env["RABBITMQ_URL"]))
     await connected.connect()

@@ -20,12 +20,13 @@ from typing import Any
 import httpx
 import pytest
 
+from devtools import servers
+from devtools.platform import LocalPlatform, ServiceProcess
 from oms.platform.discovery import Discovery
 from oms.platform.grpc_server import GrpcServer
 from oms.platform.settings import ConsulSettings
 from tests.gateway.helpers import customer, eventually, sign
 from tests.gateway.payment_double import SLOW, PaymentDouble
-from tests.harness import oms, servers
 
 CREATE_ORDER_SPAN = "POST /api/customers/{customer_id}/orders"
 CREATE_ORDER = "/oms.contracts.v1.OrderService/CreateOrder"
@@ -35,7 +36,7 @@ GET_ITEMS = "/oms.contracts.v1.MenuService/GetItems"
 
 @dataclass
 class GatewayProcess:
-    service: oms.ServiceProcess
+    service: ServiceProcess
     prefix: str
     discovery: Discovery
 
@@ -54,7 +55,7 @@ class GatewayProcess:
 
 @pytest.fixture
 async def gateway_process(
-    consul: servers.Consul, platform: oms.Platform, payment: tuple[PaymentDouble, GrpcServer]
+    consul: servers.Consul, platform: LocalPlatform, payment: tuple[PaymentDouble, GrpcServer]
 ) -> AsyncIterator[GatewayProcess]:
     # In a thread: this event loop serves the payment double while the gateway starts.
     service = await asyncio.to_thread(platform.start_service, "gateway")

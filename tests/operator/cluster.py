@@ -1,18 +1,14 @@
-"""Helpers for the operator's tests on the real control plane (tests/harness/kube.py).
+"""Helpers for the operator's tests on the real control plane (devtools/kube.py).
 
-The operator runs as its container does, `python -m oms_operator`, but as a subprocess here
-and with the chart's ServiceAccount token: what it may do is what the chart grants.
+The operator runs as its container does, `python -m oms_operator` (`OperatorProcess`), but as
+a subprocess here and with the chart's ServiceAccount token: what it may do is what the chart
+grants.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,9 +16,8 @@ from typing import Any, TypeVar
 
 import yaml
 
-from tests.harness import kube as kube_harness
-from tests.harness import servers
-from tests.harness.servers import REPO, free_port
+from devtools import servers
+from devtools.kube import ControlPlane, OperatorProcess
 from tests.operator import examples
 
 T = TypeVar("T")
@@ -32,7 +27,7 @@ RELEASE = "oms-operator"  # the chart's full name is then "oms-operator" too
 
 
 def service_account_kubeconfig(
-    kube: kube_harness.ControlPlane, namespace: str, account: str, path: Path
+    kube: ControlPlane, namespace: str, account: str, path: Path
 ) -> Path:
     """A kubeconfig that authenticates as `account` with a fresh bound token."""
     token = kube.kubectl("-n", namespace, "create", "token", account, "--duration=2h").stdout
@@ -48,52 +43,6 @@ def service_account_kubeconfig(
     }
     path.write_text(json.dumps(config))
     return path
-
-
-class OperatorProcess:
-    """`python -m oms_operator` with a given kubeconfig, logging to a file."""
-
-    def __init__(self, workdir: Path, kubeconfig: Path) -> None:
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.log_path = workdir / "oms-operator.log"
-        self.kubeconfig = kubeconfig
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {
-            **os.environ,
-            "KUBECONFIG": str(self.kubeconfig),
-            "OMS_OPERATOR_LIVENESS_PORT": str(free_port()),
-            "LOG_FORMAT": "json",
-            "LOG_LEVEL": "INFO",
-        }
-        env.pop("KUBERNETES_SERVICE_HOST", None)
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "oms_operator"],
-                cwd=REPO,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-    def log_tail(self, lines: int = 40) -> str:
-        if not self.log_path.exists():
-            return "(no log)"
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
 def wait_until(
@@ -114,7 +63,7 @@ def wait_until(
         time.sleep(interval)
 
 
-def get_json(kube: kube_harness.ControlPlane, *args: str) -> Any:
+def get_json(kube: ControlPlane, *args: str) -> Any:
     """`kubectl get ... -o json`, or None when the object does not exist."""
     result = kube.kubectl("get", *args, "-o", "json", check=False)
     if result.returncode != 0:
@@ -124,18 +73,16 @@ def get_json(kube: kube_harness.ControlPlane, *args: str) -> Any:
     return json.loads(result.stdout)
 
 
-def apply(kube: kube_harness.ControlPlane, namespace: str, *documents: dict[str, Any]) -> None:
+def apply(kube: ControlPlane, namespace: str, *documents: dict[str, Any]) -> None:
     listed = {"apiVersion": "v1", "kind": "List", "items": list(documents)}
     kube.kubectl("-n", namespace, "apply", "-f", "-", input=json.dumps(listed))
 
 
-def restaurant(kube: kube_harness.ControlPlane, namespace: str, name: str) -> Any:
+def restaurant(kube: ControlPlane, namespace: str, name: str) -> Any:
     return get_json(kube, "-n", namespace, "restaurant", name)
 
 
-def explain(
-    kube: kube_harness.ControlPlane, namespace: str, operator: OperatorProcess
-) -> Callable[[], str]:
+def explain(kube: ControlPlane, namespace: str, operator: OperatorProcess) -> Callable[[], str]:
     """What to print when a wait fails: the Restaurants, Deployments and the operator's log."""
 
     def describe() -> str:
@@ -151,7 +98,7 @@ def explain(
 
 
 def wait_ready(
-    kube: kube_harness.ControlPlane,
+    kube: ControlPlane,
     namespace: str,
     name: str,
     operator: OperatorProcess,

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import kube as kube_harness
+from devtools.kube import ControlPlane, OperatorProcess
 from tests.operator import cluster, examples
 
 CHART = examples.REPO / "charts" / "oms-operator"
 
 
 @pytest.fixture(scope="session")
-def operator_chart(kube: kube_harness.ControlPlane) -> str:
+def operator_chart(kube: ControlPlane) -> str:
     """The operator chart installed (CRD, ServiceAccount, RBAC); returns its ServiceAccount."""
     kube.helm(
         "install",
@@ -33,21 +33,21 @@ def operator_chart(kube: kube_harness.ControlPlane) -> str:
 
 @pytest.fixture(scope="session")
 def oms_operator(
-    kube: kube_harness.ControlPlane, operator_chart: str, servers_dir: Path
-) -> Iterator[cluster.OperatorProcess]:
+    kube: ControlPlane, operator_chart: str, servers_dir: Path
+) -> Iterator[OperatorProcess]:
     workdir = servers_dir / "oms-operator"
     workdir.mkdir(parents=True, exist_ok=True)
     kubeconfig = cluster.service_account_kubeconfig(
         kube, cluster.OPERATOR_NAMESPACE, operator_chart, workdir / "operator.kubeconfig"
     )
-    process = cluster.OperatorProcess(workdir, kubeconfig)
+    process = OperatorProcess(workdir, kubeconfig)
     process.start()
     yield process
     process.stop()
 
 
 @pytest.fixture(scope="module")
-def namespace(kube: kube_harness.ControlPlane) -> Iterator[str]:
+def namespace(kube: ControlPlane) -> Iterator[str]:
     name = f"food-{uuid.uuid4().hex[:6]}"
     kube.kubectl("create", "namespace", name)
     yield name

@@ -11,28 +11,28 @@ from typing import Any
 import pytest
 import yaml
 
+from devtools.kube import ControlPlane
 from oms_operator import manifests, naming
-from tests.harness import kube as kube_harness
 from tests.operator import examples
 
 pytestmark = pytest.mark.timeout(300)
 CHARTS = examples.REPO / "charts"
 
 
-def _render(kube: kube_harness.ControlPlane, chart: str, *args: str) -> list[dict[str, Any]]:
+def _render(kube: ControlPlane, chart: str, *args: str) -> list[dict[str, Any]]:
     output = kube.helm("template", "demo", str(CHARTS / chart), "--namespace", "demo", *args)
     return [d for d in yaml.safe_load_all(output.stdout) if d]
 
 
 @pytest.mark.parametrize("chart", ["oms", "oms-operator"])
-def test_helm_lint_passes(kube: kube_harness.ControlPlane, chart: str) -> None:
+def test_helm_lint_passes(kube: ControlPlane, chart: str) -> None:
     result = kube.helm("lint", "--strict", str(CHARTS / chart))
 
     assert "0 chart(s) failed" in result.stdout, result.stdout
 
 
 def test_the_platform_chart_renders_what_the_api_server_accepts(
-    kube: kube_harness.ControlPlane,
+    kube: ControlPlane,
 ) -> None:
     documents = _render(
         kube,
@@ -58,7 +58,7 @@ def test_the_platform_chart_renders_what_the_api_server_accepts(
 
 
 def test_the_operator_chart_renders_what_the_api_server_accepts(
-    kube: kube_harness.ControlPlane,
+    kube: ControlPlane,
 ) -> None:
     documents = _render(kube, "oms-operator", "--include-crds")
     kube.kubectl("create", "namespace", "demo", check=False)
@@ -85,9 +85,7 @@ def test_the_operator_chart_renders_what_the_api_server_accepts(
     assert container["command"] == ["python", "-m", "oms_operator"]
 
 
-def test_the_packaged_operator_chart_carries_the_crd(
-    kube: kube_harness.ControlPlane, tmp_path: Path
-) -> None:
+def test_the_packaged_operator_chart_carries_the_crd(kube: ControlPlane, tmp_path: Path) -> None:
     kube.helm("package", str(CHARTS / "oms-operator"), "--destination", str(tmp_path))
 
     (package,) = tmp_path.glob("oms-operator-*.tgz")
@@ -102,7 +100,7 @@ def _env_names(container: dict[str, Any]) -> list[str]:
 
 
 def test_the_platform_chart_sets_the_same_variables_as_the_operator(
-    kube: kube_harness.ControlPlane,
+    kube: ControlPlane,
 ) -> None:
     documents = _render(
         kube,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 
+from devtools import servers
 from oms_operator import consul_catalog
 from oms_operator.model import Restaurant
-from tests.harness import servers
 from tests.operator import examples
 
 

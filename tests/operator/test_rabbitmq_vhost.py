@@ -8,9 +8,9 @@ import aio_pika
 import httpx
 import pytest
 
+from devtools import servers
 from oms import domain_events
 from oms_operator import rabbitmq_vhost
-from tests.harness import servers
 
 
 def test_every_subscription_gets_its_queue_retry_queues_and_parking_queue() -> None:

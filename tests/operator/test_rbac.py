@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness import kube as kube_harness
+from devtools.kube import ControlPlane
 from tests.operator import cluster
 
 pytestmark = pytest.mark.timeout(300)
@@ -44,7 +44,7 @@ DENIED = [
 ]
 
 
-def _can(kube: kube_harness.ControlPlane, verb: str, resource: str) -> bool:
+def _can(kube: ControlPlane, verb: str, resource: str) -> bool:
     result = kube.kubectl(
         "auth",
         "can-i",
@@ -58,17 +58,13 @@ def _can(kube: kube_harness.ControlPlane, verb: str, resource: str) -> bool:
     return result.stdout.strip() == "yes"
 
 
-def test_the_operator_may_do_what_it_does(
-    kube: kube_harness.ControlPlane, operator_chart: str
-) -> None:
+def test_the_operator_may_do_what_it_does(kube: ControlPlane, operator_chart: str) -> None:
     refused = [f"{verb} {resource}" for verb, resource in ALLOWED if not _can(kube, verb, resource)]
 
     assert not refused
 
 
-def test_the_operator_may_do_nothing_else(
-    kube: kube_harness.ControlPlane, operator_chart: str
-) -> None:
+def test_the_operator_may_do_nothing_else(kube: ControlPlane, operator_chart: str) -> None:
     allowed = [f"{verb} {resource}" for verb, resource in DENIED if _can(kube, verb, resource)]
 
     assert not allowed

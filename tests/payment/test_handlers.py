@@ -14,6 +14,7 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from devtools import servers, stripe_webhooks
 from oms import domain_events as events
 from oms.contracts.v1 import order_pb2_grpc
 from oms.order.clients import MenuClient, StockClient
@@ -33,7 +34,6 @@ from oms.platform.grpc_client import Balancer, Channels
 from oms.platform.grpc_server import GrpcServer
 from oms.platform.outbox import OutboxRelay
 from oms.platform.settings import GrpcSettings, MongoSettings, RabbitMQSettings
-from tests.harness import servers, stripe_events
 
 SECRET = "whsec_payment_tests_secret"  # a test-only signing secret
 
@@ -108,7 +108,7 @@ async def _staged(world: World, order_id: str) -> list[str]:
 
 
 async def _webhook(world: World, event: dict[str, Any], secret: str = SECRET) -> Any:
-    payload, header = stripe_events.delivery(event, secret)
+    payload, header = stripe_webhooks.delivery(event, secret)
     return await world.payments.apply_webhook(payload, header)
 
 
@@ -138,14 +138,14 @@ async def test_a_completed_checkout_stages_order_paid_once_however_often_it_arri
     world: World,
 ) -> None:
     created, session = await _checkout(world)
-    event = stripe_events.checkout_event(
+    event = stripe_webhooks.checkout_event(
         "checkout.session.completed", created.order_id, session, amount_total=1900, currency="eur"
     )
 
     first = await _webhook(world, event)
     repeat = await _webhook(world, event)
     # Stripe may also send a second, distinct event about the same session.
-    other = stripe_events.checkout_event("checkout.session.completed", created.order_id, session)
+    other = stripe_webhooks.checkout_event("checkout.session.completed", created.order_id, session)
     await _webhook(world, other)
 
     assert (first.duplicate, repeat.duplicate) == (False, True)
@@ -163,12 +163,12 @@ async def test_a_webhook_stripe_did_not_sign_is_refused_and_changes_nothing(
     world: World, forge: str
 ) -> None:
     created, session = await _checkout(world)
-    event = stripe_events.checkout_event("checkout.session.completed", created.order_id, session)
-    payload, header = stripe_events.delivery(event, SECRET)
+    event = stripe_webhooks.checkout_event("checkout.session.completed", created.order_id, session)
+    payload, header = stripe_webhooks.delivery(event, SECRET)
     if forge == "wrong secret":
-        payload, header = stripe_events.delivery(event, "whsec_someone_else")
+        payload, header = stripe_webhooks.delivery(event, "whsec_someone_else")
     elif forge == "stale":
-        payload, header = stripe_events.delivery(event, SECRET, int(time.time()) - 3600)
+        payload, header = stripe_webhooks.delivery(event, SECRET, int(time.time()) - 3600)
     elif forge == "missing header":
         header = ""
     else:
@@ -188,12 +188,12 @@ async def test_a_signed_payload_that_is_not_an_event_is_an_invalid_argument(
 ) -> None:
     payload = b"not json at all"
     with pytest.raises(InvalidArgument):
-        await world.payments.apply_webhook(payload, stripe_events.sign(payload, SECRET))
+        await world.payments.apply_webhook(payload, stripe_webhooks.sign(payload, SECRET))
 
 
 async def test_a_payment_for_the_wrong_amount_is_refused(world: World) -> None:
     created, session = await _checkout(world)
-    event = stripe_events.checkout_event(
+    event = stripe_webhooks.checkout_event(
         "checkout.session.completed", created.order_id, session, amount_total=1
     )
 
@@ -207,7 +207,7 @@ async def test_an_expired_checkout_stages_order_expired(world: World) -> None:
     created, session = await _checkout(world)
 
     await _webhook(
-        world, stripe_events.checkout_event("checkout.session.expired", created.order_id, session)
+        world, stripe_webhooks.checkout_event("checkout.session.expired", created.order_id, session)
     )
 
     payment = await world.payments.repository.get(created.order_id)
@@ -232,7 +232,7 @@ async def test_money_for_a_cancelled_order_is_refunded_not_cooked(world: World) 
 
     await _webhook(
         world,
-        stripe_events.checkout_event("checkout.session.completed", created.order_id, session),
+        stripe_webhooks.checkout_event("checkout.session.completed", created.order_id, session),
     )
 
     payment = await world.payments.repository.get(created.order_id)
@@ -261,7 +261,7 @@ async def test_a_checkout_whose_webhook_never_came_is_settled_with_stripe(world:
 async def test_an_event_about_a_session_oms_did_not_open_is_acknowledged_and_ignored(
     world: World,
 ) -> None:
-    event = stripe_events.checkout_event("checkout.session.completed", "not-ours", "cs_other")
+    event = stripe_webhooks.checkout_event("checkout.session.completed", "not-ours", "cs_other")
 
     outcome = await _webhook(world, event)
 

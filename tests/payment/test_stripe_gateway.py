@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import stripe
 
+from devtools import servers
 from oms.payment.stripe_gateway import CheckoutLine, StripeCheckout, StripeSettings
-from tests.harness import servers
 
 
 async def test_a_checkout_session_is_created_for_an_order(stripe_mock: servers.StripeMock) -> None:

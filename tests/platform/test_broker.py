@@ -11,10 +11,10 @@ import pytest
 from aio_pika.abc import AbstractIncomingMessage
 from aio_pika.exceptions import DeliveryError
 
+from devtools import servers
 from oms.platform.broker import Broker
 from oms.platform.events import Event
 from oms.platform.settings import RabbitMQSettings
-from tests.harness import servers
 
 
 async def _bound_queue(broker: Broker, routing_key: str) -> aio_pika.abc.AbstractQueue:

@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from aiohttp import web
 
+from devtools import servers
+from devtools.process import free_port
 from oms.platform.discovery import Discovery, Registration
 from oms.platform.grpc_server import GrpcServer
 from oms.platform.settings import ConsulSettings, GrpcSettings
-from tests.harness import servers
 
 
 @pytest.fixture
@@ -136,7 +137,7 @@ async def test_an_http_registration_is_checked_with_a_get_on_its_path(
     app.router.add_get("/healthz", health)
     runner = web.AppRunner(app)
     await runner.setup()
-    port = servers.free_port()
+    port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     registration = Registration.unique(name, "127.0.0.1", port, http_health_path="/healthz")
     await discovery.register(registration)

@@ -16,13 +16,14 @@ from pathlib import Path
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
+from devtools import servers
+from devtools.process import free_port
 from oms.platform import mongo
 from oms.platform.broker import Broker
 from oms.platform.consumer import parking_queue_name
 from oms.platform.discovery import Discovery
 from oms.platform.events import Event
 from oms.platform.settings import ConsulSettings, MongoSettings
-from tests.harness import servers
 
 SAMPLE = Path(__file__).with_name("sample_service.py")
 
@@ -36,7 +37,7 @@ async def test_sigterm_drains_in_flight_work_and_deregisters(
     mongo_settings: MongoSettings,
 ) -> None:
     queue = f"sample.{uuid.uuid4().hex[:8]}"
-    port = servers.free_port()
+    port = free_port()
     env = {
         **os.environ,
         "RABBITMQ_URL": rabbitmq.amqp_url,

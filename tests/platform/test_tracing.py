@@ -14,13 +14,13 @@ import pytest
 from fastapi import FastAPI
 from opentelemetry import propagate
 
+from devtools import servers
 from oms.platform import grpc_client, tracing
 from oms.platform.broker import Broker
 from oms.platform.consumer import Consumer
 from oms.platform.events import Event
 from oms.platform.grpc_server import GrpcServer
 from oms.platform.settings import GrpcSettings, RabbitMQSettings, TracingSettings
-from tests.harness import servers
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
+from devtools import servers
+from devtools.kube import ControlPlane, OperatorProcess
 from oms_operator import rabbitmq_vhost
-from tests.harness import kube as kube_harness
-from tests.harness import servers
 from tests.operator import cluster
 
 pytestmark = pytest.mark.timeout(300)
@@ -34,9 +34,9 @@ def _consul_services(consul: servers.Consul, node: str) -> set[str] | None:
 
 
 def test_deleting_a_restaurant_removes_its_vhost_consul_entries_and_children(
-    kube: kube_harness.ControlPlane,
+    kube: ControlPlane,
     namespace: str,
-    oms_operator: cluster.OperatorProcess,
+    oms_operator: OperatorProcess,
     rabbitmq: servers.RabbitMQ,
     consul: servers.Consul,
 ) -> None:

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.harness import kube as kube_harness
-from tests.harness import servers
+from devtools import servers
+from devtools.kube import ControlPlane, OperatorProcess
 from tests.operator import cluster
 
 pytestmark = pytest.mark.timeout(300)
@@ -15,9 +15,9 @@ pytestmark = pytest.mark.timeout(300)
 
 @pytest.fixture(scope="module")
 def trattoria(
-    kube: kube_harness.ControlPlane,
+    kube: ControlPlane,
     namespace: str,
-    oms_operator: cluster.OperatorProcess,
+    oms_operator: OperatorProcess,
     rabbitmq: servers.RabbitMQ,
     consul: servers.Consul,
 ) -> dict[str, Any]:
@@ -27,10 +27,10 @@ def trattoria(
 
 
 def test_a_deleted_deployment_is_recreated(
-    kube: kube_harness.ControlPlane,
+    kube: ControlPlane,
     namespace: str,
     trattoria: dict[str, Any],
-    oms_operator: cluster.OperatorProcess,
+    oms_operator: OperatorProcess,
 ) -> None:
     before = cluster.get_json(kube, "-n", namespace, "deployment", "trattoria-order")
 
@@ -48,10 +48,10 @@ def test_a_deleted_deployment_is_recreated(
 
 
 def test_a_hand_scaled_deployment_returns_to_spec(
-    kube: kube_harness.ControlPlane,
+    kube: ControlPlane,
     namespace: str,
     trattoria: dict[str, Any],
-    oms_operator: cluster.OperatorProcess,
+    oms_operator: OperatorProcess,
 ) -> None:
     kube.kubectl("-n", namespace, "scale", "deployment", "trattoria-kitchen", "--replicas=7")
 

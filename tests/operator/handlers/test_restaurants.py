@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.harness import kube as kube_harness
-from tests.harness import servers
-from tests.harness.servers import free_port
+from devtools import servers
+from devtools.kube import ControlPlane, OperatorProcess
+from devtools.process import free_port
 from tests.operator import cluster
 
 pytestmark = pytest.mark.timeout(300)
@@ -20,9 +20,9 @@ _ITEM = {"id": "a", "name": "A", "priceMinor": 1, "currency": "EUR"}
 
 @pytest.fixture(scope="module")
 def trattoria(
-    kube: kube_harness.ControlPlane,
+    kube: ControlPlane,
     namespace: str,
-    oms_operator: cluster.OperatorProcess,
+    oms_operator: OperatorProcess,
     rabbitmq: servers.RabbitMQ,
     consul: servers.Consul,
 ) -> dict[str, Any]:
@@ -31,12 +31,12 @@ def trattoria(
     return ready
 
 
-def _deployment(kube: kube_harness.ControlPlane, namespace: str, service: str) -> Any:
+def _deployment(kube: ControlPlane, namespace: str, service: str) -> Any:
     return cluster.get_json(kube, "-n", namespace, "deployment", f"trattoria-{service}")
 
 
 def test_it_becomes_ready_with_owned_available_deployments(
-    kube: kube_harness.ControlPlane, namespace: str, trattoria: dict[str, Any]
+    kube: ControlPlane, namespace: str, trattoria: dict[str, Any]
 ) -> None:
     status = trattoria["status"]
     assert status["readyServices"] == "6/6"
@@ -62,7 +62,7 @@ def test_it_becomes_ready_with_owned_available_deployments(
 
 
 def test_kubectl_get_shows_phase_kitchen_ready_and_age(
-    kube: kube_harness.ControlPlane, namespace: str, trattoria: dict[str, Any]
+    kube: ControlPlane, namespace: str, trattoria: dict[str, Any]
 ) -> None:
     output = kube.kubectl("-n", namespace, "get", "restaurants").stdout.splitlines()
 
@@ -73,10 +73,10 @@ def test_kubectl_get_shows_phase_kitchen_ready_and_age(
 
 
 def test_what_it_did_is_in_the_restaurants_events(
-    kube: kube_harness.ControlPlane,
+    kube: ControlPlane,
     namespace: str,
     trattoria: dict[str, Any],
-    oms_operator: cluster.OperatorProcess,
+    oms_operator: OperatorProcess,
 ) -> None:
     def reconciled() -> Any:
         events = cluster.get_json(
@@ -97,10 +97,10 @@ def test_what_it_did_is_in_the_restaurants_events(
 
 
 def test_the_kitchen_follows_spec_kitchen_workers(
-    kube: kube_harness.ControlPlane,
+    kube: ControlPlane,
     namespace: str,
     trattoria: dict[str, Any],
-    oms_operator: cluster.OperatorProcess,
+    oms_operator: OperatorProcess,
 ) -> None:
     for workers in (4, 1):
         patch = json.dumps({"spec": {"kitchen": {"workers": workers}}})
@@ -136,7 +136,7 @@ def test_the_kitchen_follows_spec_kitchen_workers(
     ],
 )
 def test_the_api_server_rejects_an_invalid_spec_with_a_clear_message(
-    kube: kube_harness.ControlPlane,
+    kube: ControlPlane,
     namespace: str,
     rabbitmq: servers.RabbitMQ,
     consul: servers.Consul,
@@ -157,7 +157,7 @@ def test_the_api_server_rejects_an_invalid_spec_with_a_clear_message(
 
 
 def test_a_name_too_long_for_its_children_is_rejected(
-    kube: kube_harness.ControlPlane,
+    kube: ControlPlane,
     namespace: str,
     rabbitmq: servers.RabbitMQ,
     consul: servers.Consul,
@@ -176,9 +176,9 @@ def test_a_name_too_long_for_its_children_is_rejected(
 
 
 def test_an_unreachable_broker_degrades_it_until_the_spec_is_fixed(
-    kube: kube_harness.ControlPlane,
+    kube: ControlPlane,
     namespace: str,
-    oms_operator: cluster.OperatorProcess,
+    oms_operator: OperatorProcess,
     rabbitmq: servers.RabbitMQ,
     consul: servers.Consul,
 ) -> None:

@@ -1,115 +1,26 @@
-"""Real servers for the test-suite, started as subprocesses on free loopback ports.
+"""The real servers OMS runs against, as subprocesses on loopback ports.
 
 The binaries come from `scripts/provision-servers` (cached under `.cache/servers/bin`), except
 RabbitMQ, which is Debian's package run as a private node. Every server keeps its data and
-log in the working directory it is given, so a failed run can be read afterwards.
+log in the working directory it is given, so a failed run can be read afterwards. Ports are
+free ones unless given (`scripts/dev` gives the usual ones).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
-import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[2]
+from devtools.process import ManagedProcess, free_port, http_ok, port_open
+
+REPO = Path(__file__).resolve().parents[1]
 BIN_DIR = REPO / ".cache" / "servers" / "bin"
 RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _http_ok(url: str, **kwargs: object) -> Callable[[], bool]:
-    def probe() -> bool:
-        try:
-            return httpx.get(url, timeout=1, **kwargs).status_code == 200  # type: ignore[arg-type]
-        except httpx.HTTPError:
-            return False
-
-    return probe
-
-
-class Server:
-    """A subprocess with a log file, a readiness probe and a polite stop."""
-
-    name = "server"
-    ready_timeout = 60.0
-    stop_grace = 20.0
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.log_path = workdir / f"{self.name}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def command(self) -> list[str]:
-        raise NotImplementedError
-
-    def environment(self) -> dict[str, str]:
-        return dict(os.environ)
-
-    def is_ready(self) -> bool:
-        raise NotImplementedError
-
-    def start(self) -> None:
-        executable = Path(self.command()[0])
-        if not executable.exists():
-            raise RuntimeError(f"{executable} is missing: run scripts/provision-servers first")
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                self.command(),
-                cwd=self.workdir,
-                env=self.environment(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its children die with it, not with our terminal
-            )
-        deadline = time.monotonic() + self.ready_timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited early:\n{self.log_tail()}")
-            if self.is_ready():
-                return
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"{self.name} not ready in {self.ready_timeout}s:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(self.stop_grace)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-    def log_tail(self, lines: int = 40) -> str:
-        if not self.log_path.exists():
-            return "(no log)"
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-
-class RabbitMQ(Server):
+class RabbitMQ(ManagedProcess):
     """A private node of Debian's rabbitmq-server, restartable with its durable data."""
 
     name = "rabbitmq"
@@ -154,13 +65,11 @@ class RabbitMQ(Server):
         }
 
     def is_ready(self) -> bool:
-        return (
-            _port_open(self.port)
-            and _http_ok(f"{self.management_url}/api/overview", auth=("guest", "guest"))()
-        )
+        overview = f"{self.management_url}/api/overview"
+        return port_open(self.port) and http_ok(overview, auth=("guest", "guest"))
 
 
-class FerretDB(Server):
+class FerretDB(ManagedProcess):
     name = "ferretdb"
 
     def __init__(self, workdir: Path, port: int | None = None) -> None:
@@ -176,10 +85,10 @@ class FerretDB(Server):
         ]
 
     def is_ready(self) -> bool:
-        return _port_open(self.port)
+        return port_open(self.port)
 
 
-class Consul(Server):
+class Consul(ManagedProcess):
     name = "consul"
 
     def __init__(self, workdir: Path, http_port: int | None = None) -> None:
@@ -218,7 +127,7 @@ class Consul(Server):
         return response.status_code == 200 and response.json() not in ("", None)
 
 
-class Jaeger(Server):
+class Jaeger(ManagedProcess):
     """Jaeger v2 all-in-one: OTLP in, memory storage, the query API out."""
 
     name = "jaeger"
@@ -239,7 +148,7 @@ class Jaeger(Server):
         return [str(BIN_DIR / "jaeger"), f"--config={self.workdir / 'config.yaml'}"]
 
     def is_ready(self) -> bool:
-        return _http_ok(f"{self.query_url}/api/services")()
+        return http_ok(f"{self.query_url}/api/services")
 
 
 _JAEGER_CONFIG = """\
@@ -282,7 +191,7 @@ exporters:
 """
 
 
-class StripeMock(Server):
+class StripeMock(ManagedProcess):
     name = "stripe-mock"
 
     def __init__(self, workdir: Path, port: int | None = None) -> None:
@@ -294,6 +203,6 @@ class StripeMock(Server):
         return [str(BIN_DIR / "stripe-mock"), f"-http-port={self.port}"]
 
     def is_ready(self) -> bool:
-        return _http_ok(
+        return http_ok(
             f"{self.api_base}/v1/customers", headers={"Authorization": "Bearer sk_test_123"}
-        )()
+        )

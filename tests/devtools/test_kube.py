@@ -1,4 +1,4 @@
-"""The control plane in `tests/harness/kube.py` is a real one: its controllers, scheduler,
+"""The control plane in `devtools/kube.py` is a real one: its controllers, scheduler,
 garbage collector, RBAC and service account tokens all work, and Helm renders charts."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness.kube import CommandError, ControlPlane, kubernetes_version
+from devtools.kube import CommandError, ControlPlane, kubernetes_version
 
 # The first test also waits for the whole control plane to start on a busy two-core machine.
 pytestmark = pytest.mark.timeout(300)

@@ -1,19 +1,15 @@
-"""The OMS services as real processes (`python -m oms.<service>`), wired to the test servers.
+"""The OMS services as real processes (`python -m oms.<service>`), wired to the real servers.
 
-Each `Platform` gets its own RabbitMQ vhost, MongoDB database and Consul service prefix, so
-platforms started by different tests never see each other's messages, documents or
+Each `LocalPlatform` gets its own RabbitMQ vhost, MongoDB database and Consul service prefix,
+so platforms started by different tests never see each other's messages, documents or
 instances. Processes are started exactly as their containers run them, with settings only
 from environment variables.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,77 +17,38 @@ from urllib.parse import quote
 
 import httpx
 
+from devtools import servers
+from devtools.process import ManagedProcess, free_port
 from oms.platform import healthcheck
-from tests.harness import servers
 
 GRPC_SERVICES = ("menu", "stock", "order", "payment", "kitchen")
 WEBHOOK_SECRET = "whsec_test_" + "e2e" * 8  # a test-only signing secret
 
 
-class ServiceProcess:
+class ServiceProcess(ManagedProcess):
     """One service process with its own log; stopped politely, or killed on purpose."""
 
+    stop_grace = 30.0
+
     def __init__(self, service: str, env: dict[str, str], workdir: Path, port: int) -> None:
-        self.service = service
+        super().__init__(workdir, cwd=servers.REPO, log_name=f"{service}-{port}")
+        self.name = self.service = service
         self.env = env
         self.port = port
-        self.log_path = workdir / f"{service}-{port}.log"
-        self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, ready_timeout: float = 60) -> None:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", f"oms.{self.service}"],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + ready_timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.service} exited early:\n{self.log_tail()}")
-            if self._ready():
-                return
-            time.sleep(0.2)
-        self.kill()
-        raise RuntimeError(f"{self.service} not ready in {ready_timeout}s:\n{self.log_tail()}")
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", f"oms.{self.service}"]
 
-    def _ready(self) -> bool:
+    def environment(self) -> dict[str, str]:
+        return self.env
+
+    def is_ready(self) -> bool:
         if self.service == "gateway":
             return healthcheck.http_ok(f"http://127.0.0.1:{self.port}/healthz", timeout=1)
         return healthcheck.grpc_serving(f"127.0.0.1:{self.port}", timeout=1)
 
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
 
-    def stop(self, timeout: float = 30) -> int | None:
-        """SIGTERM, as Kubernetes does, then wait; returns the exit code."""
-        if self.process is None:
-            return None
-        if self.running:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        return self.process.returncode
-
-    def kill(self) -> None:
-        """SIGKILL: the process dies mid-flight, as on a node failure."""
-        if self.process is not None and self.running:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-    def log_tail(self, lines: int = 60) -> str:
-        if not self.log_path.exists():
-            return "(no log)"
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-
-class Platform:
+class LocalPlatform:
     """Every OMS service as its own process against the real servers."""
 
     def __init__(
@@ -158,7 +115,7 @@ class Platform:
         httpx.put(permissions, json=body, auth=auth, timeout=10).raise_for_status()
 
     def start_service(self, service: str, **extra_env: str) -> ServiceProcess:
-        port = servers.free_port()
+        port = free_port()
         env = {**self.base_env, **extra_env}
         if service == "gateway":
             env["GATEWAY_PORT"] = str(port)

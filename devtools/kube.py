@@ -5,26 +5,28 @@ etcd, kube-apiserver, kube-controller-manager and kube-scheduler are the upstrea
 are scheduled, become Running and Ready, and Deployments become Available without running
 any container. Every component listens on 127.0.0.1 and keeps its log in its own folder.
 
-Authentication is by client certificates from a private CA made here with `openssl`; the
-admin is in `system:masters`, the controller-manager and scheduler use the identities the
-default RBAC roles name, and authorization is Node + RBAC as in a real cluster, so tests can
-check that a least-privilege Role is enough.
+Authentication is by client certificates from a private CA (`kube_pki`); the admin is in
+`system:masters`, the controller-manager and scheduler use the identities the default RBAC
+roles name, and authorization is Node + RBAC as in a real cluster, so tests can check that a
+least-privilege Role is enough. `OperatorProcess` runs our operator against it.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
 import ssl
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
 
-from tests.harness.servers import BIN_DIR, REPO, Server, free_port
+from devtools.kube_pki import Pki, write_kubeconfig
+from devtools.process import ManagedProcess, free_port, http_ok
+from devtools.servers import BIN_DIR, REPO
 
 SHARE_DIR = REPO / ".cache" / "servers" / "share"
 KWOK_STAGES = SHARE_DIR / "kwok" / "stage" / "fast"
@@ -71,133 +73,7 @@ def _run(
     return result
 
 
-class Pki:
-    """Private CAs and the certificates and keys the control plane needs, made by openssl."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.ca_cert, self.ca_key = folder / "ca.crt", folder / "ca.key"
-        self.serving_cert, self.serving_key = folder / "serving.crt", folder / "serving.key"
-        # The aggregation layer's own CA: the API server proves with it that a request it
-        # forwards to an extension API server carries an authenticated user.
-        self.front_proxy_ca = folder / "front-proxy-ca.crt"
-        self.front_proxy_cert = folder / "front-proxy-client.crt"
-        self.front_proxy_key = folder / "front-proxy-client.key"
-        self.service_account_key = folder / "service-account.key"
-        self.service_account_public_key = folder / "service-account.pub"
-
-    def create(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / "openssl.cnf").write_text(_OPENSSL_CONFIG)
-        self._certificate("ca", "/CN=oms-test-ca", "ca", issuer=None)
-        self._certificate("serving", "/CN=kube-apiserver", "serving")
-        self._certificate("front-proxy-ca", "/CN=oms-test-front-proxy-ca", "ca", issuer=None)
-        self._certificate(
-            "front-proxy-client", "/CN=front-proxy-client", "client", "front-proxy-ca"
-        )
-        key, public = self.service_account_key, self.service_account_public_key
-        _openssl(*_EC_KEY.split(), "-out", str(key))
-        _openssl("pkey", "-in", str(key), "-pubout", "-out", str(public))
-
-    def client(self, name: str, user: str, groups: tuple[str, ...] = ()) -> tuple[Path, Path]:
-        """A client certificate: the CN is the user name, each O a group."""
-        subject = "".join(f"/O={group}" for group in groups) + f"/CN={user}"
-        self._certificate(name, subject, "client")
-        return self.folder / f"{name}.crt", self.folder / f"{name}.key"
-
-    def _certificate(
-        self, name: str, subject: str, extensions: str, issuer: str | None = "ca"
-    ) -> None:
-        """Writes NAME.key and NAME.crt, signed by the CA named ISSUER (None: self-signed)."""
-        folder = self.folder
-        command = [
-            *"req -x509 -new -nodes -days 365 -newkey ec".split(),
-            *("-pkeyopt", "ec_paramgen_curve:P-256", "-subj", subject),
-            *("-config", str(folder / "openssl.cnf"), "-extensions", extensions),
-            *("-keyout", str(folder / f"{name}.key"), "-out", str(folder / f"{name}.crt")),
-        ]
-        if issuer is not None:
-            ca_cert, ca_key = folder / f"{issuer}.crt", folder / f"{issuer}.key"
-            command += ["-CA", str(ca_cert), "-CAkey", str(ca_key)]
-        _openssl(*command)
-
-    def ssl_context(self, cert: Path, key: Path) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=str(self.ca_cert))
-        context.load_cert_chain(cert, key)
-        return context
-
-
-_EC_KEY = "genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256"
-
-
-def _openssl(*args: str) -> None:
-    result = subprocess.run(["openssl", *args], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"openssl {args[0]} failed:\n{result.stderr}")
-
-
-# Extensions per kind of certificate; the serving one is valid for every name and address a
-# client on this machine or in a Pod would use for the API server.
-_OPENSSL_CONFIG = """\
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-[ca]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-[serving]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1, IP:10.96.0.1, DNS:localhost, DNS:kubernetes, \
-DNS:kubernetes.default, DNS:kubernetes.default.svc, DNS:kubernetes.default.svc.cluster.local
-[client]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = clientAuth
-"""
-
-
-def write_kubeconfig(path: Path, server_url: str, ca: Path, cert: Path, key: Path) -> None:
-    """A kubeconfig with the credentials inlined, so it can be read from any folder."""
-
-    def inline(file: Path) -> str:
-        return base64.b64encode(file.read_bytes()).decode()
-
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": "oms-test",
-                "cluster": {"server": server_url, "certificate-authority-data": inline(ca)},
-            }
-        ],
-        "users": [
-            {
-                "name": "oms-test",
-                "user": {
-                    "client-certificate-data": inline(cert),
-                    "client-key-data": inline(key),
-                },
-            }
-        ],
-        "contexts": [{"name": "oms-test", "context": {"cluster": "oms-test", "user": "oms-test"}}],
-        "current-context": "oms-test",
-    }
-    path.write_text(json.dumps(config, indent=2))  # JSON is YAML, and needs no library
-
-
-def _https_ok(url: str, context: ssl.SSLContext) -> bool:
-    try:
-        return httpx.get(url, verify=context, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-class Etcd(Server):
+class Etcd(ManagedProcess):
     name = "etcd"
 
     def __init__(self, workdir: Path) -> None:
@@ -229,7 +105,7 @@ class Etcd(Server):
         return response.status_code == 200 and response.json().get("health") == "true"
 
 
-class ApiServer(Server):
+class ApiServer(ManagedProcess):
     name = "kube-apiserver"
     ready_timeout = 120.0
 
@@ -272,7 +148,9 @@ class ApiServer(Server):
         ]
 
     def is_ready(self) -> bool:
-        return self.probe is not None and _https_ok(f"{self.url}/readyz", self.probe)
+        return self.probe is not None and http_ok(
+            f"{self.url}/readyz", verify=self.probe, timeout=2
+        )
 
 
 def _component_flags(kubeconfig: Path, pki: Pki, port: int) -> list[str]:
@@ -288,7 +166,7 @@ def _component_flags(kubeconfig: Path, pki: Pki, port: int) -> list[str]:
     ]
 
 
-class _Component(Server):
+class _Component(ManagedProcess):
     """A control-plane component that talks to the API and serves its health over TLS."""
 
     def __init__(self, workdir: Path, pki: Pki, kubeconfig: Path) -> None:
@@ -299,7 +177,7 @@ class _Component(Server):
 
     def is_ready(self) -> bool:
         context = ssl.create_default_context(cafile=str(self.pki.ca_cert))
-        return _https_ok(f"https://127.0.0.1:{self.port}/healthz", context)
+        return http_ok(f"https://127.0.0.1:{self.port}/healthz", verify=context, timeout=2)
 
 
 class ControllerManager(_Component):
@@ -336,7 +214,7 @@ class Scheduler(_Component):
         ]
 
 
-class Kwok(Server):
+class Kwok(ManagedProcess):
     """kwok's controller: the kubelet of the fake Nodes, using kwok's own `fast` stages."""
 
     name = "kwok"
@@ -367,10 +245,7 @@ class Kwok(Server):
         return {**os.environ, "HOME": str(self.workdir)}
 
     def is_ready(self) -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return http_ok(f"http://127.0.0.1:{self.port}/healthz")
 
     def start(self) -> None:
         if not KWOK_STAGES.is_dir():
@@ -420,7 +295,7 @@ class ControlPlane:
         self.kwok = Kwok(workdir / "kwok", workdir / "kwok.kubeconfig")
         self.nodes = FAKE_NODES
         self.helm_home = workdir / "helm"
-        self._started: list[Server] = []
+        self._started: list[ManagedProcess] = []
 
     def start(self) -> None:
         self._credentials()
@@ -502,3 +377,35 @@ class ControlPlane:
             if not ready or node["spec"].get("taints"):
                 return False
         return True
+
+
+class OperatorProcess(ManagedProcess):
+    """`python -m oms_operator`, as its container runs it, with the kubeconfig it is given.
+
+    Ready once kopf's liveness endpoint answers, which kopf serves only after the operator's
+    start-up handlers have run.
+    """
+
+    name = "oms-operator"
+
+    def __init__(self, workdir: Path, kubeconfig: Path) -> None:
+        super().__init__(workdir, cwd=REPO)
+        self.kubeconfig = kubeconfig
+        self.liveness_port = free_port()
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "oms_operator"]
+
+    def environment(self) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(self.kubeconfig),
+            "OMS_OPERATOR_LIVENESS_PORT": str(self.liveness_port),
+            "LOG_FORMAT": "json",
+            "LOG_LEVEL": "INFO",
+        }
+        env.pop("KUBERNETES_SERVICE_HOST", None)  # the kubeconfig, not an in-cluster config
+        return env
+
+    def is_ready(self) -> bool:
+        return http_ok(f"http://127.0.0.1:{self.liveness_port}/healthz")

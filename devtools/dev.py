@@ -11,28 +11,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shlex
-import socket
 import sys
-from pathlib import Path
 
 import watchfiles
 
-from tests.harness import servers
+from devtools import servers
+from devtools.process import ManagedProcess, port_open
 
-REPO = Path(__file__).resolve().parents[2]
-DATA = REPO / ".cache" / "dev"
-CODE = REPO / "services" / "oms"
+DATA = servers.REPO / ".cache" / "dev"
+CODE = servers.REPO / "services" / "oms"
 GRPC_PORTS = {"menu": 50051, "stock": 50052, "order": 50053, "payment": 50054, "kitchen": 50055}
 GATEWAY_PORT = 8080
 
 
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def local_servers() -> list[servers.Server]:
+def local_servers() -> list[ManagedProcess]:
     """The servers to start, each on the port the services' defaults point at."""
     return [
         servers.RabbitMQ(DATA / "rabbitmq", port=5672, management_port=15672),
@@ -43,7 +35,7 @@ def local_servers() -> list[servers.Server]:
     ]
 
 
-def _port(server: servers.Server) -> int:
+def _port(server: ManagedProcess) -> int:
     if isinstance(server, servers.Consul):
         return server.ports["http"]
     if isinstance(server, servers.Jaeger):
@@ -76,10 +68,10 @@ async def run_services() -> None:
 
 
 def main() -> None:
-    started: list[servers.Server] = []
+    started: list[ManagedProcess] = []
     try:
         for server in local_servers():
-            if _listening(_port(server)):
+            if port_open(_port(server)):
                 print(f"dev: {server.name} already listens on {_port(server)}; using it")
                 continue
             print(f"dev: starting {server.name} (log: {server.log_path})")

@@ -1,0 +1,144 @@
+"""One way to run a program we depend on: a subprocess with its own log file, a readiness
+probe polled until a deadline, and a stop that asks first and then insists.
+
+Every server, OMS service process and control-plane component derives from `ManagedProcess`.
+Each runs in a session of its own, so its children die with it (not with our terminal), and
+signals go to the whole process group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def port_open(port: int) -> bool:
+    """Whether something accepts TCP connections on the loopback `port`."""
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def http_ok(
+    url: str,
+    *,
+    auth: tuple[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    verify: ssl.SSLContext | bool = True,
+    timeout: float = 1,
+) -> bool:
+    """Whether `url` answers 200 (a probe: connection errors are a plain no)."""
+    try:
+        response = httpx.get(url, auth=auth, headers=headers, verify=verify, timeout=timeout)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200
+
+
+def _signal_group(process: subprocess.Popen[bytes], number: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, number)
+
+
+class ManagedProcess:
+    """A subprocess: `command()` run in `cwd` with `environment()`, logging to `log_path`.
+
+    `start` returns once `is_ready()` holds, and raises with the log's tail when the process
+    exits first or is not ready within `ready_timeout`. `stop` sends SIGTERM and, after
+    `stop_grace`, SIGKILL; `kill` sends SIGKILL at once, as a node failure would.
+    """
+
+    name = "process"
+    ready_timeout = 60.0
+    stop_grace = 20.0
+    poll_seconds = 0.2
+
+    def __init__(self, workdir: Path, *, cwd: Path | None = None, log_name: str = "") -> None:
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.cwd = cwd or workdir
+        self.log_path = workdir / f"{log_name or self.name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def environment(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    def is_ready(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> None:
+        command = self.command()
+        if shutil.which(command[0]) is None:
+            raise RuntimeError(f"{command[0]} is missing: run scripts/provision-servers first")
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command,
+                cwd=self.cwd,
+                env=self.environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._wait_until_ready(self.process)
+
+    def _wait_until_ready(self, process: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + self.ready_timeout
+        while True:
+            code = process.poll()
+            if code is not None:
+                tail = self.log_tail()
+                raise RuntimeError(f"{self.name} exited early (exit code {code}):\n{tail}")
+            if self.is_ready():
+                return
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(self.poll_seconds)
+        self.stop()
+        raise RuntimeError(f"{self.name} not ready in {self.ready_timeout}s:\n{self.log_tail()}")
+
+    def stop(self) -> int | None:
+        """SIGTERM, as Kubernetes sends it, then SIGKILL after the grace; the exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            _signal_group(self.process, signal.SIGTERM)
+            try:
+                self.process.wait(self.stop_grace)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self.process.returncode
+
+    def kill(self) -> None:
+        """SIGKILL: the process dies mid-flight, as on a node failure."""
+        if self.process is not None and self.process.poll() is None:
+            _signal_group(self.process, signal.SIGKILL)
+            self.process.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
