@@ -24,7 +24,7 @@ from oms.platform.broker import Broker
 from oms.platform.consumer import ATTEMPT_HEADER, Consumer, declare_queue_set, parking_queue_name
 from oms.platform.events import Event, PermanentError
 from oms.platform.settings import RabbitMQSettings
-from tests.harness import servers
+from devtools import servers
 from tests.ops.parked_samples import (
     MALFORMED_BODY,
     Parked,
