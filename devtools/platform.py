@@ -30,11 +30,18 @@ class ServiceProcess(ManagedProcess):
 
     stop_grace = 30.0
 
-    def __init__(self, service: str, env: dict[str, str], workdir: Path, port: int) -> None:
+    def __init__(
+        self, service: str, env: dict[str, str], workdir: Path, port: int, ops_port: int
+    ) -> None:
         super().__init__(workdir, cwd=servers.REPO, log_name=f"{service}-{port}")
         self.name = self.service = service
         self.env = env
         self.port = port
+        self.ops_port = ops_port
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.ops_port}/metrics"
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", f"oms.{self.service}"]
@@ -73,7 +80,9 @@ class LocalPlatform:
         self.admin_token = f"admin-{self.run_id}"
         self.webhook_secret = WEBHOOK_SECRET
         self.processes: list[ServiceProcess] = []
-        self.gateway_port = 0
+        # Chosen up front: Payment puts the gateway's pages in its links.
+        self.gateway_port = free_port()
+        gateway = f"http://127.0.0.1:{self.gateway_port}"
         self.base_env = {
             **os.environ,
             "RABBITMQ_URL": f"amqp://guest:guest@127.0.0.1:{rabbitmq.port}/{quote(self.vhost)}",
@@ -95,7 +104,20 @@ class LocalPlatform:
             "KITCHEN_SECONDS_PER_ITEM": str(seconds_per_item),
             "KITCHEN_WORKERS": str(kitchen_workers),
             "GATEWAY_ADMIN_TOKEN": self.admin_token,
-            "ORDER_OUTBOX_INTERVAL_SECONDS": "0.5",
+            "GATEWAY_SESSION_SECRET": f"session-{uuid.uuid4().hex}",
+            # Tests race hundreds of orders from one address; the limits have tests of their own.
+            "GATEWAY_ORDER_BURST": "10000",
+            "GATEWAY_WEBHOOK_BURST": "10000",
+            "GATEWAY_WEBHOOK_RATE_PER_SECOND": "10000",
+            # The local mode: stripe-mock's test payment page is served by the gateway.
+            "OMS_MODE": "development",
+            "PAYMENT_TEST_PAGE_URL": f"{gateway}/test-payments/{{order_id}}",
+            "STRIPE_SUCCESS_URL": f"{gateway}/orders/{{order_id}}?t={{access_token}}&paid=1",
+            "STRIPE_CANCEL_URL": f"{gateway}/orders/{{order_id}}?t={{access_token}}",
+            "ORDER_OUTBOX_SWEEP_SECONDS": "2",
+            "PAYMENT_OUTBOX_SWEEP_SECONDS": "2",
+            "KITCHEN_OUTBOX_SWEEP_SECONDS": "2",
+            "OPS_CHECK_INTERVAL_SECONDS": "0.5",
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
         }
@@ -115,13 +137,16 @@ class LocalPlatform:
         httpx.put(permissions, json=body, auth=auth, timeout=10).raise_for_status()
 
     def start_service(self, service: str, **extra_env: str) -> ServiceProcess:
-        port = free_port()
-        env = {**self.base_env, **extra_env}
+        """Start one more instance of `service` (the gateway on the platform's own port)."""
+        gateway = service == "gateway" and not self.running("gateway")
+        port = self.gateway_port if gateway else free_port()
+        ops_port = free_port()
+        env = {**self.base_env, "OPS_PORT": str(ops_port), **extra_env}
         if service == "gateway":
             env["GATEWAY_PORT"] = str(port)
         else:
             env["GRPC_PORT"] = str(port)
-        process = ServiceProcess(service, env, self.workdir, port)
+        process = ServiceProcess(service, env, self.workdir, port, ops_port)
         self.processes.append(process)
         process.start()
         return process
@@ -130,9 +155,7 @@ class LocalPlatform:
         """Start `services` (all of them by default), the gateway last."""
         self.create_vhost()
         for service in services:
-            process = self.start_service(service)
-            if service == "gateway":
-                self.gateway_port = process.port
+            self.start_service(service)
 
     def stop(self) -> None:
         for process in reversed(self.processes):

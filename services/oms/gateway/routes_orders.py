@@ -91,7 +91,9 @@ def router(backends: Backends, sessions: Sessions, order_limit: TokenBuckets) ->
         return CustomerOrder.owned(await backends.order.get(order_id, owner, t))
 
     @orders.post("/orders/{order_id}/cancel", responses=documented(401, 404, 409, 422, 502, 503))
-    async def cancel_order(customer_id: Customer, order_id: OrderId) -> CustomerOrder:
+    async def cancel_order(
+        order_id: OrderId, customer_id: str = sessions.required()
+    ) -> CustomerOrder:
         """Cancel before payment (its checkout is closed, its stock released); 409 once paid."""
         return CustomerOrder.owned(await backends.order.cancel(customer_id, order_id))
 

@@ -18,10 +18,11 @@ from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from oms.platform import logs, metrics, mongo, tracing
+from oms.platform import logs, metrics, mongo, runner, tracing
 from oms.platform.broker import Broker
 from oms.platform.consumer import Consumer, Handler, Handlers
 from oms.platform.discovery import Discovery, Registration
+from oms.platform.faults import Faults, FaultSettings
 from oms.platform.follower import Follower
 from oms.platform.grpc_client import Balancer, Channels, resolving_as_unavailable
 from oms.platform.grpc_server import GrpcServer
@@ -53,6 +54,7 @@ class PlatformSettings(BaseModel):
     rabbitmq: RabbitMQSettings = Field(default_factory=RabbitMQSettings)
     mongo: MongoSettings = Field(default_factory=MongoSettings)
     consul: ConsulSettings = Field(default_factory=ConsulSettings)
+    faults: FaultSettings = Field(default_factory=FaultSettings)
 
 
 @dataclass
@@ -66,6 +68,7 @@ class Platform:
     timers: Timers
     monitor: DependencyMonitor
     ops: OpsServer
+    faults: Faults
     client: AsyncMongoClient[mongo.Document] | None = None
     _balancers: dict[str, Balancer] = field(default_factory=dict)
 
@@ -116,7 +119,7 @@ class Platform:
         once. At shutdown the consumer takes no new messages and gives the in-flight ones
         `grace_seconds`.
         """
-        consumer = Consumer(self.broker, queue, handlers, prefetch=prefetch)
+        consumer = Consumer(self.broker, queue, handlers, prefetch=prefetch, faults=self.faults)
         await consumer.start()
         self.stack.push_async_callback(consumer.stop, grace_seconds)
         return consumer
@@ -144,7 +147,7 @@ class Platform:
         Its health follows the dependency monitor: NOT_SERVING while MongoDB or RabbitMQ is
         down, SERVING when they are back.
         """
-        server = GrpcServer(self.settings.grpc, service_names)
+        server = GrpcServer(self.settings.grpc, service_names, self.faults)
         add_servicers(server.server)
         await server.start(serving=self.monitor.healthy)
         self.stack.push_async_callback(server.stop)
@@ -172,6 +175,10 @@ async def open_platform(
     database: bool = True,
 ) -> Platform:
     logs.setup(name, settings.log)
+    allowed = settings.runtime.development or settings.faults.enabled
+    if settings.faults.rules and not allowed:
+        runner.refuse_to_start(name, "FAULTS_RULES is set, but faults are off outside development")
+    faults = Faults(allowed, settings.faults.rules)
     traces = tracing.setup(name, settings.tracing)
     stack.callback(traces.shutdown)
     monitor = DependencyMonitor(settings.ops.check_interval_seconds)
@@ -208,6 +215,7 @@ async def open_platform(
         Timers(broker),
         monitor,
         ops,
+        faults,
         client,
     )
 

@@ -30,6 +30,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from oms.platform import logs
 from oms.platform.broker import Broker
 from oms.platform.events import Event, HandBack, MalformedMessage, PermanentError
+from oms.platform.faults import NO_FAULTS, Faults
 
 Handler = Callable[[Event], Awaitable[None]]
 # Routing key (= event type) -> what to do with it.
@@ -109,10 +110,17 @@ class Consumer:
     """Feeds the events bound to `queue` to their handlers, up to `prefetch` at a time."""
 
     def __init__(
-        self, broker: Broker, queue: str, handlers: Handlers, *, prefetch: int | None = None
+        self,
+        broker: Broker,
+        queue: str,
+        handlers: Handlers,
+        *,
+        prefetch: int | None = None,
+        faults: Faults = NO_FAULTS,
     ) -> None:
         self.broker = broker
         self.queue = queue
+        self.faults = faults
         self.handlers = dict(handlers)
         self.delays_ms = list(broker.settings.retry_delays_ms)
         self.prefetch = prefetch or broker.settings.prefetch
@@ -141,6 +149,7 @@ class Consumer:
     async def stop(self, grace_seconds: float = 30.0) -> None:
         """Take no new messages, let the in-flight ones finish, then close the channel."""
         self._stopping = True
+        self.faults.lift(f"consumer:{self.queue}")
         if self._amqp_queue is not None and self._consumer_tag is not None:
             await self._amqp_queue.cancel(self._consumer_tag)
         try:
@@ -178,6 +187,7 @@ class Consumer:
             return
         bound = log.bind(queue=self.queue, event_id=event.id, event_type=event.type)
         try:
+            await self.faults.before_message(self.queue)
             await handler(event)
         except HandBack:
             # Not a failure: this process cannot finish it (it is stopping); another will.

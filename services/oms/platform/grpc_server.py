@@ -9,7 +9,9 @@ from typing import Any, TypeVar
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from oms.contracts.v1 import faults_pb2_grpc
 from oms.platform import errors, logs, metrics
+from oms.platform.faults import NO_FAULTS, FaultApi, Faults
 from oms.platform.settings import GrpcSettings
 
 log = logs.get(__name__)
@@ -36,7 +38,11 @@ def status_for(error: errors.DomainError) -> grpc.StatusCode:
 
 
 class CallInterceptor(grpc.aio.ServerInterceptor):
-    """For each unary call: turns domain errors into status codes, and logs the outcome."""
+    """For each unary call: injected faults first, then domain errors into status codes, and
+    the outcome into a histogram (and a debug log line)."""
+
+    def __init__(self, faults: Faults) -> None:
+        self.faults = faults
 
     async def intercept_service(
         self,
@@ -54,6 +60,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         async def logged(request: Any, context: Any) -> Any:
             started = time.perf_counter()
             try:
+                await self.faults.before_rpc(method, context)
                 return await inner(request, context)
             except errors.DomainError as exc:
                 trailers = ((DETAILS_KEY, exc.details),) if exc.details else ()
@@ -85,11 +92,13 @@ class GrpcServer:
         self,
         settings: GrpcSettings,
         service_names: Sequence[str],
-        interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+        faults: Faults = NO_FAULTS,
     ) -> None:
         self.settings = settings
         self.service_names = list(service_names)
-        self.server = grpc.aio.server(interceptors=[CallInterceptor(), *interceptors])
+        self.server = grpc.aio.server(interceptors=[CallInterceptor(faults)])
+        if faults.allowed:
+            faults_pb2_grpc.add_FaultServiceServicer_to_server(FaultApi(faults), self.server)
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self.port = 0

@@ -1,0 +1,159 @@
+"""Failure injection: add latency or errors to a named RPC or consumer, or pause a consumer.
+
+Off unless allowed: the local development mode allows it, and `FAULTS_ENABLED=true` anywhere
+else. Faults come from `FAULTS_RULES` (JSON) at start, and from the `FaultService` every
+process then serves (the gateway's admin route forwards to it), so a demo or a chaos test can
+change them while the platform runs. The saga tests pause a consumer to hold a message back
+and make an interleaving happen on purpose, then wait until the pause holds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import grpc
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from oms.contracts.v1 import faults_pb2, faults_pb2_grpc
+from oms.platform import logs
+
+log = logs.get(__name__)
+Action = Literal["delay", "error", "pause"]
+
+
+class Fault(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # `rpc:/oms.contracts.v1.StockService/Reserve` or `consumer:order.payments`
+    target: str = Field(pattern=r"^(rpc:/[\w.]+/\w+|consumer:[\w.-]+)$")
+    action: Action
+    seconds: float = Field(default=0.0, ge=0, le=600)
+    code: str = "UNAVAILABLE"
+
+
+class FaultSettings(BaseSettings):
+    """`FAULTS_ENABLED` allows faults outside development; `FAULTS_RULES` sets them at start."""
+
+    model_config = SettingsConfigDict(env_prefix="FAULTS_")
+
+    enabled: bool = False
+    rules: list[Fault] = Field(default_factory=list)
+
+
+class FaultRefused(Exception):
+    """Faults were asked for where they are not allowed."""
+
+
+class InjectedError(Exception):
+    """The error a consumer fault raises: retried like any failure."""
+
+
+class Faults:
+    def __init__(self, allowed: bool, rules: Sequence[Fault] = ()) -> None:
+        self.allowed = allowed
+        self._rules: dict[str, Fault] = {}
+        self._changed = asyncio.Event()
+        self._held: Counter[str] = Counter()
+        self.set(rules)
+
+    def set(self, rules: Sequence[Fault]) -> None:
+        if rules and not self.allowed:
+            raise FaultRefused("faults are off: set OMS_MODE=development or FAULTS_ENABLED=true")
+        self._rules = {rule.target: rule for rule in rules}
+        if rules:
+            log.warning("faults.set", faults=[rule.model_dump() for rule in rules])
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def lift(self, target: str) -> None:
+        """Drop the fault on `target` (a consumer that stops lets its held messages go)."""
+        if self._rules.pop(target, None) is not None:
+            self._changed.set()
+            self._changed = asyncio.Event()
+
+    @property
+    def rules(self) -> list[Fault]:
+        return list(self._rules.values())
+
+    def held(self) -> dict[str, int]:
+        return {target: count for target, count in self._held.items() if count}
+
+    async def before_rpc(self, method: str, context: Any) -> None:
+        rule = self._rules.get(f"rpc:{method}")
+        if rule is None:
+            return
+        if rule.action == "delay":
+            await asyncio.sleep(rule.seconds)
+        elif rule.action == "error":
+            code = getattr(grpc.StatusCode, rule.code, grpc.StatusCode.UNAVAILABLE)
+            await context.abort(code, f"injected fault on {method}")
+
+    async def before_message(self, queue: str) -> None:
+        target = f"consumer:{queue}"
+        while (rule := self._rules.get(target)) is not None and rule.action == "pause":
+            self._held[target] += 1
+            try:
+                await self._changed.wait()
+            finally:
+                self._held[target] -= 1
+        if rule is None:
+            return
+        if rule.action == "delay":
+            await asyncio.sleep(rule.seconds)
+        elif rule.action == "error":
+            raise InjectedError(f"injected fault on {queue}")
+
+
+NO_FAULTS = Faults(allowed=False)
+
+ACTION = {
+    "delay": faults_pb2.FAULT_ACTION_DELAY,
+    "error": faults_pb2.FAULT_ACTION_ERROR,
+    "pause": faults_pb2.FAULT_ACTION_PAUSE,
+}
+ACTION_NAME: dict[int, Action] = {proto: name for name, proto in ACTION.items()}  # type: ignore[misc]
+
+
+def to_proto(rule: Fault) -> faults_pb2.Fault:
+    return faults_pb2.Fault(
+        target=rule.target, action=ACTION[rule.action], seconds=rule.seconds, code=rule.code
+    )
+
+
+class FaultApi(faults_pb2_grpc.FaultServiceServicer):
+    def __init__(self, faults: Faults) -> None:
+        self.faults = faults
+
+    def _state(self) -> faults_pb2.FaultState:
+        return faults_pb2.FaultState(
+            faults=[to_proto(rule) for rule in self.faults.rules], held=self.faults.held()
+        )
+
+    async def SetFaults(
+        self, request: faults_pb2.SetFaultsRequest, context: Any
+    ) -> faults_pb2.FaultState:
+        try:
+            rules = [
+                Fault(
+                    target=f.target,
+                    action=ACTION_NAME.get(f.action, "delay"),
+                    seconds=f.seconds,
+                    code=f.code or "UNAVAILABLE",
+                )
+                for f in request.faults
+            ]
+            self.faults.set(rules)
+        except FaultRefused as exc:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
+        except ValueError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return self._state()
+
+    async def GetFaults(
+        self, request: faults_pb2.GetFaultsRequest, context: Any
+    ) -> faults_pb2.FaultState:
+        return self._state()
