@@ -2,7 +2,7 @@
 
 Off unless allowed: the local development mode allows it, and `FAULTS_ENABLED=true` anywhere
 else. Faults come from `FAULTS_RULES` (JSON) at start, and from the `FaultService` every
-process then serves (the gateway's admin route forwards to it), so a demo or a chaos test can
+process then serves (`oms.platform.fault_service`), so a demo or a chaos test can
 change them while the platform runs. The saga tests pause a consumer to hold a message back
 and make an interleaving happen on purpose, then wait until the pause holds it.
 """
@@ -18,7 +18,6 @@ import grpc
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from oms.contracts.v1 import faults_pb2, faults_pb2_grpc
 from oms.platform import logs
 
 log = logs.get(__name__)
@@ -109,51 +108,3 @@ class Faults:
 
 
 NO_FAULTS = Faults(allowed=False)
-
-ACTION = {
-    "delay": faults_pb2.FAULT_ACTION_DELAY,
-    "error": faults_pb2.FAULT_ACTION_ERROR,
-    "pause": faults_pb2.FAULT_ACTION_PAUSE,
-}
-ACTION_NAME: dict[int, Action] = {proto: name for name, proto in ACTION.items()}  # type: ignore[misc]
-
-
-def to_proto(rule: Fault) -> faults_pb2.Fault:
-    return faults_pb2.Fault(
-        target=rule.target, action=ACTION[rule.action], seconds=rule.seconds, code=rule.code
-    )
-
-
-class FaultApi(faults_pb2_grpc.FaultServiceServicer):
-    def __init__(self, faults: Faults) -> None:
-        self.faults = faults
-
-    def _state(self) -> faults_pb2.FaultState:
-        return faults_pb2.FaultState(
-            faults=[to_proto(rule) for rule in self.faults.rules], held=self.faults.held()
-        )
-
-    async def SetFaults(
-        self, request: faults_pb2.SetFaultsRequest, context: Any
-    ) -> faults_pb2.FaultState:
-        try:
-            rules = [
-                Fault(
-                    target=f.target,
-                    action=ACTION_NAME.get(f.action, "delay"),
-                    seconds=f.seconds,
-                    code=f.code or "UNAVAILABLE",
-                )
-                for f in request.faults
-            ]
-            self.faults.set(rules)
-        except FaultRefused as exc:
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
-        except ValueError as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        return self._state()
-
-    async def GetFaults(
-        self, request: faults_pb2.GetFaultsRequest, context: Any
-    ) -> faults_pb2.FaultState:
-        return self._state()

@@ -11,7 +11,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from oms.contracts.v1 import faults_pb2_grpc
 from oms.platform import errors, logs, metrics
-from oms.platform.faults import NO_FAULTS, FaultApi, Faults
+from oms.platform.fault_service import FaultApi
+from oms.platform.faults import NO_FAULTS, Faults
 from oms.platform.settings import GrpcSettings
 
 log = logs.get(__name__)

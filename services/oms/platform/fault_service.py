@@ -1,0 +1,58 @@
+"""`FaultService` over gRPC: read and set this process's faults (`oms.platform.faults`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from oms.contracts.v1 import faults_pb2, faults_pb2_grpc
+from oms.platform.faults import Action, Fault, FaultRefused, Faults
+
+ACTION = {
+    "delay": faults_pb2.FAULT_ACTION_DELAY,
+    "error": faults_pb2.FAULT_ACTION_ERROR,
+    "pause": faults_pb2.FAULT_ACTION_PAUSE,
+}
+ACTION_NAME: dict[int, Action] = {proto: name for name, proto in ACTION.items()}  # type: ignore[misc]
+
+
+def to_proto(rule: Fault) -> faults_pb2.Fault:
+    return faults_pb2.Fault(
+        target=rule.target, action=ACTION[rule.action], seconds=rule.seconds, code=rule.code
+    )
+
+
+class FaultApi(faults_pb2_grpc.FaultServiceServicer):
+    def __init__(self, faults: Faults) -> None:
+        self.faults = faults
+
+    def _state(self) -> faults_pb2.FaultState:
+        return faults_pb2.FaultState(
+            faults=[to_proto(rule) for rule in self.faults.rules], held=self.faults.held()
+        )
+
+    async def SetFaults(
+        self, request: faults_pb2.SetFaultsRequest, context: Any
+    ) -> faults_pb2.FaultState:
+        try:
+            rules = [
+                Fault(
+                    target=f.target,
+                    action=ACTION_NAME.get(f.action, "delay"),
+                    seconds=f.seconds,
+                    code=f.code or "UNAVAILABLE",
+                )
+                for f in request.faults
+            ]
+            self.faults.set(rules)
+        except FaultRefused as exc:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
+        except ValueError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return self._state()
+
+    async def GetFaults(
+        self, request: faults_pb2.GetFaultsRequest, context: Any
+    ) -> faults_pb2.FaultState:
+        return self._state()
