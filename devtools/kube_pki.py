@@ -40,8 +40,8 @@ class Pki:
             "front-proxy-client", "/CN=front-proxy-client", "client", "front-proxy-ca"
         )
         key, public = self.service_account_key, self.service_account_public_key
-        _openssl(*_EC_KEY.split(), "-out", str(key))
-        _openssl("pkey", "-in", str(key), "-pubout", "-out", str(public))
+        openssl(*_EC_KEY.split(), "-out", str(key))
+        openssl("pkey", "-in", str(key), "-pubout", "-out", str(public))
 
     def client(self, name: str, user: str, groups: tuple[str, ...] = ()) -> tuple[Path, Path]:
         """A client certificate: the CN is the user name, each O a group."""
@@ -63,7 +63,7 @@ class Pki:
         if issuer is not None:
             ca_cert, ca_key = folder / f"{issuer}.crt", folder / f"{issuer}.key"
             command += ["-CA", str(ca_cert), "-CAkey", str(ca_key)]
-        _openssl(*command)
+        openssl(*command)
 
     def ssl_context(self, cert: Path, key: Path) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=str(self.ca_cert))
@@ -74,7 +74,7 @@ class Pki:
 _EC_KEY = "genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256"
 
 
-def _openssl(*args: str) -> None:
+def openssl(*args: str) -> None:
     result = subprocess.run(["openssl", *args], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"openssl {args[0]} failed:\n{result.stderr}")

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import httpx
 
-from devtools import servers
+from devtools import grpc_tls, servers
 from devtools.process import ManagedProcess, free_port
 from oms.platform import healthcheck
 
@@ -52,7 +52,7 @@ class ServiceProcess(ManagedProcess):
     def is_ready(self) -> bool:
         if self.service == "gateway":
             return healthcheck.http_ok(f"http://127.0.0.1:{self.port}/healthz", timeout=1)
-        return healthcheck.grpc_serving(f"127.0.0.1:{self.port}", timeout=1)
+        return healthcheck.http_ok(f"http://127.0.0.1:{self.ops_port}/readyz", timeout=1)
 
 
 class LocalPlatform:
@@ -68,6 +68,7 @@ class LocalPlatform:
         jaeger: servers.Jaeger | None = None,
         seconds_per_item: float = 0.2,
         kitchen_workers: int = 2,
+        tls: bool = False,
     ) -> None:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -121,6 +122,9 @@ class LocalPlatform:
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
         }
+        self.tls = grpc_tls.make(workdir / "tls") if tls else None
+        if self.tls is not None:
+            self.base_env.update(self.tls.environment())
         if jaeger is not None:
             self.base_env["OTEL_EXPORTER_OTLP_ENDPOINT"] = jaeger.otlp_grpc_endpoint
         else:

@@ -70,7 +70,12 @@ class Platform:
     ops: OpsServer
     faults: Faults
     client: AsyncMongoClient[mongo.Document] | None = None
+    # True from registration to the start of shutdown: `/readyz` says so.
+    serving: bool = False
     _balancers: dict[str, Balancer] = field(default_factory=dict)
+
+    def readiness(self) -> dict[str, bool]:
+        return {**self.monitor.state(), "serving": self.serving}
 
     @property
     def db(self) -> AsyncDatabase[mongo.Document]:
@@ -163,6 +168,8 @@ class Platform:
         )
         await self.discovery.register(registration)
         self.stack.push_async_callback(self.discovery.deregister, registration)
+        self.serving = True
+        self.stack.callback(setattr, self, "serving", False)
 
 
 async def open_platform(
@@ -179,6 +186,13 @@ async def open_platform(
     if settings.faults.rules and not allowed:
         runner.refuse_to_start(name, "FAULTS_RULES is set, but faults are off outside development")
     faults = Faults(allowed, settings.faults.rules)
+    grpc_settings = settings.grpc
+    if not (grpc_settings.tls or grpc_settings.tls_insecure or settings.runtime.development):
+        runner.refuse_to_start(
+            name,
+            "gRPC needs mutual TLS outside development: set GRPC_TLS_CERT_FILE, "
+            "GRPC_TLS_KEY_FILE and GRPC_TLS_CA_FILE (or GRPC_TLS_INSECURE=true)",
+        )
     traces = tracing.setup(name, settings.tracing)
     stack.callback(traces.shutdown)
     monitor = DependencyMonitor(settings.ops.check_interval_seconds)
@@ -197,15 +211,11 @@ async def open_platform(
 
     await monitor.start()
     stack.push_async_callback(monitor.stop)
-    ops = OpsServer(settings.ops.host, settings.ops.port, monitor.state)
-    await ops.start()
-    stack.push_async_callback(ops.stop)
-
     discovery = Discovery(settings.consul)
     stack.push_async_callback(discovery.close)
     channels = Channels(settings.grpc)
     stack.push_async_callback(channels.close)
-    return Platform(
+    platform = Platform(
         name,
         settings,
         stack,
@@ -214,10 +224,13 @@ async def open_platform(
         channels,
         Timers(broker),
         monitor,
-        ops,
+        OpsServer(settings.ops.host, settings.ops.port, lambda: platform.readiness()),
         faults,
         client,
     )
+    await platform.ops.start()
+    stack.push_async_callback(platform.ops.stop)
+    return platform
 
 
 def _pings(client: AsyncMongoClient[mongo.Document]) -> Callable[[], Awaitable[bool]]:

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import grpc
 from grpc_health.v1 import health_pb2
 
+from oms.platform import grpc_tls
 from oms.platform.settings import GrpcSettings
 
 Resolve = Callable[[str], Awaitable[list[str]]]
@@ -45,16 +46,22 @@ class Channels:
     def __init__(self, settings: GrpcSettings) -> None:
         self.settings = settings
         self._channels: dict[str, grpc.aio.Channel] = {}
+        self._credentials = grpc_tls.channel_credentials(settings)
         self.opened = 0
 
     def get(self, target: str) -> grpc.aio.Channel:
         channel = self._channels.get(target)
         if channel is None:
-            channel = grpc.aio.insecure_channel(
-                target,
-                interceptors=[DefaultDeadline(self.settings.default_deadline_seconds)],
-                options=[("grpc.keepalive_time_ms", 30_000)],
-            )
+            interceptors = [DefaultDeadline(self.settings.default_deadline_seconds)]
+            options = [("grpc.keepalive_time_ms", 30_000), *grpc_tls.channel_options(self.settings)]
+            if self._credentials is None:
+                channel = grpc.aio.insecure_channel(
+                    target, interceptors=interceptors, options=options
+                )
+            else:
+                channel = grpc.aio.secure_channel(
+                    target, self._credentials, interceptors=interceptors, options=options
+                )
             self._channels[target] = channel
             self.opened += 1
         return channel

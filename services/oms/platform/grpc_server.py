@@ -10,7 +10,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from oms.contracts.v1 import faults_pb2_grpc
-from oms.platform import errors, logs, metrics
+from oms.platform import errors, grpc_tls, logs, metrics
 from oms.platform.fault_service import FaultApi
 from oms.platform.faults import NO_FAULTS, Faults
 from oms.platform.settings import GrpcSettings
@@ -107,7 +107,12 @@ class GrpcServer:
 
     async def start(self, serving: bool = True) -> int:
         """Bind, start and report `serving`; returns the bound port (useful with port 0)."""
-        self.port = self.server.add_insecure_port(f"{self.settings.host}:{self.settings.port}")
+        address = f"{self.settings.host}:{self.settings.port}"
+        credentials = grpc_tls.server_credentials(self.settings)
+        if credentials is None:
+            self.port = self.server.add_insecure_port(address)
+        else:
+            self.port = self.server.add_secure_port(address, credentials)
         await self.server.start()
         await self.set_serving(serving)
         log.info("grpc.started", port=self.port, services=self.service_names)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -79,6 +79,29 @@ class GrpcSettings(BaseSettings):
     advertise_host: str = "127.0.0.1"
     default_deadline_seconds: float = Field(default=5.0, gt=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    # Mutual TLS: this process's certificate and key, and the CA every peer's certificate
+    # must be signed by (cert-manager's `tls.crt`, `tls.key`, `ca.crt`). All three, or none.
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_ca_file: str = ""
+    # The name peers' certificates are checked for (a SAN every service certificate carries,
+    # since callers reach instances by address).
+    tls_server_name: str = "oms-services"
+    # Plain gRPC outside the development mode, on purpose (`GRPC_TLS_INSECURE=true`).
+    tls_insecure: bool = False
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert_file or self.tls_key_file or self.tls_ca_file)
+
+    @model_validator(mode="after")
+    def _all_or_none(self) -> GrpcSettings:
+        files = (self.tls_cert_file, self.tls_key_file, self.tls_ca_file)
+        if any(files) and not all(files):
+            raise ValueError(
+                "GRPC_TLS_CERT_FILE, GRPC_TLS_KEY_FILE and GRPC_TLS_CA_FILE go together"
+            )
+        return self
 
 
 class RabbitMQSettings(BaseSettings):
