@@ -15,7 +15,7 @@ import sys
 
 import watchfiles
 
-from devtools import servers
+from devtools import grpc_tls, servers
 from devtools.process import ManagedProcess, port_open
 
 DATA = servers.REPO / ".cache" / "dev"
@@ -44,21 +44,37 @@ def _port(server: ManagedProcess) -> int:
     return port
 
 
-def _command(service: str) -> str:
+# Each process's ops server (`/metrics`, `/readyz`), side by side on one machine.
+OPS_PORTS = {"menu": 9461, "stock": 9462, "order": 9463, "payment": 9464, "kitchen": 9465}
+OPS_PORTS["gateway"] = 9466
+
+
+def _command(service: str, tls: grpc_tls.Credentials) -> str:
     python = shlex.quote(sys.executable)
-    if service == "gateway":
-        return f"env GATEWAY_PORT={GATEWAY_PORT} LOG_FORMAT=console {python} -m oms.gateway"
-    port = GRPC_PORTS[service]
-    return f"env GRPC_PORT={port} LOG_FORMAT=console {python} -m oms.{service}"
+    port = (
+        f"GATEWAY_PORT={GATEWAY_PORT}"
+        if service == "gateway"
+        else f"GRPC_PORT={GRPC_PORTS[service]}"
+    )
+    settings = {
+        "OMS_MODE": "development",
+        "OPS_PORT": str(OPS_PORTS[service]),
+        "LOG_FORMAT": "console",
+        **tls.environment(),
+    }
+    pairs = " ".join(f"{name}={shlex.quote(value)}" for name, value in settings.items())
+    return f"env {port} {pairs} {python} -m oms.{service}"
 
 
 async def run_services() -> None:
     services = [*GRPC_PORTS, "gateway"]
+    # The development mode's own CA: services call each other over mutual TLS here too.
+    tls = grpc_tls.make(DATA / "tls", name="oms-dev")
     await asyncio.gather(
         *(
             watchfiles.arun_process(
                 CODE,
-                target=_command(service),
+                target=_command(service, tls),
                 target_type="command",
                 watch_filter=watchfiles.PythonFilter(),
             )
