@@ -116,6 +116,7 @@ class OrderPlaced(OrderEvent):
 class OrderAwaitingPayment(OrderEvent):
     ROUTING_KEY: ClassVar[str] = "order.awaiting_payment"
     payment_link: str
+    checkout_session_id: str
 
 
 class OrderConfirmed(OrderEvent):

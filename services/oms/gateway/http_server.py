@@ -38,6 +38,9 @@ class HttpServer:
             access_log=False,  # AccessLog middleware logs inside the request's span
             server_header=False,
             timeout_graceful_shutdown=grace_seconds,
+            # Longer than the usual client and load balancer idle timeouts (60 s), so the
+            # server never closes a kept-alive connection a client is about to reuse.
+            timeout_keep_alive=75,
         )
         self._server = _Uvicorn(self.config)
         self._task: asyncio.Task[None] | None = None

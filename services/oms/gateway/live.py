@@ -124,6 +124,7 @@ SHOWN = frozenset(
         "status",
         "step",
         "payment_link",
+        "checkout_session_id",
         "lines",
         "cook",
         "reason",

@@ -241,6 +241,7 @@ class OrderHandlers:
                 fields={"checkout": {"session_id": session_id, "link": link}},
                 payload=events.OrderAwaitingPayment,
                 payment_link=link,
+                checkout_session_id=session_id,
             )
             if moved is not None:
                 return moved

@@ -31,6 +31,9 @@ STATUS_FOR_ERROR: dict[type[errors.DomainError], grpc.StatusCode] = {
 }
 
 
+PASSED_ON = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+
+
 def status_for(error: errors.DomainError) -> grpc.StatusCode:
     for kind in type(error).__mro__:
         if kind in STATUS_FOR_ERROR:
@@ -66,6 +69,11 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             except errors.DomainError as exc:
                 trailers = ((DETAILS_KEY, exc.details),) if exc.details else ()
                 await context.abort(status_for(exc), str(exc), trailing_metadata=trailers)
+            except grpc.aio.AioRpcError as exc:
+                # A call this one made failed: an outage stays an outage (the caller may
+                # retry); anything else is our failure, not the caller's.
+                code = exc.code() if exc.code() in PASSED_ON else grpc.StatusCode.INTERNAL
+                await context.abort(code, exc.details() or code.name.lower())
             finally:
                 code = context.code() or grpc.StatusCode.OK
                 name = code.name if isinstance(code, grpc.StatusCode) else str(code)

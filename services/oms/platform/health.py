@@ -20,11 +20,16 @@ Listener = Callable[[bool], Awaitable[None]]
 
 
 class DependencyMonitor:
-    def __init__(self, interval: float, timeout: float = 1.0) -> None:
+    """A dependency counts as down after `failures` checks in a row fail (a slow answer
+    under load is not an outage: every instance turning unready at once would be one)."""
+
+    def __init__(self, interval: float, timeout: float = 3.0, failures: int = 3) -> None:
         self.interval = interval
         self.timeout = timeout
+        self.failures = failures
         self._checks: dict[str, Check] = {}
         self._state: dict[str, bool] = {}
+        self._failed: dict[str, int] = {}
         self._listeners: list[Listener] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -60,6 +65,8 @@ class DependencyMonitor:
                     ok = await check()
             except Exception:
                 ok = False
+            self._failed[name] = 0 if ok else self._failed.get(name, 0) + 1
+            ok = ok or (self._state[name] and self._failed[name] < self.failures)
             if ok != self._state[name]:
                 log.warning("dependency.changed", dependency=name, up=ok)
             self._state[name] = ok

@@ -1,0 +1,1 @@
+"""`scripts/bench`: OMS's load test, through the public HTTP API only."""
