@@ -17,21 +17,16 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
-	"encoding/binary"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
 
@@ -39,27 +34,15 @@ import (
 	_ "modernc.org/sqlite"
 )
 
-const (
-	opMsg        = 2013
-	headerLength = 16
-	moreToCome   = 1 << 1
-	maxMessage   = 48 << 20
-)
-
-// Commands that only read: they run concurrently. Anything else takes the write lock.
-var readOnly = map[string]bool{
-	"hello": true, "isMaster": true, "ismaster": true, "ping": true, "buildInfo": true,
-	"buildinfo": true, "find": true, "getMore": true, "count": true, "distinct": true,
-	"listCollections": true, "listDatabases": true, "listIndexes": true, "killCursors": true,
-	"endSessions": true, "getParameter": true, "serverStatus": true, "dbStats": true,
-	"collStats": true, "connectionStatus": true, "whatsmyuri": true, "getLog": true,
-	"getCmdLineOpts": true, "hostInfo": true, "saslStart": true, "saslContinue": true,
-}
-
 func main() {
 	listen := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on")
 	dataDir := flag.String("sqlite-dir", "data", "directory for the SQLite databases")
+	handler := flag.String("handler", "sqlite", "FerretDB's backend: sqlite or postgresql")
+	postgresqlURL := flag.String("postgresql-url", "", "PostgreSQL URL, for -handler=postgresql")
 	flag.Parse()
+	if *handler != "sqlite" && *handler != "postgresql" {
+		log.Fatalf("unknown -handler %q", *handler)
+	}
 
 	dir, err := filepath.Abs(*dataDir)
 	if err != nil {
@@ -77,10 +60,11 @@ func main() {
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener: ferretdb.ListenerConfig{Unix: socket},
 		Logger:   logger,
-		Handler:  "sqlite",
+		Handler:  *handler,
 		// WAL with synchronous=NORMAL survives a crash of this process, not of the machine:
 		// right for test and dev data, and it spares an fsync on every commit.
-		SQLiteURL: "file:" + dir + "/?_pragma=synchronous(normal)",
+		SQLiteURL:     "file:" + dir + "/?_pragma=synchronous(normal)",
+		PostgreSQLURL: *postgresqlURL,
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -102,9 +86,11 @@ func main() {
 		<-ctx.Done()
 		listener.Close()
 	}()
-	go indexIDs(ctx, dir)
-	log.Printf("ferretdb listening on %s, data in %s", *listen, dir)
-	p := &proxy{backend: socket}
+	if *handler == "sqlite" {
+		go indexIDs(ctx, dir)
+	}
+	log.Printf("ferretdb (%s) listening on %s", *handler, *listen)
+	p := newProxy(socket)
 	for {
 		client, err := listener.Accept()
 		if err != nil {
@@ -126,105 +112,6 @@ func waitForSocket(path string, within time.Duration) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return fmt.Errorf("ferretdb did not listen on %s within %s", path, within)
-}
-
-type proxy struct {
-	backend string
-	writes  sync.Mutex
-}
-
-// serve relays one client connection, message by message, through its own backend connection.
-func (p *proxy) serve(client net.Conn) {
-	defer client.Close()
-	backend, err := net.Dial("unix", p.backend)
-	if err != nil {
-		log.Printf("proxy: %v", err)
-		return
-	}
-	defer backend.Close()
-	fromClient, fromBackend := bufio.NewReader(client), bufio.NewReader(backend)
-	for {
-		request, err := readMessage(fromClient)
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				log.Printf("proxy: reading a request: %v", err)
-			}
-			return
-		}
-		if err := p.roundTrip(request, client, backend, fromBackend); err != nil {
-			log.Printf("proxy: %v", err)
-			return
-		}
-	}
-}
-
-func (p *proxy) roundTrip(request []byte, client, backend net.Conn, fromBackend *bufio.Reader) error {
-	if !readOnly[commandName(request)] {
-		p.writes.Lock()
-		defer p.writes.Unlock()
-	}
-	if _, err := backend.Write(request); err != nil {
-		return err
-	}
-	if opCode(request) == opMsg && flags(request)&moreToCome != 0 {
-		return nil // an unacknowledged write: no reply comes
-	}
-	for {
-		reply, err := readMessage(fromBackend)
-		if err != nil {
-			return err
-		}
-		if _, err := client.Write(reply); err != nil {
-			return err
-		}
-		if opCode(reply) != opMsg || flags(reply)&moreToCome == 0 {
-			return nil
-		}
-	}
-}
-
-func readMessage(r *bufio.Reader) ([]byte, error) {
-	header := make([]byte, headerLength)
-	if _, err := io.ReadFull(r, header); err != nil {
-		return nil, err
-	}
-	length := int(binary.LittleEndian.Uint32(header))
-	if length < headerLength || length > maxMessage {
-		return nil, fmt.Errorf("bad message length %d", length)
-	}
-	message := make([]byte, length)
-	copy(message, header)
-	if _, err := io.ReadFull(r, message[headerLength:]); err != nil {
-		return nil, err
-	}
-	return message, nil
-}
-
-func opCode(message []byte) int32 {
-	return int32(binary.LittleEndian.Uint32(message[12:16]))
-}
-
-func flags(message []byte) uint32 {
-	if len(message) < headerLength+4 {
-		return 0
-	}
-	return binary.LittleEndian.Uint32(message[16:20])
-}
-
-// commandName is the first key of an OP_MSG's body document (section kind 0), or "" for
-// anything else, which is treated as a write.
-func commandName(message []byte) string {
-	// header, flagBits, section kind byte, then the document: int32 length, element type byte.
-	start := headerLength + 4 + 1 + 4 + 1
-	if opCode(message) != opMsg || len(message) <= start || message[headerLength+4] != 0 {
-		return ""
-	}
-	for end := start; end < len(message); end++ {
-		if message[end] == 0 {
-			return string(message[start:end])
-		}
-	}
-	return ""
 }
 
 // indexIDs keeps an index on the `_id` expression FerretDB's queries use on every table of
