@@ -1,17 +1,27 @@
-// Command ferretdb runs FerretDB v1 (MongoDB wire protocol over SQLite) for OMS tests.
+// Command ferretdb runs FerretDB v1 (MongoDB wire protocol over SQLite, or PostgreSQL with
+// -handler=postgresql) for OMS tests and local runs.
 //
 // Upstream's own binary needs a version file that `go install` does not produce, so this
-// wrapper embeds FerretDB through its public `ferretdb` package instead.
+// wrapper embeds FerretDB through its public `ferretdb` package instead. FerretDB listens on a
+// private Unix socket; clients reach it through the proxy in proxy.go, which restores what OMS
+// relies on from MongoDB:
 //
-// FerretDB v1 applies an update by reading the document, changing it in Go and writing it
-// back, with no lock between the two: two connections updating one document lose one of the
-// updates (measured: 200 concurrent conditional decrements of a counter of 50 all "matched").
-// MongoDB guarantees single-document atomicity and OMS relies on it, so FerretDB listens on a
-// private Unix socket and clients reach it through a proxy that runs one write command at a
-// time across all connections. Reads and the driver's monitoring pass through unserialized.
+//   - Single-document atomicity. FerretDB v1 updates a document by reading it, changing it in
+//     Go and writing it back, with no lock between the two, so concurrent updates lose writes
+//     (200 racing conditional decrements of a counter of 50 all "matched"). The proxy runs the
+//     write commands of one database one at a time; reads pass through unserialized. Each
+//     database is its own SQLite file, and each OMS service has its own database, so services
+//     still write in parallel. `currentOp` lists the writes holding or waiting for a lock.
+//   - Conditional writes by `_id` that cost a lookup, not a scan. The SQLite backend uses an
+//     index only for a filter that is exactly {_id: X}; {_id: X, "state.status": ...} made
+//     update, findAndModify and delete read the whole table. For those, the proxy first finds
+//     whether X matches (FerretDB's find serves that by `_id`), then writes with {_id: X}.
+//   - Bulk writes of any size. FerretDB holds one database connection per update statement
+//     until the whole command ends and hangs past its pool (100 connections); the proxy sends
+//     update and delete commands one statement at a time and merges the replies.
 //
 // Its SQLite backend also indexes `_id` on an expression (`sjson->"_id"`) that differs from
-// the one its queries use (`sjson->'$._id'`), so every lookup and update by `_id` scans its
+// the one its queries use (`sjson->'$._id'`), so every lookup and update by `_id` scanned its
 // whole table (45 ms per update at 3000 documents). The wrapper adds the index the queries
 // can use to every collection's table.
 package main
