@@ -173,14 +173,18 @@ func (p *proxy) serve(client net.Conn) {
 func (p *proxy) handle(c *conn, raw []byte) error {
 	m, ok := parseMessage(raw)
 	if !ok || readOnly[m.command] {
-		// Reads, and what is not an OP_MSG (FerretDB answers only the handshake in OP_QUERY).
+		// Reads, and what is not an OP_MSG we can read: FerretDB answers only the handshake in
+		// OP_QUERY, and refuses an OP_MSG it cannot parse.
 		return c.relay(raw)
 	}
 	var reply []byte
 	var err error
 	if m.command == "currentOp" {
-		reply = c.reply(m, p.currentOp())
-	} else if reply, err = p.write(c, m); err != nil {
+		reply, err = c.reply(m, p.currentOp())
+	} else {
+		reply, err = p.write(c, m)
+	}
+	if err != nil {
 		return err
 	}
 	if reply == nil || m.flags&wiremessage.MoreToCome != 0 {
@@ -288,6 +292,8 @@ func (p *proxy) statements(c *conn, m *message, field string) ([]byte, error) {
 		if reply, err = p.statement(c, m, field, statement); err != nil {
 			return nil, err
 		}
+		// A command error (ok: 0) ends the command as FerretDB itself would, earlier
+		// statements applied; a single statement's reply is FerretDB's, or ours, as it is.
 		if ok, _ := reply.Lookup("ok").AsInt64OK(); ok != 1 || len(statements) == 1 {
 			return encodeMessage(wiremessage.NextRequestID(), m.requestID, reply), nil
 		}
@@ -312,7 +318,7 @@ func (p *proxy) statements(c *conn, m *message, field string) ([]byte, error) {
 		merged = append(merged, bson.E{Key: "writeErrors", Value: writeErrors})
 	}
 	merged = append(merged, bson.E{Key: "ok", Value: 1.0})
-	return c.reply(m, merged), nil
+	return c.reply(m, merged)
 }
 
 // statement runs one update or delete statement of m. A statement that changes at most one
@@ -389,7 +395,7 @@ func (p *proxy) findAndModify(c *conn, m *message) ([]byte, error) {
 			{Key: "lastErrorObject", Value: lastError},
 			{Key: "value", Value: nil},
 			{Key: "ok", Value: 1.0},
-		}), nil
+		})
 	}
 	command, err := withField(m.body, "query", bson.D{{Key: "_id", Value: id}})
 	if err != nil {
@@ -545,12 +551,12 @@ func (c *conn) relay(request []byte) error {
 }
 
 // reply frames a document the proxy answers itself as the reply to m.
-func (c *conn) reply(m *message, doc bson.D) []byte {
+func (c *conn) reply(m *message, doc bson.D) ([]byte, error) {
 	body, err := bson.Marshal(doc)
 	if err != nil {
-		panic(err) // only our own documents of plain values come here
+		return nil, err
 	}
-	return encodeMessage(wiremessage.NextRequestID(), m.requestID, body)
+	return encodeMessage(wiremessage.NextRequestID(), m.requestID, body), nil
 }
 
 func readMessage(r *bufio.Reader) ([]byte, error) {
