@@ -331,28 +331,29 @@ func (p *proxy) statements(c *conn, m *message, field string) ([]byte, error) {
 // "matched nothing" here. Nothing else writes to the database in between, so it is the same
 // compare-and-set, at the cost of a lookup by `_id` instead of a scan.
 func (p *proxy) statement(c *conn, m *message, field string, statement bson.Raw) (bson.Raw, error) {
-	single := only(m.body, 1, commandOptions, keys(field))
+	rewritable := only(m.body, 1, commandOptions, keys(field))
 	switch field {
 	case "updates":
 		multi, _ := statement.Lookup("multi").BooleanOK()
 		upsert, _ := statement.Lookup("upsert").BooleanOK()
 		_, isDoc := statement.Lookup("u").DocumentOK() // not a pipeline
-		single = single && !multi && !upsert && isDoc && only(statement, 0, updateOptions)
+		rewritable = rewritable && !multi && !upsert && isDoc && only(statement, 0, updateOptions)
 	case "deletes":
 		limit, _ := statement.Lookup("limit").AsInt64OK()
-		single = single && limit == 1 && only(statement, 0, deleteOptions)
+		rewritable = rewritable && limit == 1 && only(statement, 0, deleteOptions)
 	}
 	filter, _ := statement.Lookup("q").DocumentOK()
-	if id, ok := conditionalID(filter); single && ok {
+	if id, ok := conditionalID(filter); rewritable && ok {
 		matched, known, err := p.matches(c, m, filter)
 		if err != nil {
 			return nil, err
 		}
 		if known && !matched {
+			none := bson.D{{Key: "n", Value: int32(0)}}
 			if field == "updates" {
-				return marshal(bson.D{{Key: "n", Value: int32(0)}, {Key: "nModified", Value: int32(0)}, {Key: "ok", Value: 1.0}})
+				none = append(none, bson.E{Key: "nModified", Value: int32(0)})
 			}
-			return marshal(bson.D{{Key: "n", Value: int32(0)}, {Key: "ok", Value: 1.0}})
+			return marshal(append(none, bson.E{Key: "ok", Value: 1.0}))
 		}
 		if known {
 			var err error
