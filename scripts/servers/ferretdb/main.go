@@ -1,37 +1,42 @@
-// Command ferretdb runs FerretDB v1 (MongoDB wire protocol over SQLite) for OMS tests.
+// Command ferretdb runs FerretDB v1 (MongoDB wire protocol over SQLite, or PostgreSQL with
+// -handler=postgresql) for OMS tests and local runs.
 //
 // Upstream's own binary needs a version file that `go install` does not produce, so this
-// wrapper embeds FerretDB through its public `ferretdb` package instead.
+// wrapper embeds FerretDB through its public `ferretdb` package instead. FerretDB listens on a
+// private Unix socket; clients reach it through the proxy in proxy.go, which restores what OMS
+// relies on from MongoDB:
 //
-// FerretDB v1 applies an update by reading the document, changing it in Go and writing it
-// back, with no lock between the two: two connections updating one document lose one of the
-// updates (measured: 200 concurrent conditional decrements of a counter of 50 all "matched").
-// MongoDB guarantees single-document atomicity and OMS relies on it, so FerretDB listens on a
-// private Unix socket and clients reach it through a proxy that runs one write command at a
-// time across all connections. Reads and the driver's monitoring pass through unserialized.
+//   - Single-document atomicity. FerretDB v1 updates a document by reading it, changing it in
+//     Go and writing it back, with no lock between the two, so concurrent updates lose writes
+//     (200 racing conditional decrements of a counter of 50 all "matched"). The proxy runs the
+//     write commands of one database one at a time; reads pass through unserialized. Each
+//     database is its own SQLite file, and each OMS service has its own database, so services
+//     still write in parallel. `currentOp` lists the writes holding or waiting for a lock.
+//   - Conditional writes by `_id` that cost a lookup, not a scan. The SQLite backend uses an
+//     index only for a filter that is exactly {_id: X}; {_id: X, "state.status": ...} made
+//     update, findAndModify and delete read the whole table. For those, the proxy first finds
+//     whether X matches (FerretDB's find serves that by `_id`), then writes with {_id: X}.
+//   - Bulk writes of any size. FerretDB holds one database connection per update statement
+//     until the whole command ends and hangs past its pool (100 connections); the proxy sends
+//     update and delete commands one statement at a time and merges the replies.
 //
 // Its SQLite backend also indexes `_id` on an expression (`sjson->"_id"`) that differs from
-// the one its queries use (`sjson->'$._id'`), so every lookup and update by `_id` scans its
+// the one its queries use (`sjson->'$._id'`), so every lookup and update by `_id` scanned its
 // whole table (45 ms per update at 3000 documents). The wrapper adds the index the queries
 // can use to every collection's table.
 package main
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
-	"encoding/binary"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
 
@@ -39,27 +44,15 @@ import (
 	_ "modernc.org/sqlite"
 )
 
-const (
-	opMsg        = 2013
-	headerLength = 16
-	moreToCome   = 1 << 1
-	maxMessage   = 48 << 20
-)
-
-// Commands that only read: they run concurrently. Anything else takes the write lock.
-var readOnly = map[string]bool{
-	"hello": true, "isMaster": true, "ismaster": true, "ping": true, "buildInfo": true,
-	"buildinfo": true, "find": true, "getMore": true, "count": true, "distinct": true,
-	"listCollections": true, "listDatabases": true, "listIndexes": true, "killCursors": true,
-	"endSessions": true, "getParameter": true, "serverStatus": true, "dbStats": true,
-	"collStats": true, "connectionStatus": true, "whatsmyuri": true, "getLog": true,
-	"getCmdLineOpts": true, "hostInfo": true, "saslStart": true, "saslContinue": true,
-}
-
 func main() {
 	listen := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on")
 	dataDir := flag.String("sqlite-dir", "data", "directory for the SQLite databases")
+	handler := flag.String("handler", "sqlite", "FerretDB's backend: sqlite or postgresql")
+	postgresqlURL := flag.String("postgresql-url", "", "PostgreSQL URL, for -handler=postgresql")
 	flag.Parse()
+	if *handler != "sqlite" && *handler != "postgresql" {
+		log.Fatalf("unknown -handler %q", *handler)
+	}
 
 	dir, err := filepath.Abs(*dataDir)
 	if err != nil {
@@ -77,10 +70,11 @@ func main() {
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener: ferretdb.ListenerConfig{Unix: socket},
 		Logger:   logger,
-		Handler:  "sqlite",
+		Handler:  *handler,
 		// WAL with synchronous=NORMAL survives a crash of this process, not of the machine:
 		// right for test and dev data, and it spares an fsync on every commit.
-		SQLiteURL: "file:" + dir + "/?_pragma=synchronous(normal)",
+		SQLiteURL:     "file:" + dir + "/?_pragma=synchronous(normal)",
+		PostgreSQLURL: *postgresqlURL,
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -102,9 +96,11 @@ func main() {
 		<-ctx.Done()
 		listener.Close()
 	}()
-	go indexIDs(ctx, dir)
-	log.Printf("ferretdb listening on %s, data in %s", *listen, dir)
-	p := &proxy{backend: socket}
+	if *handler == "sqlite" {
+		go indexIDs(ctx, dir)
+	}
+	log.Printf("ferretdb (%s) listening on %s", *handler, *listen)
+	p := newProxy(socket)
 	for {
 		client, err := listener.Accept()
 		if err != nil {
@@ -126,105 +122,6 @@ func waitForSocket(path string, within time.Duration) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return fmt.Errorf("ferretdb did not listen on %s within %s", path, within)
-}
-
-type proxy struct {
-	backend string
-	writes  sync.Mutex
-}
-
-// serve relays one client connection, message by message, through its own backend connection.
-func (p *proxy) serve(client net.Conn) {
-	defer client.Close()
-	backend, err := net.Dial("unix", p.backend)
-	if err != nil {
-		log.Printf("proxy: %v", err)
-		return
-	}
-	defer backend.Close()
-	fromClient, fromBackend := bufio.NewReader(client), bufio.NewReader(backend)
-	for {
-		request, err := readMessage(fromClient)
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				log.Printf("proxy: reading a request: %v", err)
-			}
-			return
-		}
-		if err := p.roundTrip(request, client, backend, fromBackend); err != nil {
-			log.Printf("proxy: %v", err)
-			return
-		}
-	}
-}
-
-func (p *proxy) roundTrip(request []byte, client, backend net.Conn, fromBackend *bufio.Reader) error {
-	if !readOnly[commandName(request)] {
-		p.writes.Lock()
-		defer p.writes.Unlock()
-	}
-	if _, err := backend.Write(request); err != nil {
-		return err
-	}
-	if opCode(request) == opMsg && flags(request)&moreToCome != 0 {
-		return nil // an unacknowledged write: no reply comes
-	}
-	for {
-		reply, err := readMessage(fromBackend)
-		if err != nil {
-			return err
-		}
-		if _, err := client.Write(reply); err != nil {
-			return err
-		}
-		if opCode(reply) != opMsg || flags(reply)&moreToCome == 0 {
-			return nil
-		}
-	}
-}
-
-func readMessage(r *bufio.Reader) ([]byte, error) {
-	header := make([]byte, headerLength)
-	if _, err := io.ReadFull(r, header); err != nil {
-		return nil, err
-	}
-	length := int(binary.LittleEndian.Uint32(header))
-	if length < headerLength || length > maxMessage {
-		return nil, fmt.Errorf("bad message length %d", length)
-	}
-	message := make([]byte, length)
-	copy(message, header)
-	if _, err := io.ReadFull(r, message[headerLength:]); err != nil {
-		return nil, err
-	}
-	return message, nil
-}
-
-func opCode(message []byte) int32 {
-	return int32(binary.LittleEndian.Uint32(message[12:16]))
-}
-
-func flags(message []byte) uint32 {
-	if len(message) < headerLength+4 {
-		return 0
-	}
-	return binary.LittleEndian.Uint32(message[16:20])
-}
-
-// commandName is the first key of an OP_MSG's body document (section kind 0), or "" for
-// anything else, which is treated as a write.
-func commandName(message []byte) string {
-	// header, flagBits, section kind byte, then the document: int32 length, element type byte.
-	start := headerLength + 4 + 1 + 4 + 1
-	if opCode(message) != opMsg || len(message) <= start || message[headerLength+4] != 0 {
-		return ""
-	}
-	for end := start; end < len(message); end++ {
-		if message[end] == 0 {
-			return string(message[start:end])
-		}
-	}
-	return ""
 }
 
 // indexIDs keeps an index on the `_id` expression FerretDB's queries use on every table of
