@@ -22,7 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.collation import Collation
 from pymongo.errors import BulkWriteError, OperationFailure
 
-from tests.harness import servers
+from devtools import servers
 
 Document = dict[str, Any]
 # A failure detector, never a wait: every awaited write here finishes in milliseconds.
