@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from oms.gateway.errors import error_response
-from oms.platform import logs
+from oms.platform import logs, metrics
 
 log = logs.get(__name__)
 PROBES = frozenset({"/healthz", "/readyz"})  # asked every few seconds: logged at debug
@@ -79,11 +79,16 @@ class AccessLog:
         try:
             await self.app(scope, receive, record)
         finally:
+            seconds = time.perf_counter() - started
+            # The route's template (`/api/orders/{order_id}`), never the raw path: one
+            # series per route, however many orders there are.
+            route = getattr(scope.get("route"), "path", "unmatched")
+            metrics.HTTP_SECONDS.labels(scope["method"], route, str(status)).observe(seconds)
             write = log.debug if scope["path"] in PROBES else log.info
             write(
                 "http.request",
                 method=scope["method"],
                 path=scope["path"],
                 status=status,
-                ms=round((time.perf_counter() - started) * 1000, 2),
+                ms=round(seconds * 1000, 2),
             )

@@ -27,7 +27,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue, DeliveryMode
 
-from oms.platform import logs
+from oms.platform import logs, metrics
 from oms.platform.broker import Broker
 from oms.platform.events import Event, HandBack, MalformedMessage, PermanentError
 from oms.platform.faults import NO_FAULTS, Faults
@@ -179,34 +179,42 @@ class Consumer:
         try:
             event = Event.from_json(message.body)
         except MalformedMessage as exc:
+            metrics.EVENTS_CONSUMED.labels(self.queue, "malformed", "parked").inc()
             await self._park(message, attempt, f"malformed: {exc}")
             return
         handler = self.handlers.get(event.type)
         if handler is None:
+            metrics.EVENTS_CONSUMED.labels(self.queue, event.type, "parked").inc()
             await self._park(message, attempt, f"{self.queue} has no handler for {event.type}")
             return
         bound = log.bind(queue=self.queue, event_id=event.id, event_type=event.type)
+        outcome = metrics.EVENTS_CONSUMED.labels(self.queue, event.type, "handled")
         try:
             await self.faults.before_message(self.queue)
             await handler(event)
         except HandBack:
             # Not a failure: this process cannot finish it (it is stopping); another will.
             bound.info("consumer.handed_back")
+            outcome = metrics.EVENTS_CONSUMED.labels(self.queue, event.type, "handed_back")
             await message.reject(requeue=True)
         except PermanentError as exc:
+            outcome = metrics.EVENTS_CONSUMED.labels(self.queue, event.type, "parked")
             await self._park(message, attempt, f"permanent: {exc}")
         except Exception as exc:
             if attempt >= self.max_attempts:
                 bound.error("consumer.attempts_exhausted", attempt=attempt, exc_info=True)
+                outcome = metrics.EVENTS_CONSUMED.labels(self.queue, event.type, "parked")
                 await self._park(message, attempt, f"failed {attempt} times: {exc!r}")
             else:
                 delay = self.delays_ms[attempt - 1]
                 bound.warning("consumer.retry", attempt=attempt, delay_ms=delay, error=repr(exc))
+                outcome = metrics.EVENTS_CONSUMED.labels(self.queue, event.type, "retried")
                 retry = _copy(message, {ATTEMPT_HEADER: attempt + 1})
                 await self.broker.send_to_queue(retry_queue_name(self.queue, delay), retry)
                 await message.ack()
         else:
             await message.ack()
+        outcome.inc()
 
     async def _park(self, message: AbstractIncomingMessage, attempt: int, reason: str) -> None:
         log.error("consumer.parked", queue=self.queue, message_id=message.message_id, reason=reason)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,7 @@ from opentelemetry import propagate, trace
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
-from oms.platform import logs
+from oms.platform import logs, metrics
 from oms.platform.broker import Broker
 from oms.platform.events import Event
 from oms.platform.mongo import Document
@@ -129,6 +130,9 @@ class OutboxRelay:
         self._slots = asyncio.Semaphore(max_in_flight)
         self._chains: dict[Any, asyncio.Task[None]] = {}
         self._in_flight: set[str] = set()
+        self._staged_at: dict[str, float] = {}  # in flight: since when (for the age gauge)
+        self._backlog = metrics.OUTBOX_BACKLOG.labels(collection.name)
+        self._oldest = metrics.OUTBOX_OLDEST_SECONDS.labels(collection.name)
         self._published: dict[Any, list[str]] = {}
         self._clear_due = asyncio.Event()
         self._sweep_due = asyncio.Event()
@@ -142,6 +146,8 @@ class OutboxRelay:
         for document_id, items in by_document.items():
             previous = self._chains.get(document_id)
             self._in_flight.update(item.event.id for item in items)
+            for item in items:
+                self._staged_at.setdefault(item.event.id, time.monotonic())
             task = asyncio.create_task(self._publish_after(previous, items))
             self._chains[document_id] = task
             task.add_done_callback(functools.partial(self._forget, document_id))
@@ -182,6 +188,7 @@ class OutboxRelay:
         try:
             for item in items:
                 await self._publish(item)
+                metrics.EVENTS_PUBLISHED.labels(item.event.type).inc()
                 self._published.setdefault(item.document_id, []).append(item.event.id)
                 self._clear_due.set()
         except Exception:
@@ -189,7 +196,15 @@ class OutboxRelay:
             log.warning("outbox.publish_failed", collection=self.collection.name, exc_info=True)
             self._sweep_due.set()
         finally:
-            self._in_flight.difference_update(item.event.id for item in items)
+            for item in items:
+                self._in_flight.discard(item.event.id)
+                self._staged_at.pop(item.event.id, None)
+            self._measure()
+
+    def _measure(self) -> None:
+        self._backlog.set(len(self._in_flight))
+        oldest = min(self._staged_at.values(), default=None)
+        self._oldest.set(0.0 if oldest is None else time.monotonic() - oldest)
 
     async def _publish(self, item: Staged) -> None:
         parent = propagate.extract(item.headers)
