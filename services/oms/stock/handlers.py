@@ -108,9 +108,10 @@ class StockHandlers:
             if not await self.repository.apply(
                 line.item_id, order_id, EFFECT[R.RESERVING], line.quantity, claimed
             ):
-                shortages = await self._shortages(lines)
                 for done in held:
                     await self.repository.undo_hold(done.item_id, order_id, done.quantity)
+                # Read after the undo: the order's own holds are not shortages.
+                shortages = await self._shortages(lines, failed=line)
                 await self.repository.finish(order_id, R.RESERVING, R.REJECTED)
                 log.info("stock.rejected", order_id=order_id, short=[s.item_id for s in shortages])
                 return shortages
@@ -125,18 +126,18 @@ class StockHandlers:
 
     async def check(self, lines: Sequence[Line]) -> list[Shortage]:
         """The lines that could not be held right now (a read: nothing is held)."""
+        return await self._shortages(merge_lines(lines))
+
+    async def _shortages(self, lines: Sequence[Line], failed: Line | None = None) -> list[Shortage]:
+        """Each line short now, with what is available; and the line whose hold `failed`,
+        even if its stock came back since (it is why the order was refused)."""
         shortages = []
-        for line in merge_lines(lines):
+        for line in lines:
             level = await self.repository.level(line.item_id)
             available = level.available if level else 0
-            if available < line.quantity:
+            if available < line.quantity or line == failed:
                 shortages.append(Shortage(line.item_id, line.quantity, available))
         return shortages
-
-    async def _shortages(self, lines: Sequence[Line]) -> list[Shortage]:
-        # A hold failed, so something is short, even if it came back since.
-        shortages = await self.check(lines)
-        return shortages or [Shortage(lines[0].item_id, lines[0].quantity, 0)]
 
     async def release(self, order_id: str, reason: str) -> bool:
         """Give the order's stock back (cancelled, expired, never stored); False if it held none.
