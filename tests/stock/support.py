@@ -12,13 +12,14 @@ import asyncio
 import functools
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from oms.order_lines import Line
+from oms.platform.errors import Unavailable
 from oms.platform.mongo import Document
 from oms.stock.domain import Op, R
 from oms.stock.handlers import StockHandlers
@@ -149,3 +150,24 @@ async def markers(db: AsyncDatabase[Document], item_id: str) -> dict[str, Any]:
 
 def lines(**quantities: int) -> list[Line]:
     return [Line(item_id, quantity) for item_id, quantity in quantities.items()]
+
+
+async def held(stock: StockHandlers, **quantities: int) -> str:
+    """A new order whose reservation of these quantities is held."""
+    order = new_order()
+    assert await stock.reserve(order, lines(**quantities)) == []
+    return order
+
+
+async def committed(stock: StockHandlers, **quantities: int) -> str:
+    """A new order whose reservation of these quantities is committed (paid)."""
+    order = await held(stock, **quantities)
+    await stock.commit(order)
+    return order
+
+
+def succeeded_or_told_to_retry(results: Sequence[object]) -> int:
+    """How many concurrent calls succeeded; the others met one in progress (UNAVAILABLE)."""
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert all(isinstance(f, Unavailable) for f in failures), failures
+    return len(results) - len(failures)
