@@ -206,18 +206,19 @@ class StockHandlers:
                 f"the reservation of order {reservation.order_id} is {reservation.state}"
             )
         order_id = reservation.order_id
-        if working is R.RELEASING and reservation.came_from is R.RESERVING:
-            # A reservation that never finished: give back only the holds that were made.
-            for item_id, quantity in reservation.lines:
-                self._fence(now)
+        undo_holds = working is R.RELEASING and reservation.came_from is R.RESERVING
+        effect = EFFECT[working]
+        for item_id, quantity in reservation.lines:
+            self._fence(now)
+            if undo_holds:
+                # A reservation that never finished: give back only the holds that were made.
                 await self.repository.undo_hold(item_id, order_id, quantity)
-        else:
-            effect = EFFECT[working]
-            for item_id, quantity in reservation.lines:
-                self._fence(now)
+            else:
                 await self.repository.apply(item_id, order_id, effect, quantity, now)
-            self.repository.prune_later(order_id, effect, [i for i, _ in reservation.lines])
         await self.repository.finish(order_id, working, done)
+        if not undo_holds:
+            # Only now: until the outcome is recorded, a successor relies on these markers.
+            self.repository.prune_later(order_id, effect, [i for i, _ in reservation.lines])
         return True
 
     async def _take_over(
