@@ -31,11 +31,14 @@ def clock() -> Clock:
 
 @pytest.fixture
 async def spawn(db: AsyncDatabase[mongo.Document], clock: Clock) -> AsyncIterator[Spawn]:
-    """Start another Stock process (optionally over a given repository); all are closed after."""
+    """Start another Stock process (over a given repository, on its own clock); all are closed
+    after the test."""
     started: list[MongoStockRepository] = []
 
-    def start(repository: MongoStockRepository | None = None) -> StockHandlers:
-        handlers = process(db, clock, repository)
+    def start(
+        repository: MongoStockRepository | None = None, on: Clock | None = None
+    ) -> StockHandlers:
+        handlers = process(db, on or clock, repository)
         assert isinstance(handlers.repository, MongoStockRepository)
         started.append(handlers.repository)
         return handlers

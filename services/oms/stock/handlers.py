@@ -6,8 +6,9 @@ compare-and-set into its in-progress state (`reserving`, `releasing`, `committin
 records the outcome. A caller that finds an operation in progress leaves it to its owner
 (UNAVAILABLE: try again), unless the claim is older than `takeover_after`, when the owner is
 taken to be dead and the operation is finished for it; the markers make that safe. An owner
-never writes an effect later than half of `takeover_after` after its claim, so a slow owner
-and its successor never both apply one.
+never writes (an effect, a rollback or the outcome) later than half of `takeover_after` after
+its claim, and records the outcome only while the claim is still its own, so a slow owner and
+its successor never both apply an effect, and neither undoes the other's.
 """
 
 from __future__ import annotations
@@ -108,21 +109,30 @@ class StockHandlers:
             if not await self.repository.apply(
                 line.item_id, order_id, EFFECT[R.RESERVING], line.quantity, claimed
             ):
-                for done in held:
-                    await self.repository.undo_hold(done.item_id, order_id, done.quantity)
-                # Read after the undo: the order's own holds are not shortages.
-                shortages = await self._shortages(lines, failed=line)
-                await self.repository.finish(order_id, R.RESERVING, R.REJECTED)
-                log.info("stock.rejected", order_id=order_id, short=[s.item_id for s in shortages])
-                return shortages
+                return await self._refuse(order_id, lines, held, line, claimed)
             held.append(line)
-        if not await self.repository.finish(order_id, R.RESERVING, R.HELD):
-            # Taken over (this owner was too slow): give back what this attempt held.
-            for done in held:
-                await self.repository.undo_hold(done.item_id, order_id, done.quantity)
-            raise Unavailable(f"the reservation of order {order_id} was taken over; try again")
+        # If it was taken over, this owner leaves its holds alone: they are its successor's.
+        await self._finish(order_id, R.RESERVING, R.HELD, claimed)
         self.repository.prune_later(order_id, EFFECT[R.RESERVING], [x.item_id for x in lines])
         return []
+
+    async def _refuse(
+        self,
+        order_id: str,
+        lines: Sequence[Line],
+        held: Sequence[Line],
+        failed: Line,
+        claimed: datetime,
+    ) -> list[Shortage]:
+        """Give back what this attempt held, then record the refusal."""
+        for line in held:
+            self._fence(claimed)
+            await self.repository.undo_hold(line.item_id, order_id, line.quantity)
+        # Read after the undo: the order's own holds are not shortages.
+        shortages = await self._shortages(lines, failed)
+        await self._finish(order_id, R.RESERVING, R.REJECTED, claimed)
+        log.info("stock.rejected", order_id=order_id, short=[s.item_id for s in shortages])
+        return shortages
 
     async def check(self, lines: Sequence[Line]) -> list[Shortage]:
         """The lines that could not be held right now (a read: nothing is held)."""
@@ -215,7 +225,7 @@ class StockHandlers:
                 await self.repository.undo_hold(item_id, order_id, quantity)
             else:
                 await self.repository.apply(item_id, order_id, effect, quantity, now)
-        await self.repository.finish(order_id, working, done)
+        await self._finish(order_id, working, done, now)
         if not undo_holds:
             # Only now: until the outcome is recorded, a successor relies on these markers.
             self.repository.prune_later(order_id, effect, [i for i, _ in reservation.lines])
@@ -240,6 +250,12 @@ class StockHandlers:
             raise Unavailable(f"the reservation of {reservation.order_id} changed; try again")
         log.warning("stock.took_over", order_id=reservation.order_id, state=reservation.state.value)
         return taken
+
+    async def _finish(self, order_id: str, working: R, to: R, claimed: datetime) -> None:
+        """Record the outcome, as the owner of the claim made at `claimed` (within the fence)."""
+        self._fence(claimed)
+        if not await self.repository.finish(order_id, working, to, claimed_at=claimed):
+            raise Unavailable(f"the reservation of order {order_id} was taken over; try again")
 
     def _fence(self, claimed: datetime) -> None:
         """An owner slower than half the takeover time stops: a successor may have begun."""

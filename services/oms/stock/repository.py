@@ -54,7 +54,9 @@ class StockRepository(Protocol):
         claimed_at: datetime | None = None,
         lines: Sequence[Line] | None = None,
     ) -> Reservation | None: ...
-    async def finish(self, order_id: str, working: R, to: R) -> bool: ...
+    async def finish(
+        self, order_id: str, working: R, to: R, *, claimed_at: datetime | None = None
+    ) -> bool: ...
 
 
 def _marker(order_id: str, op: Op) -> str:
@@ -231,8 +233,13 @@ class MongoStockRepository:
         )
         return _reservation(doc) if doc else None
 
-    async def finish(self, order_id: str, working: R, to: R) -> bool:
-        result = await self.reservations.update_one(
-            {"_id": order_id, "state.status": working.value}, {"$set": {"state.status": to.value}}
-        )
+    async def finish(
+        self, order_id: str, working: R, to: R, *, claimed_at: datetime | None = None
+    ) -> bool:
+        """Record that `working` ended in `to`; with `claimed_at`, only while that claim is
+        the reservation's (a successor that took over has claimed it anew)."""
+        query: dict[str, Any] = {"_id": order_id, "state.status": working.value}
+        if claimed_at is not None:
+            query["state.claimed_at"] = claimed_at
+        result = await self.reservations.update_one(query, {"$set": {"state.status": to.value}})
         return result.matched_count == 1
