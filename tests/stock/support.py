@@ -121,6 +121,11 @@ def process(
     )
 
 
+def repository_of(stock: StockHandlers) -> MongoStockRepository:
+    assert isinstance(stock.repository, MongoStockRepository)
+    return stock.repository
+
+
 def new_order() -> str:
     return f"o-{uuid.uuid4().hex[:12]}"
 

@@ -144,10 +144,14 @@ class MongoStockRepository:
         prunable = self._prunable.pop(item_id, set())
         if prunable:
             update["$unset"] = dict.fromkeys(prunable, "")
-        result = await self.items.update_one(query, update)
+        try:
+            result = await self.items.update_one(query, update)
+        except BaseException:
+            self._keep_for_later(item_id, prunable)
+            raise
         if result.matched_count:
             return True
-        self._prunable.setdefault(item_id, set()).update(prunable)
+        self._keep_for_later(item_id, prunable)
         doc = await self.items.find_one({"_id": item_id, marker: {"$exists": True}}, {"_id": 1})
         if doc is not None:
             return True  # applied before (a retry, or a takeover of a dead attempt)
@@ -166,24 +170,29 @@ class MongoStockRepository:
     def prune_later(self, order_id: str, op: Op, item_ids: Sequence[str]) -> None:
         """The operation is recorded: its markers may go with the items' next writes."""
         for item_id in item_ids:
-            self._prunable.setdefault(item_id, set()).add(_marker(order_id, op))
+            self._keep_for_later(item_id, {_marker(order_id, op)})
         if self._flush is None or self._flush.done():
             self._flush = asyncio.create_task(self._flush_soon())
+
+    def _keep_for_later(self, item_id: str, markers: set[str]) -> None:
+        if markers:
+            self._prunable.setdefault(item_id, set()).update(markers)
 
     async def _flush_soon(self) -> None:
         await asyncio.sleep(self.flush_after_seconds)
         await self.flush()
 
     async def flush(self) -> None:
-        """Remove the markers no write has taken along yet."""
-        while self._prunable:
-            item_id, markers = self._prunable.popitem()
+        """Remove the markers no write has taken along yet (those that fail stay for later)."""
+        due, self._prunable = self._prunable, {}
+        for item_id, markers in due.items():
             try:
                 await self.items.update_one(
                     {"_id": item_id}, {"$unset": dict.fromkeys(markers, "")}
                 )
             except Exception:
                 log.warning("stock.prune_failed", item_id=item_id, exc_info=True)
+                self._keep_for_later(item_id, markers)
 
     async def close(self) -> None:
         if self._flush is not None:
