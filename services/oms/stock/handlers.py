@@ -26,7 +26,7 @@ from oms.order_lines import Line, merge_lines
 from oms.platform import logs
 from oms.platform.errors import FailedPrecondition, InvalidArgument, Unavailable
 from oms.stock.domain import EFFECT, FINISHES, Level, R, Reservation, Shortage
-from oms.stock.repository import StockRepository
+from oms.stock.repository import ItemBusy, StockRepository
 
 log = logs.get(__name__)
 
@@ -56,7 +56,10 @@ class StockHandlers:
             raise InvalidArgument("item_id is required")
         if not 0 <= on_hand <= MAX_ON_HAND:
             raise InvalidArgument(f"on_hand must be 0..{MAX_ON_HAND}")
-        level = await self.repository.set_on_hand(item_id, on_hand)
+        try:
+            level = await self.repository.set_on_hand(item_id, on_hand)
+        except ItemBusy as exc:
+            raise Unavailable(str(exc)) from exc
         if level is None:
             raise InvalidArgument(f"orders hold more of {item_id} than {on_hand}")
         return level

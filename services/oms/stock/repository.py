@@ -32,6 +32,14 @@ from oms.stock.domain import DELTAS, Level, Op, R, Reservation
 log = logs.get(__name__)
 
 
+# How often setting an item's level is tried while sales keep changing what is on hand.
+SET_ATTEMPTS = 20
+
+
+class ItemBusy(Exception):
+    """An item's level changed under every attempt to set it."""
+
+
 class StockRepository(Protocol):
     async def levels(self, item_ids: Sequence[str]) -> list[Level]: ...
     async def level(self, item_id: str) -> Level | None: ...
@@ -109,8 +117,13 @@ class MongoStockRepository:
         return True
 
     async def set_on_hand(self, item_id: str, on_hand: int) -> Level | None:
-        """Set what is on hand, keeping what orders hold; None if it would drop below that."""
-        for _ in range(20):  # optimistic: retry when a reservation changed the item meanwhile
+        """Set what is on hand, keeping what orders hold; None if it would drop below that.
+
+        The write moves both counters by the same amount, on the condition that on hand is
+        still what was read and enough stays available: holds and releases (which change
+        only `available`) landing in between do not disturb it, and are kept exactly.
+        """
+        for _ in range(SET_ATTEMPTS):  # retry only when a sale or a return changed on hand
             level = await self.level(item_id)
             if level is None:
                 if await self.add_item(item_id, on_hand):
@@ -119,17 +132,18 @@ class MongoStockRepository:
             delta = on_hand - level.on_hand
             if level.available + delta < 0:
                 return None
-            result = await self.items.update_one(
+            doc = await self.items.find_one_and_update(
                 {
                     "_id": item_id,
                     "stock.on_hand": level.on_hand,
-                    "stock.available": level.available,
+                    "stock.available": {"$gte": -delta},
                 },
                 {"$inc": {"stock.on_hand": delta, "stock.available": delta}},
+                return_document=ReturnDocument.AFTER,
             )
-            if result.matched_count:
-                return Level(item_id, on_hand, level.available + delta)
-        raise RuntimeError(f"stock of {item_id} kept changing; try again")
+            if doc is not None:
+                return _level(doc)
+        raise ItemBusy(f"the stock of {item_id} kept changing; try again")
 
     async def apply(self, item_id: str, order_id: str, op: Op, quantity: int, at: datetime) -> bool:
         """Apply `op` for the order once; False only when a hold finds too little available."""
