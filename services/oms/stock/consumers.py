@@ -1,10 +1,18 @@
 """Order's decisions that move stock: confirmed commits, cancelled and expired release, a
-refund returns the stock or writes it off."""
+refund returns the stock or writes it off.
+
+A decision the reservation refuses (FAILED_PRECONDITION: a confirmation of a released
+reservation, an order Stock never reserved for) can never succeed later, since a
+reservation never moves back: it is parked at once, with the reason, for a person to read.
+What may succeed later (UNAVAILABLE: an operation in progress) is retried as usual.
+"""
 
 from __future__ import annotations
 
 from oms import domain_events as events
-from oms.platform.consumer import Handlers
+from oms.platform.consumer import Handler, Handlers
+from oms.platform.errors import FailedPrecondition
+from oms.platform.events import Event, PermanentError
 from oms.stock.handlers import StockHandlers
 
 
@@ -21,11 +29,20 @@ def orders(stock: StockHandlers) -> Handlers:
     async def refunded(event: events.OrderRefunded) -> None:
         await stock.refunded(event.order_id, event.stock)
 
-    return dict(
-        [
-            events.route(events.OrderConfirmed, confirmed),
-            events.route(events.OrderCancelled, cancelled),
-            events.route(events.OrderExpired, expired),
-            events.route(events.OrderRefunded, refunded),
-        ]
-    )
+    routes = [
+        events.route(events.OrderConfirmed, confirmed),
+        events.route(events.OrderCancelled, cancelled),
+        events.route(events.OrderExpired, expired),
+        events.route(events.OrderRefunded, refunded),
+    ]
+    return {key: _refusals_parked(handler) for key, handler in routes}
+
+
+def _refusals_parked(handler: Handler) -> Handler:
+    async def handle(event: Event) -> None:
+        try:
+            await handler(event)
+        except FailedPrecondition as exc:
+            raise PermanentError(str(exc)) from exc
+
+    return handle

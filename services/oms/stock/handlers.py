@@ -6,8 +6,9 @@ compare-and-set into its in-progress state (`reserving`, `releasing`, `committin
 records the outcome. A caller that finds an operation in progress leaves it to its owner
 (UNAVAILABLE: try again), unless the claim is older than `takeover_after`, when the owner is
 taken to be dead and the operation is finished for it; the markers make that safe. An owner
-never writes an effect later than half of `takeover_after` after its claim, so a slow owner
-and its successor never both apply one.
+never writes (an effect, a rollback or the outcome) later than half of `takeover_after` after
+its claim, and records the outcome only while the claim is still its own, so a slow owner and
+its successor never both apply an effect, and neither undoes the other's.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from oms.order_lines import Line, merge_lines
 from oms.platform import logs
 from oms.platform.errors import FailedPrecondition, InvalidArgument, Unavailable
 from oms.stock.domain import EFFECT, FINISHES, Level, R, Reservation, Shortage
-from oms.stock.repository import StockRepository
+from oms.stock.repository import ItemBusy, StockRepository
 
 log = logs.get(__name__)
 
@@ -55,7 +56,10 @@ class StockHandlers:
             raise InvalidArgument("item_id is required")
         if not 0 <= on_hand <= MAX_ON_HAND:
             raise InvalidArgument(f"on_hand must be 0..{MAX_ON_HAND}")
-        level = await self.repository.set_on_hand(item_id, on_hand)
+        try:
+            level = await self.repository.set_on_hand(item_id, on_hand)
+        except ItemBusy as exc:
+            raise Unavailable(str(exc)) from exc
         if level is None:
             raise InvalidArgument(f"orders hold more of {item_id} than {on_hand}")
         return level
@@ -108,35 +112,45 @@ class StockHandlers:
             if not await self.repository.apply(
                 line.item_id, order_id, EFFECT[R.RESERVING], line.quantity, claimed
             ):
-                shortages = await self._shortages(lines)
-                for done in held:
-                    await self.repository.undo_hold(done.item_id, order_id, done.quantity)
-                await self.repository.finish(order_id, R.RESERVING, R.REJECTED)
-                log.info("stock.rejected", order_id=order_id, short=[s.item_id for s in shortages])
-                return shortages
+                return await self._refuse(order_id, lines, held, line, claimed)
             held.append(line)
-        if not await self.repository.finish(order_id, R.RESERVING, R.HELD):
-            # Taken over (this owner was too slow): give back what this attempt held.
-            for done in held:
-                await self.repository.undo_hold(done.item_id, order_id, done.quantity)
-            raise Unavailable(f"the reservation of order {order_id} was taken over; try again")
+        # If it was taken over, this owner leaves its holds alone: they are its successor's.
+        await self._finish(order_id, R.RESERVING, R.HELD, claimed)
         self.repository.prune_later(order_id, EFFECT[R.RESERVING], [x.item_id for x in lines])
         return []
 
-    async def check(self, lines: Sequence[Line]) -> list[Shortage]:
-        """The lines that could not be held right now (a read: nothing is held)."""
-        shortages = []
-        for line in merge_lines(lines):
-            level = await self.repository.level(line.item_id)
-            available = level.available if level else 0
-            if available < line.quantity:
-                shortages.append(Shortage(line.item_id, line.quantity, available))
+    async def _refuse(
+        self,
+        order_id: str,
+        lines: Sequence[Line],
+        held: Sequence[Line],
+        failed: Line,
+        claimed: datetime,
+    ) -> list[Shortage]:
+        """Give back what this attempt held, then record the refusal."""
+        for line in held:
+            self._fence(claimed)
+            await self.repository.undo_hold(line.item_id, order_id, line.quantity)
+        # Read after the undo: the order's own holds are not shortages.
+        shortages = await self._shortages(lines, failed)
+        await self._finish(order_id, R.RESERVING, R.REJECTED, claimed)
+        log.info("stock.rejected", order_id=order_id, short=[s.item_id for s in shortages])
         return shortages
 
-    async def _shortages(self, lines: Sequence[Line]) -> list[Shortage]:
-        # A hold failed, so something is short, even if it came back since.
-        shortages = await self.check(lines)
-        return shortages or [Shortage(lines[0].item_id, lines[0].quantity, 0)]
+    async def check(self, lines: Sequence[Line]) -> list[Shortage]:
+        """The lines that could not be held right now (a read: nothing is held)."""
+        return await self._shortages(merge_lines(lines))
+
+    async def _shortages(self, lines: Sequence[Line], failed: Line | None = None) -> list[Shortage]:
+        """Each line short now, with what is available; and the line whose hold `failed`,
+        even if its stock came back since (it is why the order was refused)."""
+        shortages = []
+        for line in lines:
+            level = await self.repository.level(line.item_id)
+            available = level.available if level else 0
+            if available < line.quantity or line == failed:
+                shortages.append(Shortage(line.item_id, line.quantity, available))
+        return shortages
 
     async def release(self, order_id: str, reason: str) -> bool:
         """Give the order's stock back (cancelled, expired, never stored); False if it held none.
@@ -205,18 +219,19 @@ class StockHandlers:
                 f"the reservation of order {reservation.order_id} is {reservation.state}"
             )
         order_id = reservation.order_id
-        if working is R.RELEASING and reservation.came_from is R.RESERVING:
-            # A reservation that never finished: give back only the holds that were made.
-            for item_id, quantity in reservation.lines:
-                self._fence(now)
+        undo_holds = working is R.RELEASING and reservation.came_from is R.RESERVING
+        effect = EFFECT[working]
+        for item_id, quantity in reservation.lines:
+            self._fence(now)
+            if undo_holds:
+                # A reservation that never finished: give back only the holds that were made.
                 await self.repository.undo_hold(item_id, order_id, quantity)
-        else:
-            effect = EFFECT[working]
-            for item_id, quantity in reservation.lines:
-                self._fence(now)
+            else:
                 await self.repository.apply(item_id, order_id, effect, quantity, now)
+        await self._finish(order_id, working, done, now)
+        if not undo_holds:
+            # Only now: until the outcome is recorded, a successor relies on these markers.
             self.repository.prune_later(order_id, effect, [i for i, _ in reservation.lines])
-        await self.repository.finish(order_id, working, done)
         return True
 
     async def _take_over(
@@ -238,6 +253,12 @@ class StockHandlers:
             raise Unavailable(f"the reservation of {reservation.order_id} changed; try again")
         log.warning("stock.took_over", order_id=reservation.order_id, state=reservation.state.value)
         return taken
+
+    async def _finish(self, order_id: str, working: R, to: R, claimed: datetime) -> None:
+        """Record the outcome, as the owner of the claim made at `claimed` (within the fence)."""
+        self._fence(claimed)
+        if not await self.repository.finish(order_id, working, to, claimed_at=claimed):
+            raise Unavailable(f"the reservation of order {order_id} was taken over; try again")
 
     def _fence(self, claimed: datetime) -> None:
         """An owner slower than half the takeover time stops: a successor may have begun."""

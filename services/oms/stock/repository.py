@@ -32,6 +32,14 @@ from oms.stock.domain import DELTAS, Level, Op, R, Reservation
 log = logs.get(__name__)
 
 
+# How often setting an item's level is tried while sales keep changing what is on hand.
+SET_ATTEMPTS = 20
+
+
+class ItemBusy(Exception):
+    """An item's level changed under every attempt to set it."""
+
+
 class StockRepository(Protocol):
     async def levels(self, item_ids: Sequence[str]) -> list[Level]: ...
     async def level(self, item_id: str) -> Level | None: ...
@@ -54,7 +62,9 @@ class StockRepository(Protocol):
         claimed_at: datetime | None = None,
         lines: Sequence[Line] | None = None,
     ) -> Reservation | None: ...
-    async def finish(self, order_id: str, working: R, to: R) -> bool: ...
+    async def finish(
+        self, order_id: str, working: R, to: R, *, claimed_at: datetime | None = None
+    ) -> bool: ...
 
 
 def _marker(order_id: str, op: Op) -> str:
@@ -107,8 +117,13 @@ class MongoStockRepository:
         return True
 
     async def set_on_hand(self, item_id: str, on_hand: int) -> Level | None:
-        """Set what is on hand, keeping what orders hold; None if it would drop below that."""
-        for _ in range(20):  # optimistic: retry when a reservation changed the item meanwhile
+        """Set what is on hand, keeping what orders hold; None if it would drop below that.
+
+        The write moves both counters by the same amount, on the condition that on hand is
+        still what was read and enough stays available: holds and releases (which change
+        only `available`) landing in between do not disturb it, and are kept exactly.
+        """
+        for _ in range(SET_ATTEMPTS):  # retry only when a sale or a return changed on hand
             level = await self.level(item_id)
             if level is None:
                 if await self.add_item(item_id, on_hand):
@@ -117,17 +132,18 @@ class MongoStockRepository:
             delta = on_hand - level.on_hand
             if level.available + delta < 0:
                 return None
-            result = await self.items.update_one(
+            doc = await self.items.find_one_and_update(
                 {
                     "_id": item_id,
                     "stock.on_hand": level.on_hand,
-                    "stock.available": level.available,
+                    "stock.available": {"$gte": -delta},
                 },
                 {"$inc": {"stock.on_hand": delta, "stock.available": delta}},
+                return_document=ReturnDocument.AFTER,
             )
-            if result.matched_count:
-                return Level(item_id, on_hand, level.available + delta)
-        raise RuntimeError(f"stock of {item_id} kept changing; try again")
+            if doc is not None:
+                return _level(doc)
+        raise ItemBusy(f"the stock of {item_id} kept changing; try again")
 
     async def apply(self, item_id: str, order_id: str, op: Op, quantity: int, at: datetime) -> bool:
         """Apply `op` for the order once; False only when a hold finds too little available."""
@@ -142,10 +158,14 @@ class MongoStockRepository:
         prunable = self._prunable.pop(item_id, set())
         if prunable:
             update["$unset"] = dict.fromkeys(prunable, "")
-        result = await self.items.update_one(query, update)
+        try:
+            result = await self.items.update_one(query, update)
+        except BaseException:
+            self._keep_for_later(item_id, prunable)
+            raise
         if result.matched_count:
             return True
-        self._prunable.setdefault(item_id, set()).update(prunable)
+        self._keep_for_later(item_id, prunable)
         doc = await self.items.find_one({"_id": item_id, marker: {"$exists": True}}, {"_id": 1})
         if doc is not None:
             return True  # applied before (a retry, or a takeover of a dead attempt)
@@ -164,24 +184,29 @@ class MongoStockRepository:
     def prune_later(self, order_id: str, op: Op, item_ids: Sequence[str]) -> None:
         """The operation is recorded: its markers may go with the items' next writes."""
         for item_id in item_ids:
-            self._prunable.setdefault(item_id, set()).add(_marker(order_id, op))
+            self._keep_for_later(item_id, {_marker(order_id, op)})
         if self._flush is None or self._flush.done():
             self._flush = asyncio.create_task(self._flush_soon())
+
+    def _keep_for_later(self, item_id: str, markers: set[str]) -> None:
+        if markers:
+            self._prunable.setdefault(item_id, set()).update(markers)
 
     async def _flush_soon(self) -> None:
         await asyncio.sleep(self.flush_after_seconds)
         await self.flush()
 
     async def flush(self) -> None:
-        """Remove the markers no write has taken along yet."""
-        while self._prunable:
-            item_id, markers = self._prunable.popitem()
+        """Remove the markers no write has taken along yet (those that fail stay for later)."""
+        due, self._prunable = self._prunable, {}
+        for item_id, markers in due.items():
             try:
                 await self.items.update_one(
                     {"_id": item_id}, {"$unset": dict.fromkeys(markers, "")}
                 )
             except Exception:
                 log.warning("stock.prune_failed", item_id=item_id, exc_info=True)
+                self._keep_for_later(item_id, markers)
 
     async def close(self) -> None:
         if self._flush is not None:
@@ -231,8 +256,13 @@ class MongoStockRepository:
         )
         return _reservation(doc) if doc else None
 
-    async def finish(self, order_id: str, working: R, to: R) -> bool:
-        result = await self.reservations.update_one(
-            {"_id": order_id, "state.status": working.value}, {"$set": {"state.status": to.value}}
-        )
+    async def finish(
+        self, order_id: str, working: R, to: R, *, claimed_at: datetime | None = None
+    ) -> bool:
+        """Record that `working` ended in `to`; with `claimed_at`, only while that claim is
+        the reservation's (a successor that took over has claimed it anew)."""
+        query: dict[str, Any] = {"_id": order_id, "state.status": working.value}
+        if claimed_at is not None:
+            query["state.claimed_at"] = claimed_at
+        result = await self.reservations.update_one(query, {"$set": {"state.status": to.value}})
         return result.matched_count == 1
