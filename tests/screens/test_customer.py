@@ -23,7 +23,7 @@ async def test_a_customer_orders_two_items_pays_and_watches_the_tracker_reach_re
     await shot(page, "menu")
 
     await card(page, "Margherita").get_by_role("button", name="Add").click()
-    await card(page, "Tiramisu").get_by_role("button", name="Add").click()
+    await card(page, "Tiramisu").get_by_role("button", name="Add").press("Enter")  # keyboard
     cart = page.locator("#cart")
     await expect(cart.locator(".cart-line")).to_have_count(2)
     await cart.get_by_role("button", name="One more Margherita").click()
@@ -199,3 +199,15 @@ async def test_a_customer_ordering_too_fast_is_asked_to_wait(
         await screen.context.close()
         strict.stop()
     screen.check()
+
+
+async def test_a_wrong_tracking_link_shows_a_page_that_says_so(phone: Screen, shop: Shop) -> None:
+    order = await shop.place_order([("margherita", 1)])
+    page = phone.page
+    response = await page.goto(f"/orders/{order['id']}?t=not-the-token")
+    assert response is not None
+    assert response.status == 404
+    await expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+    await expect(page.get_by_text("Check the link you followed")).to_be_visible()
+    await expect(page.get_by_role("link", name="Back to the menu")).to_have_attribute("href", "/")
+    await expect(page.get_by_text("Margherita")).to_have_count(0)

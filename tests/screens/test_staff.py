@@ -125,6 +125,11 @@ async def test_the_staff_board_finds_orders_and_refunds_voids_and_edits_the_menu
     await menu_row.scroll_into_view_if_needed()
     await shot(page, "menu-and-stock")
 
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page).to_have_url(re.compile(r"/staff/login$"))
+    await page.goto("/kitchen")
+    await expect(page).to_have_url(re.compile(r"/staff/login\?next=/kitchen$"))
+
 
 async def _offered(shop: Shop, item_id: str) -> bool:
     response = await shop.http.get("/api/admin/menu/items", headers=shop.admin)
