@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 from fastapi.responses import ORJSONResponse
@@ -10,6 +10,9 @@ from fastapi.responses import ORJSONResponse
 from oms.gateway import (
     errors,
     pages,
+    pages_customer,
+    pages_docs,
+    pages_staff,
     routes_admin,
     routes_live,
     routes_orders,
@@ -22,6 +25,7 @@ from oms.gateway.catalog import Catalog
 from oms.gateway.clients import Backends
 from oms.gateway.live import LiveFeed
 from oms.gateway.middleware import AccessLog, BodyLimit
+from oms.gateway.pages import ScreenOptions
 from oms.gateway.ratelimit import TokenBuckets
 from oms.gateway.sessions import Sessions
 
@@ -52,6 +56,7 @@ class Edge:
     readiness_timeout: float
     heartbeat_seconds: float
     test_payments: bool
+    screens: ScreenOptions = field(default_factory=ScreenOptions)
 
 
 def create_app(edge: Edge) -> FastAPI:
@@ -60,6 +65,9 @@ def create_app(edge: Edge) -> FastAPI:
         version="2.0.0",
         description=DESCRIPTION,
         default_response_class=ORJSONResponse,
+        # Served from an installed package instead of a CDN (`pages_docs`).
+        docs_url=None,
+        redoc_url=None,
     )
     errors.install(app)
     # Added last runs first: the access log sees every answer, including a 413.
@@ -78,6 +86,13 @@ def create_app(edge: Edge) -> FastAPI:
     app.include_router(routes_admin.router(backends, edge.staff))
     app.include_router(routes_webhooks.router(backends, edge.webhook_limit))
     if edge.test_payments:
-        app.include_router(routes_test_payments.router(backends))
-    app.include_router(pages.router(backends))
+        app.include_router(routes_test_payments.router(backends, edge.screens))
+    pages_docs.install(app)  # before `pages`: its /static mount would take /static/docs
+    pages.install(
+        app,
+        [
+            pages_customer.router(backends, edge.catalog, edge.sessions, edge.screens),
+            pages_staff.router(edge.staff, edge.screens),
+        ],
+    )
     return app

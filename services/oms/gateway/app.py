@@ -20,6 +20,7 @@ from oms.gateway.catalog import Catalog
 from oms.gateway.clients import Backends
 from oms.gateway.http_server import HttpServer
 from oms.gateway.live import LiveFeed
+from oms.gateway.pages import ScreenOptions
 from oms.gateway.ratelimit import TokenBuckets
 from oms.gateway.sessions import Sessions
 from oms.platform import runner, tracing
@@ -61,6 +62,10 @@ class GatewaySettings(BaseSettings):
     webhook_burst: int = Field(default=200, ge=1)
     menu_cache_seconds: float = Field(default=2.0, ge=0)
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    # The screens: the name they show, and when a kitchen ticket turns amber, then red.
+    shop_name: str = Field(default="OMS", min_length=1, max_length=60)
+    kds_warn_seconds: float = Field(default=300.0, gt=0)
+    kds_late_seconds: float = Field(default=600.0, gt=0)
 
 
 class StripeMode(BaseSettings):
@@ -119,6 +124,9 @@ async def open_gateway(stack: AsyncExitStack, settings: Settings) -> HttpServer:
         heartbeat_seconds=gateway.sse_heartbeat_seconds,
         test_payments=settings.runtime.development
         and settings.stripe.api_key.get_secret_value() == MOCK_API_KEY,
+        screens=ScreenOptions(
+            gateway.shop_name, gateway.kds_warn_seconds, gateway.kds_late_seconds
+        ),
     )
     app = api.create_app(edge)
     tracing.instrument_fastapi(app)

@@ -1,90 +1,131 @@
-"""The few server-rendered pages people see: the menu, and an order (Stripe's return page).
+"""The web screens' shared parts: templates, static files, money, and the pages' headers.
 
-Every value is escaped; the pages need no JavaScript. An order page refreshes itself until
-the order is ready or closed, so a customer back from Stripe watches it reach the pass.
+Screens are server-rendered Jinja2 templates with a little hand-written JavaScript (fetch for
+actions, EventSource for live updates) served from `static/`: no build step, and nothing is
+fetched from the internet. Each screen's routes live in a module of its own (`pages_customer`,
+`pages_staff`, `pages_docs`); `install` mounts them all.
 """
 
 from __future__ import annotations
 
-import html
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+import grpc
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.responses import Response
 
-from oms.contracts.v1 import menu_pb2
-from oms.gateway.clients import Backends
-from oms.gateway.routes_orders import OrderId
-from oms.gateway.schemas import Order
+from oms.gateway.errors import HTTP_FOR_GRPC, UNAVAILABLE
 
+HERE = Path(__file__).parent
+STATIC_PATH = "/static"
 # ISO 4217 currencies without a minor unit; every other one is shown with two decimals.
 ZERO_DECIMAL = frozenset({"JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF"})
-FINAL = frozenset({"ready", "cancelled", "expired"})
-STYLE = (
-    "body{font-family:sans-serif;max-width:40em;margin:2em auto}"
-    "td{padding:.3em .6em}.price{text-align:right;white-space:nowrap}"
-)
+SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥"}
+# Pages run only our own scripts and styles, and talk only to this gateway. Tracking links
+# carry the order's token, so no page tells another site where it came from.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
 
 
-def price_text(amount_minor: int, currency: str) -> str:
+@dataclass(frozen=True)
+class ScreenOptions:
+    """What the screens show beyond the API's data (`GATEWAY_SHOP_NAME`, `GATEWAY_KDS_*`)."""
+
+    shop_name: str = "OMS"
+    # A kitchen ticket turns amber, then red, once paid this long ago.
+    kds_warn_seconds: float = 300.0
+    kds_late_seconds: float = 600.0
+
+
+def money(amount_minor: int, currency: str) -> str:
+    """`950, "EUR"` is "€9.50", as the screens' JavaScript (Intl, English) writes it too."""
     if currency in ZERO_DECIMAL:
-        return f"{amount_minor} {currency}"
-    return f"{amount_minor // 100}.{amount_minor % 100:02d} {currency}"
+        number = f"{amount_minor:,}"
+    else:
+        number = f"{amount_minor // 100:,}.{amount_minor % 100:02d}"
+    symbol = SYMBOLS.get(currency)
+    return f"{symbol}{number}" if symbol else f"{currency} {number}"
 
 
-def page(title: str, body: str, refresh_seconds: int = 0) -> str:
-    refresh = f'<meta http-equiv="refresh" content="{refresh_seconds}">' if refresh_seconds else ""
-    return f"""<!doctype html>
-<html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>{refresh}
-<meta name=viewport content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>
-<body>{body}</body></html>
-"""
+def short_number(order_id: str) -> str:
+    """What the kitchen calls out and the customer's tracker shows: "#4D74"."""
+    return "#" + order_id.replace("-", "")[:4].upper()
 
 
-def _row(*cells: str, price: str) -> str:
-    escaped = "".join(f"<td>{html.escape(cell)}</td>" for cell in cells)
-    return f"<tr>{escaped}<td class=price>{html.escape(price)}</td></tr>"
+def tint(item_id: str) -> int:
+    """One of the menu's six tile colours, the same for an item every time."""
+    return hashlib.sha256(item_id.encode()).digest()[0] % 6
 
 
-def menu_page(items: list[menu_pb2.MenuItem]) -> str:
-    rows = "\n".join(
-        _row(
-            item.name,
-            item.description,
-            price=price_text(item.price.amount_minor, item.price.currency),
-        )
-        for item in items
+def status_label(status: str) -> str:
+    return status.replace("_", " ").capitalize()
+
+
+def _assets_version() -> str:
+    """Changes whenever a static file does, so browsers never run a stale script."""
+    digest = hashlib.sha256()
+    for path in sorted((HERE / "static").rglob("*")):
+        if path.is_file():
+            digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+ASSETS_VERSION = _assets_version()
+
+
+def asset(name: str) -> str:
+    return f"{STATIC_PATH}/{name}?v={ASSETS_VERSION}"
+
+
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.globals["asset"] = asset
+templates.env.filters["money"] = money
+templates.env.filters["short_number"] = short_number
+templates.env.filters["status_label"] = status_label
+templates.env.filters["tint"] = tint
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any], status_code: int = 200
+) -> Response:
+    return templates.TemplateResponse(
+        request, name, context, status_code=status_code, headers=PAGE_HEADERS
     )
-    table = rows or "<tr><td>Nothing on the menu right now.</td></tr>"
-    return page("Menu", f"<h1>Menu</h1><table>{table}</table><p><a href=/docs>API</a></p>")
 
 
-def order_page(order: Order) -> str:
-    rows = "\n".join(
-        _row(f"{item.quantity} x", item.name, price=price_text(item.line_total, order.currency))
-        for item in order.items
-    )
-    total = _row("", "Total", price=price_text(order.total, order.currency))
-    pay = ""
-    if order.status == "awaiting_payment" and order.payment_link:
-        pay = f'<p><a href="{html.escape(order.payment_link)}">Pay now</a></p>'
-    body = (
-        f"<h1>Order {html.escape(order.id)}</h1>"
-        f"<p>Status: <strong>{html.escape(order.status.replace('_', ' '))}</strong></p>"
-        f"<table>{rows}{total}</table>{pay}"
-    )
-    return page("Your order", body, refresh_seconds=0 if order.status in FINAL else 3)
+def error_page(request: Request, options: ScreenOptions, status: int) -> Response:
+    """A refusal or an outage as a page a person can read (the API answers JSON)."""
+    messages = {
+        404: ("Not found", "We could not find that order. Check the link you followed."),
+        503: ("Back in a moment", "We are busy right now. Please try again in a few seconds."),
+    }
+    title, message = messages.get(status, ("Something went wrong", "Please try again shortly."))
+    context = {"options": options, "title": title, "message": message}
+    return render(request, "error.html", context, status)
 
 
-def router(backends: Backends) -> APIRouter:
-    pages = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+def status_of(exc: grpc.aio.AioRpcError) -> int:
+    """The HTTP status the API answers for a service's error (`oms.gateway.errors`)."""
+    code = exc.code()
+    if code in HTTP_FOR_GRPC:
+        return HTTP_FOR_GRPC[code][0]
+    return 503 if code in UNAVAILABLE else 502
 
-    @pages.get("/")
-    async def menu() -> HTMLResponse:
-        return HTMLResponse(menu_page(await backends.menu.list_items(offered_only=True)))
 
-    @pages.get("/orders/{order_id}")
-    async def order(order_id: OrderId, t: str = "") -> HTMLResponse:
-        found = await backends.order.get(order_id, access_token=t or "-")
-        return HTMLResponse(order_page(Order.from_proto(found)))
-
-    return pages
+def install(app: FastAPI, routers: list[Any]) -> None:
+    """Mount the static files and include the screens' routers."""
+    app.mount(STATIC_PATH, StaticFiles(directory=HERE / "static"), name="static")
+    for router in routers:
+        app.include_router(router)

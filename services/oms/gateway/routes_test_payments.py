@@ -8,36 +8,36 @@ can mark an order paid without a correctly signed event.
 
 from __future__ import annotations
 
-import html
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.responses import Response
 
 from oms.gateway.clients import Backends
-from oms.gateway.pages import page, price_text
+from oms.gateway.pages import ScreenOptions, render, short_number
 from oms.gateway.schemas import Order
 from oms.limits import ID_PATTERN
 
 OrderPath = Annotated[str, Path(pattern=ID_PATTERN)]
+PAYABLE = frozenset({"pending", "awaiting_payment"})
 
 
-def router(backends: Backends) -> APIRouter:
+def router(backends: Backends, options: ScreenOptions) -> APIRouter:
     test = APIRouter(prefix="/test-payments", include_in_schema=False)
 
     @test.get("/{order_id}", response_class=HTMLResponse)
-    async def payment_page(order_id: OrderPath) -> HTMLResponse:
-        order = Order.from_proto(await backends.order.get(order_id))
-        total = html.escape(price_text(order.total, order.currency))
-        body = f"""
-<div class="test-banner" role="note">TEST PAYMENT: no real money moves. This page stands in
-for Stripe's, which the local stripe-mock does not serve.</div>
-<h1>Pay {total}</h1>
-<p>Order <code>{html.escape(order.id[:8])}</code></p>
-<form method="post" action="/test-payments/{html.escape(order.id)}/pay">
-  <button type="submit" class="primary">Pay {total} (test)</button>
-</form>"""
-        return HTMLResponse(page("Test payment", body))
+    async def payment_page(request: Request, order_id: OrderPath) -> Response:
+        found = await backends.order.get(order_id)
+        order = Order.from_proto(found)
+        context = {
+            "options": options,
+            "order": order,
+            "number": short_number(order.id),
+            "payable": order.status in PAYABLE,
+            "tracker": f"/orders/{order.id}?t={found.access_token}",
+        }
+        return render(request, "test_payment.html", context)
 
     @test.post("/{order_id}/pay")
     async def pay(order_id: OrderPath) -> RedirectResponse:

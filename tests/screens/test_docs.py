@@ -1,0 +1,20 @@
+"""The API's documentation renders from files the gateway ships, with no internet at all."""
+
+from __future__ import annotations
+
+from playwright.async_api import expect
+
+from tests.screens.conftest import Screen, Shot
+
+
+async def test_swagger_ui_renders_with_the_network_cut_off(tablet: Screen, shot: Shot) -> None:
+    page = tablet.page
+    await page.goto("/docs")
+    await expect(page.locator(".swagger-ui .info .title")).to_contain_text("OMS Gateway")
+    await expect(page.locator(".swagger-ui .opblock-tag", has_text="orders")).to_be_visible()
+    create = page.locator(".opblock-post", has_text="/api/orders").first
+    await expect(create).to_be_visible()
+    await create.locator(".opblock-summary").click()
+    await expect(create.get_by_text("Idempotency-Key")).to_be_visible()
+    await shot(page, "swagger-ui")
+    assert tablet.offline.blocked == []
