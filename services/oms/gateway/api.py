@@ -24,8 +24,8 @@ from oms.gateway.live import LiveFeed
 from oms.gateway.middleware import AccessLog, BodyLimit
 from oms.gateway.ratelimit import TokenBuckets
 from oms.gateway.sessions import Sessions
+from oms.limits import MAX_BODY_BYTES, MAX_WEBHOOK_BYTES
 
-MAX_BODY_BYTES = 64 * 1024  # an order of 50 lines is about 3 KiB
 DESCRIPTION = """\
 The public API of OMS: the menu, customers' orders, live updates, Stripe's webhook and staff
 routes.
@@ -66,7 +66,7 @@ def create_app(edge: Edge) -> FastAPI:
     app.add_middleware(
         BodyLimit,
         default=MAX_BODY_BYTES,
-        by_prefix={routes_webhooks.PATH: routes_webhooks.MAX_BODY_BYTES},
+        by_prefix={routes_webhooks.PATH: MAX_WEBHOOK_BYTES},
     )
     app.add_middleware(AccessLog)
     backends = edge.backends
@@ -75,7 +75,7 @@ def create_app(edge: Edge) -> FastAPI:
     app.include_router(
         routes_live.router(backends, edge.sessions, edge.staff, edge.feed, edge.heartbeat_seconds)
     )
-    app.include_router(routes_admin.router(backends, edge.staff))
+    app.include_router(routes_admin.router(backends, edge.catalog, edge.staff))
     app.include_router(routes_webhooks.router(backends, edge.webhook_limit))
     if edge.test_payments:
         app.include_router(routes_test_payments.router(backends))
