@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import ORJSONResponse
 
 from oms.gateway import (
+    contract,
     errors,
     pages,
     routes_admin,
@@ -34,7 +35,8 @@ A customer first asks for a session (`POST /api/session`) and sends its token as
 `Authorization: Bearer <token>` (pages use its HTTP-only cookie). Money is an integer amount
 in the currency's minor unit (`price: 950, currency: "EUR"` is 9.50 EUR). Every error is
 `{"error": {"code": ..., "message": ...}}` with a reason; invalid requests (422) list each
-offending field under `error.fields`.
+offending field under `error.fields`. A query parameter an operation does not declare is
+an invalid request too.
 """
 
 
@@ -62,6 +64,7 @@ def create_app(edge: Edge) -> FastAPI:
         default_response_class=ORJSONResponse,
     )
     errors.install(app)
+    contract.install(app)  # before the routers: it applies to the routes included after it
     # Added last runs first: the access log sees every answer, including a 413.
     app.add_middleware(
         BodyLimit,

@@ -159,6 +159,19 @@ def validation_response(exc: RequestValidationError) -> JSONResponse:
     return JSONResponse(body.model_dump(exclude_none=True), 422)
 
 
+def unreadable_body_response(cause: BaseException | None) -> JSONResponse:
+    reason = "not UTF-8 text" if isinstance(cause, UnicodeDecodeError) else "unreadable"
+    problem = FieldError(location="body", message=f"not valid JSON ({reason})")
+    body = ErrorBody(
+        error=Error(
+            code="invalid_request",
+            message=f"{problem.location}: {problem.message}",
+            fields=[problem],
+        )
+    )
+    return JSONResponse(body.model_dump(exclude_none=True), 422)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every exception into our error body."""
 
@@ -174,9 +187,12 @@ def install(app: FastAPI) -> None:
         return validation_response(cast(RequestValidationError, exc))
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
-        # Starlette's own: unknown path (404), wrong method (405), body too large (413).
+        # Starlette's own: unknown path (404), wrong method (405), body too large (413), and
+        # FastAPI's 400 for a body it could not decode: an invalid body like any other.
         error = cast(HTTPException, exc)
         method, path = request.method, request.url.path
+        if error.status_code == 400:
+            return unreadable_body_response(error.__cause__)
         if error.status_code == 404:
             code, message = "not_found", f"no route {method} {path}"
         elif error.status_code == 405:

@@ -46,7 +46,7 @@ def router(
 
     @live.get(
         "/api/orders/{order_id}/events",
-        responses={200: SSE, **documented(401, 404, 422, 502, 503)},
+        responses={200: SSE, **documented(401, 404, 502, 503)},
         response_class=EventSourceResponse,
         openapi_extra=OR_TRACKING_LINK,
     )
@@ -78,7 +78,7 @@ def router(
     @live.get(
         "/api/admin/events",
         dependencies=[staff.required()],
-        responses={200: SSE, **documented(401, 403, 422, 502, 503)},
+        responses={200: SSE, **documented(401, 403, 502, 503)},
         response_class=EventSourceResponse,
     )
     async def staff_events(last_event_id: LastEventId = "") -> EventSourceResponse:

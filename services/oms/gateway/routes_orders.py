@@ -34,7 +34,7 @@ CREATE_ERRORS = {
 def router(backends: Backends, sessions: Sessions, order_limit: TokenBuckets) -> APIRouter:
     orders = APIRouter(prefix="/api", tags=["orders"])
 
-    @orders.post("/session", status_code=201, response_model=SessionOut, responses=documented(422))
+    @orders.post("/session", status_code=201, response_model=SessionOut)
     async def new_session() -> JSONResponse:
         """A new customer session: its token, also set as an HTTP-only cookie."""
         session = sessions.issue()
@@ -64,7 +64,7 @@ def router(backends: Backends, sessions: Sessions, order_limit: TokenBuckets) ->
         lines = [(line.id, line.quantity) for line in body.items]
         return CustomerOrder.owned(await backends.order.create(customer_id, lines, idempotency_key))
 
-    @orders.get("/orders", responses=documented(401, 422, 502, 503))
+    @orders.get("/orders", responses=documented(401, 502, 503))
     async def list_orders(
         *,
         customer_id: str = sessions.required(),
@@ -80,7 +80,7 @@ def router(backends: Backends, sessions: Sessions, order_limit: TokenBuckets) ->
 
     @orders.get(
         "/orders/{order_id}",
-        responses=documented(401, 404, 422, 502, 503),
+        responses=documented(401, 404, 502, 503),
         openapi_extra=OR_TRACKING_LINK,
     )
     async def get_order(
@@ -93,7 +93,7 @@ def router(backends: Backends, sessions: Sessions, order_limit: TokenBuckets) ->
         owner = "" if t else require(customer_id)
         return CustomerOrder.owned(await backends.order.get(order_id, owner, t))
 
-    @orders.post("/orders/{order_id}/cancel", responses=documented(401, 404, 409, 422, 502, 503))
+    @orders.post("/orders/{order_id}/cancel", responses=documented(401, 404, 409, 502, 503))
     async def cancel_order(
         order_id: OrderId, customer_id: str = sessions.required()
     ) -> CustomerOrder:

@@ -27,7 +27,7 @@ RAW_BODY = {
 def router(backends: Backends, limit: TokenBuckets) -> APIRouter:
     webhooks = APIRouter(tags=["webhooks"])
 
-    @webhooks.post(PATH, responses=documented(400, 413, 422, 429, 502, 503), openapi_extra=RAW_BODY)
+    @webhooks.post(PATH, responses=documented(400, 413, 429, 502, 503), openapi_extra=RAW_BODY)
     async def stripe_webhook(
         request: Request,
         stripe_signature: Annotated[str | None, Header(max_length=MAX_SIGNATURE_HEADER)] = None,
