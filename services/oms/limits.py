@@ -20,3 +20,15 @@ MAX_NAME = 100
 MAX_DESCRIPTION = 1000
 MAX_REASON = 500
 MAX_PAGE_SIZE = 100
+MAX_IDEMPOTENCY_KEY = 128  # characters of a client's Idempotency-Key
+MAX_ORDER_QUERY = 64  # characters of a staff search: the start of an order or customer id
+ID_PREFIX_PATTERN = rf"^[A-Za-z0-9_-]{{0,{MAX_ORDER_QUERY}}}$"
+MAX_WEBHOOK_BYTES = 1 << 20  # a Stripe event as delivered
+
+# Checked at the HTTP edge only (the services never see these inputs this way).
+MAX_BODY_BYTES = 64 * 1024  # any other request body; an order of 50 lines is about 3 KiB
+# An order's tracking token (`?t=`), a page token: URL-safe base64 text (empty: none).
+TOKEN_PATTERN = r"^[A-Za-z0-9_=-]{0,256}$"  # noqa: S105 - a pattern, not a secret
+MAX_EVENT_ID = 64  # a live stream's `Last-Event-ID`
+MAX_SIGNATURE_HEADER = 4096  # Stripe-Signature
+MAX_ITEM_IDS = 200  # item ids in one stock query

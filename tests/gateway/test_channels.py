@@ -1,58 +1,47 @@
-"""The gateway opens one gRPC channel per service instance for the whole process."""
+"""The gateway keeps one gRPC connection per service instance for the whole process.
+
+Seen from the outside, as the kernel sees it: after many concurrent requests of every kind,
+the gateway process holds exactly one established TCP connection to each instance it calls.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
-from contextlib import AsyncExitStack
 
 import httpx
 
-from devtools import servers
+from devtools import stripe_webhooks
 from devtools.platform import LocalPlatform
-from oms.gateway.app import open_gateway
-from oms.platform.grpc_server import GrpcServer
-from tests.gateway.helpers import ADMIN_TOKEN, customer, eventually, gateway_settings, sign
-from tests.gateway.payment_double import PaymentDouble
+from tests.gateway.helpers import Customer, established_to
 
 
-async def test_many_requests_share_one_channel_per_target(
-    consul: servers.Consul,
-    platform: LocalPlatform,
-    payment: tuple[PaymentDouble, GrpcServer],
+async def test_many_requests_share_one_connection_per_instance(
+    platform: LocalPlatform, admin: httpx.AsyncClient, alice: Customer
 ) -> None:
-    async with AsyncExitStack() as stack:
-        # A gateway of its own, so the count starts at zero.
-        gateway = await open_gateway(stack, gateway_settings(consul, platform))
-        http = await stack.enter_async_context(
-            httpx.AsyncClient(
-                base_url=gateway.url,
-                timeout=30,
-                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-            )
-        )
+    event = stripe_webhooks.checkout_event("checkout.session.expired", "o-4", "cs_test_channels")
+    payload, signature = stripe_webhooks.delivery(event, platform.webhook_secret)
+    requests = [
+        *(admin.get("/api/menu") for _ in range(40)),
+        *(admin.get("/api/admin/stock") for _ in range(30)),
+        *(alice.http.get("/api/orders") for _ in range(30)),
+        *(admin.get("/readyz") for _ in range(10)),
+        *(
+            admin.post("/webhooks/stripe", content=payload, headers={"Stripe-Signature": signature})
+            for _ in range(20)
+        ),
+    ]
 
-        async def ready() -> bool:
-            return (await http.get("/readyz")).status_code == 200
+    responses = await asyncio.gather(*requests)
 
-        await eventually(ready)
-        who = customer()
-        event = json.dumps({"id": "evt_channels", "type": "checkout.session.expired"}).encode()
-        requests = [
-            *(http.get("/api/menu") for _ in range(60)),
-            *(http.get("/api/admin/stock") for _ in range(30)),
-            *(http.get(f"/api/customers/{who}/orders") for _ in range(30)),
-            *(http.get("/readyz") for _ in range(10)),
-            *(
-                http.post(
-                    "/webhooks/stripe", content=event, headers={"Stripe-Signature": sign(event)}
-                )
-                for _ in range(20)
-            ),
-        ]
-
-        responses = await asyncio.gather(*requests)
-
-        assert {response.status_code for response in responses} == {200}
-        # menu, stock, order and payment: one instance each, so one channel each.
-        assert gateway.channels.opened == 4
+    assert {response.status_code for response in responses} == {200}
+    (gateway,) = [p for p in platform.running("gateway") if p.port == platform.gateway_port]
+    assert gateway.process is not None
+    instances = {
+        p.port: p.service
+        for name in ("menu", "stock", "order", "payment")
+        for p in platform.running(name)
+    }
+    connections = established_to(gateway.process.pid, instances)
+    assert connections == dict.fromkeys(instances, 1), {
+        instances[port]: count for port, count in connections.items()
+    }

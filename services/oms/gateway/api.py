@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import ORJSONResponse
 
 from oms.gateway import (
+    contract,
     errors,
     pages,
     pages_customer,
@@ -28,8 +29,8 @@ from oms.gateway.middleware import AccessLog, BodyLimit
 from oms.gateway.pages import ScreenOptions
 from oms.gateway.ratelimit import TokenBuckets
 from oms.gateway.sessions import Sessions
+from oms.limits import MAX_BODY_BYTES, MAX_WEBHOOK_BYTES
 
-MAX_BODY_BYTES = 64 * 1024  # an order of 50 lines is about 3 KiB
 DESCRIPTION = """\
 The public API of OMS: the menu, customers' orders, live updates, Stripe's webhook and staff
 routes.
@@ -38,7 +39,8 @@ A customer first asks for a session (`POST /api/session`) and sends its token as
 `Authorization: Bearer <token>` (pages use its HTTP-only cookie). Money is an integer amount
 in the currency's minor unit (`price: 950, currency: "EUR"` is 9.50 EUR). Every error is
 `{"error": {"code": ..., "message": ...}}` with a reason; invalid requests (422) list each
-offending field under `error.fields`.
+offending field under `error.fields`. A query parameter an operation does not declare is
+an invalid request too.
 """
 
 
@@ -70,11 +72,12 @@ def create_app(edge: Edge) -> FastAPI:
         redoc_url=None,
     )
     errors.install(app)
+    contract.install(app)  # before the routers: it applies to the routes included after it
     # Added last runs first: the access log sees every answer, including a 413.
     app.add_middleware(
         BodyLimit,
         default=MAX_BODY_BYTES,
-        by_prefix={routes_webhooks.PATH: routes_webhooks.MAX_BODY_BYTES},
+        by_prefix={routes_webhooks.PATH: MAX_WEBHOOK_BYTES},
     )
     app.add_middleware(AccessLog)
     backends = edge.backends
@@ -83,7 +86,7 @@ def create_app(edge: Edge) -> FastAPI:
     app.include_router(
         routes_live.router(backends, edge.sessions, edge.staff, edge.feed, edge.heartbeat_seconds)
     )
-    app.include_router(routes_admin.router(backends, edge.staff))
+    app.include_router(routes_admin.router(backends, edge.catalog, edge.staff))
     app.include_router(routes_webhooks.router(backends, edge.webhook_limit))
     if edge.test_payments:
         app.include_router(routes_test_payments.router(backends, edge.screens))

@@ -12,7 +12,7 @@ import hmac
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.responses import Response
 
@@ -22,7 +22,16 @@ from oms.gateway.errors import ApiError
 DEFAULT_ADMIN_TOKEN = "oms-local-admin-token"  # noqa: S105
 STAFF_COOKIE = "oms_staff"
 STAFF_SALT = "oms-staff-session"
-_bearer = HTTPBearer(auto_error=False, description="`GATEWAY_ADMIN_TOKEN`")
+_bearer = HTTPBearer(
+    scheme_name="StaffToken", description="`GATEWAY_ADMIN_TOKEN`", auto_error=False
+)
+# Read from `request.cookies`; declared so the OpenAPI document names it.
+_cookie = APIKeyCookie(
+    name=STAFF_COOKIE,
+    scheme_name="StaffCookie",
+    description="The HTTP-only cookie a staff sign-in sets (the staff screens send it)",
+    auto_error=False,
+)
 
 
 class StaffAuth:
@@ -64,6 +73,7 @@ class StaffAuth:
         async def check(
             request: Request,
             credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+            _: Annotated[str | None, Depends(_cookie)],
         ) -> None:
             if credentials is None:
                 if self.cookie_valid(request):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -26,6 +26,7 @@ from oms.contracts.v1 import (
     stock_pb2,
     stock_pb2_grpc,
 )
+from oms.gateway.schemas import STATUS_CODE, MenuItemIn, OrderStatus
 from oms.platform import grpc_client, logs
 from oms.platform.grpc_client import Balancer, Channels, Resolve
 
@@ -44,31 +45,34 @@ class MenuClient:
     def __init__(self, balancer: Balancer) -> None:
         self.balancer = balancer
 
+    def _stub(self, channel: grpc.aio.Channel) -> menu_pb2_grpc.MenuServiceAsyncStub:
+        return menu_pb2_grpc.MenuServiceStub(channel)
+
     async def list_items(self, offered_only: bool) -> list[menu_pb2.MenuItem]:
         request = menu_pb2.ListItemsRequest(offered_only=offered_only)
-        response = await self.balancer.call(
-            lambda channel: menu_pb2_grpc.MenuServiceStub(channel).ListItems(request)
-        )
+        response = await self.balancer.call(lambda channel: self._stub(channel).ListItems(request))
         return list(response.items)
 
     async def exists(self, item_id: str) -> bool:
         request = menu_pb2.GetItemsRequest(ids=[item_id])
-        response = await self.balancer.call(
-            lambda channel: menu_pb2_grpc.MenuServiceStub(channel).GetItems(request)
-        )
+        response = await self.balancer.call(lambda channel: self._stub(channel).GetItems(request))
         return not response.unknown_ids
 
-    async def upsert(self, item: menu_pb2.MenuItem) -> menu_pb2.MenuItem:
-        request = menu_pb2.UpsertItemRequest(item=item)
-        return await self.balancer.call(
-            lambda channel: menu_pb2_grpc.MenuServiceStub(channel).UpsertItem(request)
+    async def upsert(self, item_id: str, item: MenuItemIn) -> menu_pb2.MenuItem:
+        request = menu_pb2.UpsertItemRequest(
+            item=menu_pb2.MenuItem(
+                id=item_id,
+                name=item.name,
+                description=item.description,
+                price=common_pb2.Money(amount_minor=item.price, currency=item.currency),
+                offered=item.offered,
+            )
         )
+        return await self.balancer.call(lambda channel: self._stub(channel).UpsertItem(request))
 
     async def set_offered(self, item_id: str, offered: bool) -> menu_pb2.MenuItem:
         request = menu_pb2.SetItemOfferedRequest(id=item_id, offered=offered)
-        return await self.balancer.call(
-            lambda channel: menu_pb2_grpc.MenuServiceStub(channel).SetItemOffered(request)
-        )
+        return await self.balancer.call(lambda channel: self._stub(channel).SetItemOffered(request))
 
 
 class OrderClient:
@@ -112,14 +116,13 @@ class OrderClient:
         return await self.balancer.call(lambda channel: self._stub(channel).ListOrders(request))
 
     async def list_all(
-        self,
-        statuses: Sequence[order_pb2.OrderStatus.ValueType],
-        query: str,
-        page_size: int,
-        page_token: str,
+        self, statuses: Collection[OrderStatus], query: str, page_size: int, page_token: str
     ) -> order_pb2.ListOrdersResponse:
         request = order_pb2.ListAllOrdersRequest(
-            statuses=list(statuses), query=query, page_size=page_size, page_token=page_token
+            statuses=[STATUS_CODE[status] for status in statuses],
+            query=query,
+            page_size=page_size,
+            page_token=page_token,
         )
         return await self.balancer.call(lambda channel: self._stub(channel).ListAllOrders(request))
 
@@ -144,18 +147,17 @@ class StockClient:
     def __init__(self, balancer: Balancer) -> None:
         self.balancer = balancer
 
+    def _stub(self, channel: grpc.aio.Channel) -> stock_pb2_grpc.StockServiceAsyncStub:
+        return stock_pb2_grpc.StockServiceStub(channel)
+
     async def levels(self, item_ids: Sequence[str]) -> list[stock_pb2.StockLevel]:
         request = stock_pb2.GetLevelsRequest(item_ids=list(item_ids))
-        response = await self.balancer.call(
-            lambda channel: stock_pb2_grpc.StockServiceStub(channel).GetLevels(request)
-        )
+        response = await self.balancer.call(lambda channel: self._stub(channel).GetLevels(request))
         return list(response.levels)
 
     async def set_level(self, item_id: str, on_hand: int) -> stock_pb2.StockLevel:
         request = stock_pb2.SetLevelRequest(item_id=item_id, on_hand=on_hand)
-        return await self.balancer.call(
-            lambda channel: stock_pb2_grpc.StockServiceStub(channel).SetLevel(request)
-        )
+        return await self.balancer.call(lambda channel: self._stub(channel).SetLevel(request))
 
 
 class PaymentClient:

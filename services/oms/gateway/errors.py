@@ -15,10 +15,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from google.protobuf.message import DecodeError
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from oms.contracts.v1 import stock_pb2
-from oms.gateway.schemas import Error, ErrorBody, FieldError, ShortageBody
 from oms.platform import logs
 from oms.platform.grpc_server import DETAILS_KEY
 
@@ -33,6 +33,48 @@ HTTP_FOR_GRPC: dict[grpc.StatusCode, tuple[int, str]] = {
     grpc.StatusCode.RESOURCE_EXHAUSTED: (409, "insufficient_stock"),
 }
 UNAVAILABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+
+
+class FieldError(BaseModel):
+    location: str = Field(examples=["body.items[0].quantity"])
+    message: str = Field(examples=["Input should be less than or equal to 100"])
+
+
+class Error(BaseModel):
+    code: str = Field(examples=["invalid_request"])
+    message: str
+    fields: list[FieldError] | None = Field(
+        default=None, description="For invalid requests: each offending input and why."
+    )
+
+
+class ErrorBody(BaseModel):
+    error: Error
+
+
+class Shortage(BaseModel):
+    id: str
+    requested: int
+    available: int
+
+
+class ShortageBody(ErrorBody):
+    """409 on placing an order: stock is short (nothing was reserved or stored), or an order
+    under the same Idempotency-Key is still being placed."""
+
+    shortages: list[Shortage] = Field(
+        default_factory=list, description="With `insufficient_stock`: each item that is short."
+    )
+
+    @classmethod
+    def from_proto(cls, message: str, details: stock_pb2.CheckStockResponse) -> ShortageBody:
+        return cls(
+            error=Error(code="insufficient_stock", message=message),
+            shortages=[
+                Shortage(id=s.item_id, requested=s.requested, available=s.available)
+                for s in details.shortages
+            ],
+        )
 
 
 class ApiError(Exception):
@@ -89,7 +131,12 @@ def _details(exc: grpc.aio.AioRpcError) -> stock_pb2.CheckStockResponse | None:
 def _location(loc: tuple[int | str, ...]) -> str:
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif not part:
+            text += '[""]'  # a parameter without a name: `?=x`
+        else:
+            text += f".{part}" if text else part
     return text
 
 
@@ -112,6 +159,19 @@ def validation_response(exc: RequestValidationError) -> JSONResponse:
     return JSONResponse(body.model_dump(exclude_none=True), 422)
 
 
+def unreadable_body_response(cause: BaseException | None) -> JSONResponse:
+    reason = "not UTF-8 text" if isinstance(cause, UnicodeDecodeError) else "unreadable"
+    problem = FieldError(location="body", message=f"not valid JSON ({reason})")
+    body = ErrorBody(
+        error=Error(
+            code="invalid_request",
+            message=f"{problem.location}: {problem.message}",
+            fields=[problem],
+        )
+    )
+    return JSONResponse(body.model_dump(exclude_none=True), 422)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every exception into our error body."""
 
@@ -127,9 +187,12 @@ def install(app: FastAPI) -> None:
         return validation_response(cast(RequestValidationError, exc))
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
-        # Starlette's own: unknown path (404), wrong method (405), body too large (413).
+        # Starlette's own: unknown path (404), wrong method (405), body too large (413), and
+        # FastAPI's 400 for a body it could not decode: an invalid body like any other.
         error = cast(HTTPException, exc)
         method, path = request.method, request.url.path
+        if error.status_code == 400:
+            return unreadable_body_response(error.__cause__)
         if error.status_code == 404:
             code, message = "not_found", f"no route {method} {path}"
         elif error.status_code == 405:

@@ -8,23 +8,27 @@ sends a fresh snapshot when it cannot (see `oms.gateway.live`).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter
 from sse_starlette.sse import EventSourceResponse
 
 from oms.gateway.auth import StaffAuth
 from oms.gateway.clients import Backends
 from oms.gateway.errors import documented
 from oms.gateway.live import LiveFeed, Update
-from oms.gateway.schemas import STATUS_CODE, CustomerOrder, Order, OrderStatus
+from oms.gateway.params import OR_TRACKING_LINK, LastEventId, OrderId, TrackingToken
+from oms.gateway.schemas import CustomerOrder, Order, OrderStatus
 from oms.gateway.sessions import Sessions, require
-from oms.limits import ID_PATTERN
+from oms.limits import MAX_PAGE_SIZE
 
 ACTIVE: tuple[OrderStatus, ...] = ("pending", "awaiting_payment", "paid", "preparing", "ready")
-SSE = {"content": {"text/event-stream": {}}, "description": "A stream of server-sent events"}
-LastEventId = Annotated[str, Header(alias="Last-Event-ID", max_length=64)]
+SSE = {
+    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    "description": "Server-sent events: a `snapshot` first (unless resuming), then each "
+    "`order` update, each with an id to resume from (`Last-Event-ID`)",
+}
 
 
 def _message(update: Update) -> dict[str, Any]:
@@ -42,14 +46,15 @@ def router(
 
     @live.get(
         "/api/orders/{order_id}/events",
-        responses={200: SSE, **documented(401, 404, 422, 502, 503)},
+        responses={200: SSE, **documented(401, 404, 502, 503)},
         response_class=EventSourceResponse,
+        openapi_extra=OR_TRACKING_LINK,
     )
     async def order_events(
         *,
         customer_id: str | None = sessions.optional(),
-        order_id: Annotated[str, Path(pattern=ID_PATTERN)],
-        t: Annotated[str, Query(max_length=128)] = "",
+        order_id: OrderId,
+        t: TrackingToken = "",
         last_event_id: LastEventId = "",
     ) -> EventSourceResponse:
         """The order's updates as they happen: its tracker needs no reload."""
@@ -73,7 +78,7 @@ def router(
     @live.get(
         "/api/admin/events",
         dependencies=[staff.required()],
-        responses={200: SSE, **documented(401, 403, 422, 502, 503)},
+        responses={200: SSE, **documented(401, 403, 502, 503)},
         response_class=EventSourceResponse,
     )
     async def staff_events(last_event_id: LastEventId = "") -> EventSourceResponse:
@@ -84,8 +89,7 @@ def router(
             with feed.subscribe() as subscription:
                 missed = feed.missed(last_event_id, None) if last_event_id else None
                 if missed is None:
-                    statuses = [STATUS_CODE[s] for s in ACTIVE]
-                    page = await backends.order.list_all(statuses, "", 100, "")
+                    page = await backends.order.list_all(ACTIVE, "", MAX_PAGE_SIZE, "")
                     orders = [Order.from_proto(o).model_dump(mode="json") for o in page.orders]
                     yield _snapshot(feed, {"orders": orders})
                 else:

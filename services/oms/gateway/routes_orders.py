@@ -9,33 +9,32 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
 from oms.gateway.clients import Backends
-from oms.gateway.errors import documented
+from oms.gateway.errors import ShortageBody, documented
+from oms.gateway.params import OR_TRACKING_LINK, PageSize, PageToken, TrackingToken
+from oms.gateway.params import OrderId as OrderId  # the pages' too
 from oms.gateway.ratelimit import TokenBuckets
-from oms.gateway.schemas import (
-    CustomerOrder,
-    OrderIn,
-    OrderPage,
-    SessionOut,
-    ShortageBody,
-)
+from oms.gateway.schemas import CustomerOrder, OrderIn, OrderPage, SessionOut
 from oms.gateway.sessions import Sessions, require
-from oms.limits import ID_PATTERN, MAX_PAGE_SIZE
+from oms.limits import MAX_IDEMPOTENCY_KEY
 
-OrderId = Annotated[str, Path(pattern=ID_PATTERN)]
 CREATE_ERRORS = {
     **documented(401, 413, 422, 429, 502, 503),
-    409: {"model": ShortageBody, "description": "Not enough stock; nothing was reserved"},
+    409: {
+        "model": ShortageBody,
+        "description": "Not enough stock (nothing was reserved), or the same Idempotency-Key "
+        "is still being placed",
+    },
 }
 
 
 def router(backends: Backends, sessions: Sessions, order_limit: TokenBuckets) -> APIRouter:
     orders = APIRouter(prefix="/api", tags=["orders"])
 
-    @orders.post("/session", status_code=201, responses=documented(422))
+    @orders.post("/session", status_code=201, response_model=SessionOut)
     async def new_session() -> JSONResponse:
         """A new customer session: its token, also set as an HTTP-only cookie."""
         session = sessions.issue()
@@ -55,7 +54,7 @@ def router(backends: Backends, sessions: Sessions, order_limit: TokenBuckets) ->
             str | None,
             Header(
                 min_length=1,
-                max_length=128,
+                max_length=MAX_IDEMPOTENCY_KEY,
                 description="Repeating a request with the same key returns the first order.",
             ),
         ] = None,
@@ -65,12 +64,12 @@ def router(backends: Backends, sessions: Sessions, order_limit: TokenBuckets) ->
         lines = [(line.id, line.quantity) for line in body.items]
         return CustomerOrder.owned(await backends.order.create(customer_id, lines, idempotency_key))
 
-    @orders.get("/orders", responses=documented(401, 422, 502, 503))
+    @orders.get("/orders", responses=documented(401, 502, 503))
     async def list_orders(
         *,
         customer_id: str = sessions.required(),
-        page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
-        page_token: Annotated[str, Query(max_length=256)] = "",
+        page_size: PageSize = 20,
+        page_token: PageToken = "",
     ) -> OrderPage:
         """The session's orders, newest first."""
         page = await backends.order.list(customer_id, page_size, page_token)
@@ -79,18 +78,22 @@ def router(backends: Backends, sessions: Sessions, order_limit: TokenBuckets) ->
             next_page_token=page.next_page_token or None,
         )
 
-    @orders.get("/orders/{order_id}", responses=documented(401, 404, 422, 502, 503))
+    @orders.get(
+        "/orders/{order_id}",
+        responses=documented(401, 404, 502, 503),
+        openapi_extra=OR_TRACKING_LINK,
+    )
     async def get_order(
         *,
         customer_id: str | None = sessions.optional(),
         order_id: OrderId,
-        t: Annotated[str, Query(max_length=128, description="The tracking link's token.")] = "",
+        t: TrackingToken = "",
     ) -> CustomerOrder:
         """One of the session's orders (or any order, with its tracking token)."""
         owner = "" if t else require(customer_id)
         return CustomerOrder.owned(await backends.order.get(order_id, owner, t))
 
-    @orders.post("/orders/{order_id}/cancel", responses=documented(401, 404, 409, 422, 502, 503))
+    @orders.post("/orders/{order_id}/cancel", responses=documented(401, 404, 409, 502, 503))
     async def cancel_order(
         order_id: OrderId, customer_id: str = sessions.required()
     ) -> CustomerOrder:

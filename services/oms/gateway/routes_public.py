@@ -23,7 +23,7 @@ def router(backends: Backends, catalog: Catalog, readiness_timeout: float) -> AP
         "/readyz",
         tags=["health"],
         response_model=Readiness,
-        responses={503: {"model": Readiness, "description": "A service has no healthy instance"}},
+        responses={503: {"model": Readiness, "description": "A service has no serving instance"}},
     )
     async def ready() -> Readiness | JSONResponse:
         """Ready when menu, order, stock and payment each have an instance answering SERVING."""

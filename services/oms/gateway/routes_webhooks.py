@@ -11,14 +11,14 @@ from oms.gateway.clients import Backends
 from oms.gateway.errors import ApiError, documented
 from oms.gateway.ratelimit import TokenBuckets
 from oms.gateway.schemas import WebhookReceived
+from oms.limits import MAX_SIGNATURE_HEADER, MAX_WEBHOOK_BYTES
 
-MAX_BODY_BYTES = 1024 * 1024
 PATH = "/webhooks/stripe"
 # The body is documented, not parsed: reading it as JSON would lose the signed bytes.
 RAW_BODY = {
     "requestBody": {
         "required": True,
-        "description": f"A Stripe event as Stripe sent it, at most {MAX_BODY_BYTES} bytes.",
+        "description": f"A Stripe event as Stripe sent it, at most {MAX_WEBHOOK_BYTES} bytes.",
         "content": {"application/json": {"schema": {"type": "object"}}},
     }
 }
@@ -27,10 +27,10 @@ RAW_BODY = {
 def router(backends: Backends, limit: TokenBuckets) -> APIRouter:
     webhooks = APIRouter(tags=["webhooks"])
 
-    @webhooks.post(PATH, responses=documented(400, 413, 422, 429, 502, 503), openapi_extra=RAW_BODY)
+    @webhooks.post(PATH, responses=documented(400, 413, 429, 502, 503), openapi_extra=RAW_BODY)
     async def stripe_webhook(
         request: Request,
-        stripe_signature: Annotated[str | None, Header(max_length=4096)] = None,
+        stripe_signature: Annotated[str | None, Header(max_length=MAX_SIGNATURE_HEADER)] = None,
     ) -> WebhookReceived:
         """Verify (in Payment) and apply a Stripe event once; a redelivery is `duplicate`.
 

@@ -59,48 +59,6 @@ class Request(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-# --- errors --------------------------------------------------------------------------------
-
-
-class FieldError(BaseModel):
-    location: str = Field(examples=["body.items[0].quantity"])
-    message: str = Field(examples=["Input should be less than or equal to 100"])
-
-
-class Error(BaseModel):
-    code: str = Field(examples=["invalid_request"])
-    message: str
-    fields: list[FieldError] | None = Field(
-        default=None, description="For invalid requests: each offending input and why."
-    )
-
-
-class ErrorBody(BaseModel):
-    error: Error
-
-
-class Shortage(BaseModel):
-    id: str
-    requested: int
-    available: int
-
-
-class ShortageBody(ErrorBody):
-    """409 when stock is short: nothing was reserved or stored."""
-
-    shortages: list[Shortage]
-
-    @classmethod
-    def from_proto(cls, message: str, details: stock_pb2.CheckStockResponse) -> ShortageBody:
-        return cls(
-            error=Error(code="insufficient_stock", message=message),
-            shortages=[
-                Shortage(id=s.item_id, requested=s.requested, available=s.available)
-                for s in details.shortages
-            ],
-        )
-
-
 # --- menu ----------------------------------------------------------------------------------
 
 

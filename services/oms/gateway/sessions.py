@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.responses import Response
 
@@ -23,7 +23,20 @@ from oms.gateway.errors import ApiError
 
 COOKIE = "oms_session"
 CUSTOMER_TOKEN_SALT = "oms-customer-session"  # noqa: S105 - a salt, not a secret
-_bearer = HTTPBearer(auto_error=False, description="The token `POST /api/session` gave")
+_bearer = HTTPBearer(
+    scheme_name="CustomerSession",
+    description="The token `POST /api/session` gave",
+    auto_error=False,
+)
+# Read from `request.cookies`; declared so the OpenAPI document names it.
+_cookie = APIKeyCookie(
+    name=COOKIE,
+    scheme_name="CustomerCookie",
+    description="The HTTP-only cookie `POST /api/session` set (the pages send it)",
+    auto_error=False,
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+Cookie = Annotated[str | None, Depends(_cookie)]
 
 
 @dataclass(frozen=True)
@@ -74,10 +87,7 @@ class Sessions:
     def optional(self) -> Any:
         """A dependency giving the session's customer id, or None without a valid session."""
 
-        async def customer(
-            request: Request,
-            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-        ) -> str | None:
+        async def customer(request: Request, credentials: Credentials, _: Cookie) -> str | None:
             return self.from_request(request, credentials)
 
         return Depends(customer)
@@ -85,10 +95,7 @@ class Sessions:
     def required(self) -> Any:
         """A dependency giving the session's customer id; 401 without a valid session."""
 
-        async def customer(
-            request: Request,
-            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-        ) -> str:
+        async def customer(request: Request, credentials: Credentials, _: Cookie) -> str:
             return require(self.from_request(request, credentials))
 
         return Depends(customer)
