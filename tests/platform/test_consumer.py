@@ -51,7 +51,7 @@ async def test_a_failing_message_is_retried_with_growing_delays_then_parked(
         attempts.append(time.monotonic())
         raise RuntimeError("the database is on fire")
 
-    consumer = Consumer(broker, queue, [key], always_fails)
+    consumer = Consumer(broker, queue, {key: always_fails})
     await consumer.start()
     await broker.publish(Event(type=key, data={"n": 1}))
 
@@ -80,10 +80,10 @@ async def test_a_malformed_message_is_parked_at_once_without_calling_the_handler
     async def handler(event: Event) -> None:
         calls.append(event)
 
-    consumer = Consumer(broker, queue, [key], handler)
+    consumer = Consumer(broker, queue, {key: handler})
     await consumer.start()
     async with broker.channel() as channel:
-        exchange = await channel.get_exchange(broker.settings.exchange, ensure=False)
+        exchange = await channel.get_exchange(broker.exchange, ensure=False)
         await exchange.publish(aio_pika.Message(body=b"{not json"), routing_key=key)
 
     parked = await _parked(broker, queue)
@@ -104,7 +104,7 @@ async def test_a_permanent_error_is_parked_after_one_attempt(broker: Broker) -> 
         calls += 1
         raise PermanentError("unknown order")
 
-    consumer = Consumer(broker, queue, [key], rejects)
+    consumer = Consumer(broker, queue, {key: rejects})
     await consumer.start()
     await broker.publish(Event(type=key))
 
@@ -129,7 +129,7 @@ async def test_a_transient_failure_succeeds_on_retry_and_nothing_is_parked(
             raise ConnectionError("blip")
         done.set()
 
-    consumer = Consumer(broker, queue, [key], flaky)
+    consumer = Consumer(broker, queue, {key: flaky})
     await consumer.start()
     await broker.publish(Event(type=key))
     await asyncio.wait_for(done.wait(), 10)
@@ -149,7 +149,7 @@ async def test_stop_lets_the_in_flight_message_finish_and_acks_it(broker: Broker
         await asyncio.sleep(1.0)
         finished.set()
 
-    consumer = Consumer(broker, queue, [key], slow)
+    consumer = Consumer(broker, queue, {key: slow})
     await consumer.start()
     await broker.publish(Event(type=key))
     await asyncio.wait_for(started.wait(), 10)

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from opentelemetry import propagate
 
 from devtools import servers
+from oms.domain_events import EXCHANGE
 from oms.platform import grpc_client, tracing
 from oms.platform.broker import Broker
 from oms.platform.consumer import Consumer
@@ -36,7 +37,8 @@ def traced(jaeger: servers.Jaeger) -> Iterator[tracing.Tracing]:
 async def traced_broker(
     traced: tracing.Tracing, rabbitmq_settings: RabbitMQSettings
 ) -> AsyncIterator[Broker]:
-    broker = Broker(rabbitmq_settings)  # created after instrumentation, as services do
+    # Created after instrumentation, as services do.
+    broker = Broker(rabbitmq_settings, EXCHANGE, name="tracing-test")
     await broker.connect()
     yield broker
     await broker.close()
@@ -104,7 +106,7 @@ async def test_a_span_in_a_consumer_is_a_descendant_of_the_publishing_span(
         with tracing.tracer("test").start_as_current_span(f"handle-{suffix}"):
             handled.set()
 
-    consumer = Consumer(traced_broker, f"test.trace.{suffix}", [key], handler)
+    consumer = Consumer(traced_broker, f"test.trace.{suffix}", {key: handler})
     await consumer.start()
     with tracing.tracer("test").start_as_current_span(f"place-{suffix}") as root:
         await traced_broker.publish(Event(type=key))
