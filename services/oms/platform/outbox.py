@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -130,6 +131,8 @@ class OutboxRelay:
         self._chains: dict[Any, asyncio.Task[None]] = {}
         self._in_flight: set[str] = set()
         self._published: dict[Any, list[str]] = {}
+        # One clear at a time, so `drain` waits for the one the clear loop has under way.
+        self._clearing = asyncio.Lock()
         self._clear_due = asyncio.Event()
         self._sweep_due = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -211,16 +214,29 @@ class OutboxRelay:
                 log.warning("outbox.clear_failed", collection=self.collection.name, exc_info=True)
 
     async def _clear(self) -> None:
-        """One bulk write removes every confirmed entry, one `_id`-only update per document."""
-        while self._published:
-            batch = dict(list(self._published.items())[: self.clear_batch])
-            for document_id in batch:
-                del self._published[document_id]
-            operations = [
-                UpdateOne({"_id": document_id}, {"$unset": {f"{FIELD}.{e}": "" for e in ids}})
-                for document_id, ids in batch.items()
-            ]
-            await self.collection.bulk_write(operations, ordered=False)
+        """One bulk write removes every confirmed entry, one `_id`-only update per document.
+
+        Entries are forgotten only once the write succeeded: a failed (or interrupted) clear
+        is tried again by the next one.
+        """
+        async with self._clearing:
+            while self._published:
+                batch = {
+                    document_id: list(ids)
+                    for document_id, ids in itertools.islice(
+                        self._published.items(), self.clear_batch
+                    )
+                }
+                operations = [
+                    UpdateOne({"_id": document_id}, {"$unset": {f"{FIELD}.{e}": "" for e in ids}})
+                    for document_id, ids in batch.items()
+                ]
+                await self.collection.bulk_write(operations, ordered=False)
+                for document_id, ids in batch.items():
+                    cleared = set(ids)
+                    left = [e for e in self._published.pop(document_id, []) if e not in cleared]
+                    if left:  # published while this write was under way
+                        self._published[document_id] = left
 
     async def _sweep_loop(self) -> None:
         while True:
