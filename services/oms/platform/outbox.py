@@ -10,7 +10,9 @@ down is published when it returns.
 events in one write and hand the events to the relay in memory, so the relay never reads them
 back. Once the broker has confirmed an event, the relay clears its entry; clears are batched
 into one bulk write of `_id`-only updates. A sweep at start and every `sweep_interval` seconds
-publishes whatever a dead instance, or a broker outage, left staged.
+publishes whatever a dead instance, or a broker outage, left staged; after a failed publish
+the next sweep comes `retry_after` seconds later, twice as late each time it fails again (up
+to `sweep_interval`), so an outage is not met with a sweep per round trip.
 
 Publishing twice is possible (a crash between the broker's confirm and the clear); consumers
 are idempotent by state, so a duplicate changes nothing.
@@ -120,6 +122,7 @@ class OutboxRelay:
         publish_timeout: float = 5.0,
         max_in_flight: int = 64,
         clear_batch: int = 200,
+        retry_after: float = 1.0,
     ) -> None:
         self.collection = collection
         self.broker = broker
@@ -127,6 +130,9 @@ class OutboxRelay:
         self.sweep_interval = sweep_interval
         self.publish_timeout = publish_timeout
         self.clear_batch = clear_batch
+        self.retry_after = retry_after
+        self._retry_delay = retry_after
+        self._publish_failed = False
         self._slots = asyncio.Semaphore(max_in_flight)
         self._chains: dict[Any, asyncio.Task[None]] = {}
         self._in_flight: set[str] = set()
@@ -187,9 +193,11 @@ class OutboxRelay:
                 await self._publish(item)
                 self._published.setdefault(item.document_id, []).append(item.event.id)
                 self._clear_due.set()
+                self._retry_delay = self.retry_after
         except Exception:
             # Nothing is lost: the events stay stored and the next sweep publishes them.
             log.warning("outbox.publish_failed", collection=self.collection.name, exc_info=True)
+            self._publish_failed = True
             self._sweep_due.set()
         finally:
             self._in_flight.difference_update(item.event.id for item in items)
@@ -198,10 +206,10 @@ class OutboxRelay:
         parent = propagate.extract(item.headers)
         async with self._slots:
             with tracer.start_as_current_span(f"outbox publish {item.event.type}", context=parent):
-                await asyncio.wait_for(
-                    self.broker.publish(item.event, mandatory=self.must_route(item.event.type)),
-                    self.publish_timeout,
-                )
+                async with asyncio.timeout(self.publish_timeout):
+                    await self.broker.publish(
+                        item.event, mandatory=self.must_route(item.event.type)
+                    )
 
     async def _clear_loop(self) -> None:
         while True:
@@ -244,9 +252,21 @@ class OutboxRelay:
                 await self.sweep()
             except Exception:
                 log.warning("outbox.sweep_failed", collection=self.collection.name, exc_info=True)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._sweep_due.wait(), self.sweep_interval)
-            self._sweep_due.clear()
+            await self._until_sweep_due()
+
+    async def _until_sweep_due(self) -> None:
+        """`sweep_interval`, or sooner when asked; after a failed publish, the retry delay."""
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancellation stop()
+        # sends when the event is set at that moment, and stop would then never return.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.sweep_interval):
+                await self._sweep_due.wait()
+        self._sweep_due.clear()
+        if self._publish_failed:
+            self._publish_failed = False
+            delay = min(self._retry_delay, self.sweep_interval)
+            self._retry_delay = min(delay * 2, self.sweep_interval)
+            await asyncio.sleep(delay)
 
     async def sweep(self, limit: int = 500) -> int:
         """Publish what is stored but not in flight here; returns how many events it handed on.
