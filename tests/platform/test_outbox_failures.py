@@ -83,3 +83,33 @@ async def test_after_a_refusal_the_relay_tries_again_by_itself_and_not_at_once(
 
 async def _stored_is_empty(things: AsyncCollection[mongo.Document], document_id: str) -> bool:
     return await _stored(things, document_id) == []
+
+
+async def test_a_refused_event_is_not_overtaken_by_a_later_one_of_its_document(
+    broker: Broker, things: AsyncCollection[mongo.Document]
+) -> None:
+    first_key, second_key = event_type("first"), event_type("second")
+    queue = await bound_queue(broker, second_key)  # nobody takes the first ones yet
+    relay = OutboxRelay(things, broker)  # not started: sweeps on request
+    outbox = Outbox(things, relay)
+    first, second = Event(type=first_key, data={"doc": 1}), Event(type=second_key, data={"doc": 1})
+    # The later event staged once the refusal is known...
+    await outbox.insert({"_id": "o-1", "step": 1}, [first])
+    await relay.drain()
+    await outbox.update({"_id": "o-1"}, {"$set": {"step": 2}}, [second])
+    # ...and while the first is still being refused.
+    then, later = Event(type=first_key, data={"doc": 2}), Event(type=second_key, data={"doc": 2})
+    await outbox.insert({"_id": "o-2", "step": 1}, [then])
+    await outbox.update({"_id": "o-2"}, {"$set": {"step": 2}}, [later])
+    await relay.drain()
+
+    assert (await queue.declare()).message_count == 0
+    assert await _stored(things, "o-1") == [entry(first), entry(second)]
+    assert await _stored(things, "o-2") == [entry(then), entry(later)]
+    await _bind(broker, queue, first_key)
+    assert await relay.sweep() == 4
+    await relay.drain()
+    received = await take(queue, 4)
+    assert [e for e in received if e.data["doc"] == 1] == [first, second]
+    assert [e for e in received if e.data["doc"] == 2] == [then, later]
+    assert await _stored(things, "o-1") == await _stored(things, "o-2") == []

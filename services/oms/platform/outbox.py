@@ -108,9 +108,11 @@ class Outbox:
 class OutboxRelay:
     """Publishes one collection's staged events until the broker has confirmed each.
 
-    Events of one document are published in the order they were staged; documents are
-    published side by side, up to `max_in_flight`. `must_route(routing_key)` says whether a
-    durable queue takes the event, so an unroutable one is an error rather than lost.
+    Events of one document are published in the order they were staged, even when one
+    fails: the document's later events then wait, stored, for the sweep that publishes them
+    all in order. Documents are published side by side, up to `max_in_flight`.
+    `must_route(routing_key)` says whether a durable queue takes the event, so an unroutable
+    one is an error rather than lost.
     """
 
     def __init__(
@@ -137,6 +139,8 @@ class OutboxRelay:
         self._chains: dict[Any, asyncio.Task[None]] = {}
         self._in_flight: set[str] = set()
         self._published: dict[Any, list[str]] = {}
+        # Documents with an event that failed to publish: their events wait for a sweep.
+        self._blocked: set[Any] = set()
         # One clear at a time, so `drain` waits for the one the clear loop has under way.
         self._clearing = asyncio.Lock()
         self._clear_due = asyncio.Event()
@@ -149,6 +153,8 @@ class OutboxRelay:
         for item in staged:
             by_document.setdefault(item.document_id, []).append(item)
         for document_id, items in by_document.items():
+            if document_id in self._blocked:
+                continue  # stored: the sweep publishes them after the one that failed
             previous = self._chains.get(document_id)
             self._in_flight.update(item.event.id for item in items)
             task = asyncio.create_task(self._publish_after(previous, items))
@@ -189,6 +195,8 @@ class OutboxRelay:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.shield(previous)
         try:
+            if items[0].document_id in self._blocked:
+                return  # the one before failed: these wait for the sweep, in order
             for item in items:
                 await self._publish(item)
                 self._published.setdefault(item.document_id, []).append(item.event.id)
@@ -197,6 +205,7 @@ class OutboxRelay:
         except Exception:
             # Nothing is lost: the events stay stored and the next sweep publishes them.
             log.warning("outbox.publish_failed", collection=self.collection.name, exc_info=True)
+            self._blocked.add(items[0].document_id)
             self._publish_failed = True
             self._sweep_due.set()
         finally:
@@ -284,6 +293,7 @@ class OutboxRelay:
                 if event_id not in handled_here
             ]
             handed += len(staged)
+            self._blocked.discard(document["_id"])  # its stored events go out in order now
             self.publish(staged)
         return handed
 
