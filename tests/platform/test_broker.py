@@ -10,7 +10,7 @@ import aio_pika
 import httpx
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
-from aio_pika.exceptions import DeliveryError
+from aio_pika.exceptions import ChannelNotFoundEntity, DeliveryError
 
 from devtools import servers
 from oms.domain_events import EXCHANGE
@@ -85,6 +85,24 @@ async def test_connected_follows_connect_and_close(rabbitmq_settings: RabbitMQSe
     assert broker.connected
     await broker.close()
     assert not broker.connected
+
+
+async def test_queue_depth_counts_what_waits_and_a_missing_queue_harms_no_channel(
+    broker: Broker,
+) -> None:
+    key = event_type()
+    queue = await bound_queue(broker, key)
+    assert await broker.queue_depth(queue.name) == 0
+    for n in range(3):
+        await broker.publish(Event(type=key, data={"n": n}))
+
+    assert await broker.queue_depth(queue.name) == 3
+    with pytest.raises(ChannelNotFoundEntity):
+        await broker.queue_depth(f"test.missing.{uuid.uuid4().hex}")
+    # The pooled channel the broker closed for that is reopened: every one still works.
+    for _ in range(broker.settings.channel_pool_size + 1):
+        await broker.publish(Event(type=key))
+    assert await broker.queue_depth(queue.name) == 3 + broker.settings.channel_pool_size + 1
 
 
 async def test_many_publishes_share_one_connection_and_the_channel_pool(
