@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 
 from oms.platform.broker import Broker
+from oms.platform.consumer import parking_queue_name
 from oms.platform.events import Event
 
 
@@ -36,6 +37,17 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {within}s: {what or condition}")
         await asyncio.sleep(0.05)
+
+
+async def parked(broker: Broker, queue: str, within: float = 10) -> AbstractIncomingMessage:
+    """The next message the consumer of `queue` parked (acknowledged)."""
+    channel = await broker.connection.channel()
+    try:
+        parking = await channel.declare_queue(parking_queue_name(queue), passive=True)
+        (message,) = await take_messages(parking, 1, within)
+        return message
+    finally:
+        await channel.close()
 
 
 async def bound_queue(broker: Broker, *routing_keys: str) -> AbstractQueue:
