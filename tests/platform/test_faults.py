@@ -9,6 +9,7 @@ from typing import Any
 
 import grpc
 import pytest
+from pydantic import ValidationError
 
 from oms.contracts.v1 import faults_pb2, faults_pb2_grpc
 from oms.platform import grpc_client
@@ -193,3 +194,29 @@ async def test_the_fault_service_rejects_a_target_it_cannot_name(
 
 def _named(state: faults_pb2.FaultState) -> list[tuple[str, int, float]]:
     return [(fault.target, fault.action, fault.seconds) for fault in state.faults]
+
+
+async def test_a_fault_on_the_fault_service_itself_cannot_lock_it(
+    channels: grpc_client.Channels,
+) -> None:
+    faults = Faults(allowed=True)
+    server = await _serve(faults)
+    stub = faults_pb2_grpc.FaultServiceStub(channels.get(server.address))
+    set_faults = "/oms.contracts.v1.FaultService/SetFaults"
+    lock = faults_pb2.Fault(target=f"rpc:{set_faults}", action=faults_pb2.FAULT_ACTION_ERROR)
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await stub.SetFaults(faults_pb2.SetFaultsRequest(faults=[lock]))
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "FaultService itself takes no faults" in (raised.value.details() or "")
+        assert faults.rules == []
+        with pytest.raises(ValidationError, match="FaultService itself"):  # nor FAULTS_RULES
+            Fault(target=f"rpc:{set_faults}", action="error")
+        # Faults on other services' methods are still welcome.
+        stock = faults_pb2.Fault(
+            target="rpc:/oms.contracts.v1.StockService/Reserve",
+            action=faults_pb2.FAULT_ACTION_ERROR,
+        )
+        assert len((await stub.SetFaults(faults_pb2.SetFaultsRequest(faults=[stock]))).faults) == 1
+    finally:
+        await server.server.stop(0)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import grpc
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from oms.contracts.v1 import faults_pb2, faults_pb2_grpc
@@ -23,6 +23,10 @@ from oms.platform import logs
 
 log = logs.get(__name__)
 Action = Literal["delay", "error", "pause"]
+
+
+# The API that lifts faults takes none itself: a fault on it could never be lifted.
+UNFAULTABLE = f"rpc:/{faults_pb2.DESCRIPTOR.services_by_name['FaultService'].full_name}/"
 
 
 class Fault(BaseModel):
@@ -33,6 +37,13 @@ class Fault(BaseModel):
     action: Action
     seconds: float = Field(default=0.0, ge=0, le=600)
     code: str = "UNAVAILABLE"
+
+    @field_validator("target")
+    @classmethod
+    def _not_the_fault_service(cls, target: str) -> str:
+        if target.startswith(UNFAULTABLE):
+            raise ValueError("the FaultService itself takes no faults (nothing could lift them)")
+        return target
 
 
 class FaultSettings(BaseSettings):
