@@ -22,6 +22,7 @@ from oms.platform.settings import GrpcSettings
 from tests.platform.support import event_type, eventually, unique
 
 ECHO = "/test.Echo/Echo"
+UNKNOWN_ACTION = faults_pb2.FaultAction.ValueType(7)  # from a newer client, say
 
 
 def _echo_service() -> grpc.GenericRpcHandler:
@@ -218,5 +219,43 @@ async def test_a_fault_on_the_fault_service_itself_cannot_lock_it(
             action=faults_pb2.FAULT_ACTION_ERROR,
         )
         assert len((await stub.SetFaults(faults_pb2.SetFaultsRequest(faults=[stock]))).faults) == 1
+    finally:
+        await server.server.stop(0)
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        (faults_pb2.Fault(target=f"rpc:{ECHO}"), "action"),
+        (faults_pb2.Fault(target=f"rpc:{ECHO}", action=UNKNOWN_ACTION), "action"),
+        (
+            faults_pb2.Fault(
+                target=f"rpc:{ECHO}", action=faults_pb2.FAULT_ACTION_ERROR, code="NOT_A_CODE"
+            ),
+            "code",
+        ),
+        (
+            faults_pb2.Fault(target=f"rpc:{ECHO}", action=faults_pb2.FAULT_ACTION_ERROR, code="OK"),
+            "code",
+        ),
+        (faults_pb2.Fault(target=f"rpc:{ECHO}", action=faults_pb2.FAULT_ACTION_PAUSE), "pause"),
+        (
+            faults_pb2.Fault(target="consumer:q", action=faults_pb2.FAULT_ACTION_DELAY, seconds=-1),
+            "seconds",
+        ),
+    ],
+)
+async def test_the_fault_service_rejects_a_fault_it_would_not_apply_as_asked(
+    channels: grpc_client.Channels, fault: faults_pb2.Fault, reason: str
+) -> None:
+    faults = Faults(allowed=True)
+    server = await _serve(faults)
+    stub = faults_pb2_grpc.FaultServiceStub(channels.get(server.address))
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await stub.SetFaults(faults_pb2.SetFaultsRequest(faults=[fault]))
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert reason in (raised.value.details() or "")
+        assert faults.rules == []
     finally:
         await server.server.stop(0)

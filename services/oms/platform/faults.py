@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import grpc
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from oms.contracts.v1 import faults_pb2, faults_pb2_grpc
@@ -27,6 +27,8 @@ Action = Literal["delay", "error", "pause"]
 
 # The API that lifts faults takes none itself: a fault on it could never be lifted.
 UNFAULTABLE = f"rpc:/{faults_pb2.DESCRIPTOR.services_by_name['FaultService'].full_name}/"
+# What an RPC error may answer: a failure status, by name.
+ERROR_CODES = frozenset(code.name for code in grpc.StatusCode if code is not grpc.StatusCode.OK)
 
 
 class Fault(BaseModel):
@@ -44,6 +46,19 @@ class Fault(BaseModel):
         if target.startswith(UNFAULTABLE):
             raise ValueError("the FaultService itself takes no faults (nothing could lift them)")
         return target
+
+    @field_validator("code")
+    @classmethod
+    def _a_failure_status(cls, code: str) -> str:
+        if code not in ERROR_CODES:
+            raise ValueError(f"code must name a gRPC failure status, e.g. UNAVAILABLE: {code!r}")
+        return code
+
+    @model_validator(mode="after")
+    def _pause_holds_messages(self) -> Fault:
+        if self.action == "pause" and not self.target.startswith("consumer:"):
+            raise ValueError("pause applies to a consumer (consumer:<queue>), not to an RPC")
+        return self
 
 
 class FaultSettings(BaseSettings):
@@ -100,8 +115,7 @@ class Faults:
         if rule.action == "delay":
             await asyncio.sleep(rule.seconds)
         elif rule.action == "error":
-            code = getattr(grpc.StatusCode, rule.code, grpc.StatusCode.UNAVAILABLE)
-            await context.abort(code, f"injected fault on {method}")
+            await context.abort(grpc.StatusCode[rule.code], f"injected fault on {method}")
 
     async def before_message(self, queue: str) -> None:
         target = f"consumer:{queue}"
@@ -129,6 +143,12 @@ ACTION = {
 ACTION_NAME: dict[int, Action] = {proto: name for name, proto in ACTION.items()}  # type: ignore[misc]
 
 
+def _action(proto: int) -> Action:
+    if proto not in ACTION_NAME:
+        raise ValueError(f"action must be one of {', '.join(ACTION)} (got {proto})")
+    return ACTION_NAME[proto]
+
+
 def to_proto(rule: Fault) -> faults_pb2.Fault:
     return faults_pb2.Fault(
         target=rule.target, action=ACTION[rule.action], seconds=rule.seconds, code=rule.code
@@ -151,7 +171,7 @@ class FaultApi(faults_pb2_grpc.FaultServiceServicer):
             rules = [
                 Fault(
                     target=f.target,
-                    action=ACTION_NAME.get(f.action, "delay"),
+                    action=_action(f.action),
                     seconds=f.seconds,
                     code=f.code or "UNAVAILABLE",
                 )
