@@ -9,8 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from pymongo import AsyncMongoClient
@@ -24,9 +22,7 @@ from oms.platform.consumer import parking_queue_name
 from oms.platform.discovery import Discovery
 from oms.platform.events import Event
 from oms.platform.settings import ConsulSettings, MongoSettings
-from tests.platform.support import eventually
-
-SAMPLE = Path(__file__).with_name("sample_service.py")
+from tests.platform.sample_process import sample_process
 
 
 async def test_sigterm_drains_in_flight_work_and_deregisters(
@@ -37,58 +33,37 @@ async def test_sigterm_drains_in_flight_work_and_deregisters(
     mongo_client: AsyncMongoClient[mongo.Document],
     mongo_settings: MongoSettings,
 ) -> None:
-    queue = f"sample.{uuid.uuid4().hex[:8]}"
-    prefix = f"t{uuid.uuid4().hex[:8]}-"
-    port = free_port()
-    env = {
-        **os.environ,
-        "RABBITMQ_URL": rabbitmq.amqp_url,
-        "MONGODB_URL": mongo_settings.url,
-        "MONGODB_DATABASE": mongo_settings.database,
-        "CONSUL_HTTP_ADDR": consul.http_address,
-        "CONSUL_CHECK_INTERVAL": "500ms",
-        "CONSUL_SERVICE_PREFIX": prefix,
-        "GRPC_PORT": str(port),
-        "OPS_PORT": "0",
-        "SAMPLE_QUEUE": queue,
-        "OTEL_SDK_DISABLED": "true",
-    }
-    log_path = tmp_path / "sample.log"
-    with log_path.open("wb") as log:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, str(SAMPLE), env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    discovery = Discovery(
-        ConsulSettings(http_addr=consul.http_address, cache_ttl_seconds=0, service_prefix=prefix)
-    )
     # The service's own database, beside the test's.
     work = mongo.database(mongo_client, mongo_settings, "sample").work
-    try:
-        await _wait(lambda: _healthy(discovery), log_path)
-        event = Event(type="sample.work", data={"seconds": 1.5})
-        await broker.publish(event)
-        await _wait(lambda: _state(work, event.id, "started"), log_path)
+    async with sample_process(tmp_path, rabbitmq.amqp_url, mongo_settings, consul) as sample:
+        discovery = Discovery(
+            ConsulSettings(
+                http_addr=consul.http_address, cache_ttl_seconds=0, service_prefix=sample.prefix
+            )
+        )
+        try:
+            await sample.wait(lambda: _healthy(discovery))
+            event = Event(type="sample.work", data={"seconds": 1.5})
+            await broker.publish(event)
+            await sample.wait(lambda: _state(work, event.id, "started"))
 
-        process.send_signal(signal.SIGTERM)
-        returncode = await asyncio.wait_for(process.wait(), 30)
+            sample.process.send_signal(signal.SIGTERM)
+            returncode = await asyncio.wait_for(sample.process.wait(), 30)
 
-        assert returncode == 0, log_path.read_text()
-        assert await work.find_one({"_id": event.id}) == {
-            "_id": event.id,
-            "state": "done",
-            "loop": "uvloop.Loop",
-        }
-        _, catalog = await discovery.client.catalog.service(f"{prefix}sample")
-        assert catalog == []
-        for name in (queue, parking_queue_name(queue)):
-            assert await _depth(broker, name) == 0, name
-        assert "lifecycle.exited" in log_path.read_text()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        await discovery.close()
-        await mongo_client.drop_database(work.database.name)
+            assert returncode == 0, sample.log_path.read_text()
+            assert await work.find_one({"_id": event.id}) == {
+                "_id": event.id,
+                "state": "done",
+                "loop": "uvloop.Loop",
+            }
+            _, catalog = await discovery.client.catalog.service(f"{sample.prefix}sample")
+            assert catalog == []
+            for name in (sample.queue, parking_queue_name(sample.queue)):
+                assert await broker.queue_depth(name) == 0, name
+            assert "lifecycle.exited" in sample.log_path.read_text()
+        finally:
+            await discovery.close()
+            await mongo_client.drop_database(work.database.name)
 
 
 def test_refuse_to_start_says_why_in_one_line_and_exits_78() -> None:
@@ -138,19 +113,3 @@ async def _healthy(discovery: Discovery) -> bool:
 async def _state(work: AsyncCollection[mongo.Document], event_id: str, state: str) -> bool:
     found = await work.find_one({"_id": event_id})
     return found is not None and found["state"] == state
-
-
-async def _depth(broker: Broker, queue: str) -> int:
-    channel = await broker.connection.channel()
-    try:
-        declared = await channel.declare_queue(queue, durable=True, passive=True)
-        return declared.declaration_result.message_count or 0
-    finally:
-        await channel.close()
-
-
-async def _wait(condition: Callable[[], Awaitable[bool]], log_path: Path) -> None:
-    try:
-        await eventually(condition, within=30)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; service log:\n{log_path.read_text()}") from None
