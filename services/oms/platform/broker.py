@@ -16,6 +16,7 @@ from aio_pika.abc import AbstractChannel, AbstractRobustConnection, DeliveryMode
 from aio_pika.pool import Pool
 from opentelemetry import propagate
 
+from oms.platform import metrics
 from oms.platform.events import Event
 from oms.platform.settings import RabbitMQSettings
 
@@ -96,6 +97,7 @@ class Broker:
             await exchange.publish(
                 event_message(event), routing_key=event.type, mandatory=mandatory
             )
+        metrics.EVENTS_PUBLISHED.labels(event.type).inc()
 
     async def queue_depth(self, queue: str) -> int:
         """How many messages wait in `queue` (a passive declare: it must exist).
