@@ -1,9 +1,9 @@
-"""A minimal service built the way OMS services are, run as a process by test_runner.py.
+"""A minimal service built the way OMS services are, run as a process by the platform tests.
 
-It opens the platform (`open_platform`: its own database, the broker, the ops server), consumes
-`sample.work` events from `SAMPLE_QUEUE` (each sleeps for `data.seconds`, recording in
-MongoDB when it starts and ends and which event loop ran it), serves gRPC health and
-registers in Consul, checked through its `/readyz`.
+It opens the platform (`open_platform`: its own database with an index, the broker, the ops
+server), consumes `sample.work` events from `SAMPLE_QUEUE` (each sleeps for `data.seconds`,
+recording in MongoDB when it starts and ends and which event loop ran it), serves gRPC
+health and registers in Consul, checked through its `/readyz`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import asyncio
 import os
 from contextlib import AsyncExitStack
 
+from pymongo import ASCENDING, IndexModel
+
 from oms.domain_events import EXCHANGE
 from oms.platform import runner
 from oms.platform.bootstrap import PlatformSettings, open_platform
@@ -19,11 +21,12 @@ from oms.platform.events import Event
 
 NAME = "sample"
 WORK = "sample.work"
+INDEXES = {"work": [IndexModel([("state", ASCENDING)], name="by_state")]}
 
 
 async def main(lifecycle: runner.Lifecycle) -> None:
     async with AsyncExitStack() as stack:
-        platform = await open_platform(stack, NAME, PlatformSettings(), EXCHANGE)
+        platform = await open_platform(stack, NAME, PlatformSettings(), EXCHANGE, INDEXES)
         work = platform.db.work
 
         async def handle(event: Event) -> None:

@@ -56,6 +56,8 @@ async def test_sigterm_drains_in_flight_work_and_deregisters(
                 "state": "done",
                 "loop": "uvloop.Loop",
             }
+            # Its indexes were made in its own database.
+            assert "by_state" in {index["name"] async for index in await work.list_indexes()}
             _, catalog = await discovery.client.catalog.service(f"{sample.prefix}sample")
             assert catalog == []
             for name in (sample.queue, parking_queue_name(sample.queue)):
