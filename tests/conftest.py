@@ -20,7 +20,7 @@ from pymongo import AsyncMongoClient
 
 from devtools import servers
 from devtools.kube import ControlPlane
-from oms import domain_events
+from oms.domain_events import EXCHANGE
 from oms.platform import broker as broker_module
 from oms.platform import mongo
 from oms.platform.settings import MongoSettings, RabbitMQSettings
@@ -99,7 +99,8 @@ def rabbitmq_settings(rabbitmq: servers.RabbitMQ) -> RabbitMQSettings:
 async def broker(
     rabbitmq_settings: RabbitMQSettings,
 ) -> AsyncIterator[broker_module.Broker]:
-    connected = broker_module.Broker(rabbitmq_settings, domain_events.EXCHANGE)
+    # The platform's own exchange: tests use routing keys of their own on it.
+    connected = broker_module.Broker(rabbitmq_settings, EXCHANGE, name="oms-tests")
     await connected.connect()
     yield connected
     await connected.close()

@@ -73,7 +73,9 @@ async def park_samples(broker: Broker) -> Parked:
         parked.handled.append(event.id)
 
     # One message at a time, so they are parked in the order they were published.
-    consumer = Consumer(broker, queue, [paid_type, cancelled_type], refuses_once, prefetch=1)
+    consumer = Consumer(
+        broker, queue, {paid_type: refuses_once, cancelled_type: refuses_once}, prefetch=1
+    )
     parked = Parked(
         broker,
         queue,
@@ -86,7 +88,7 @@ async def park_samples(broker: Broker) -> Parked:
         await broker.publish(parked.paid)
         await broker.publish(parked.cancelled)
         async with broker.channel() as channel:
-            exchange = await channel.get_exchange(broker.settings.exchange, ensure=False)
+            exchange = await channel.get_exchange(broker.exchange, ensure=False)
             malformed = aio_pika.Message(body=MALFORMED_BODY, message_id=parked.malformed_id)
             await exchange.publish(malformed, routing_key=paid_type)
         await eventually(lambda: has_depth(broker, parked.parking_queue, 3))
@@ -94,6 +96,11 @@ async def park_samples(broker: Broker) -> Parked:
         await parked.stop()
         raise
     return parked
+
+
+def amqp_url(broker: Broker) -> str:
+    """The URL an operator gives the tool for `broker`'s RabbitMQ."""
+    return broker.settings.url
 
 
 async def depth(broker: Broker, queue: str) -> int:

@@ -1,7 +1,9 @@
-"""A minimal service built the way OMS services are, run as a process by test_runner.py.
+"""A minimal service built the way OMS services are, run as a process by the platform tests.
 
-It consumes `sample.work` events (each sleeps for `data.seconds`, recording when it starts and
-ends in MongoDB), serves gRPC health, and registers in Consul.
+It opens the platform (`open_platform`: its own database with an index, the broker, the ops
+server), consumes `sample.work` events from `SAMPLE_QUEUE` (each sleeps for `data.seconds`,
+recording in MongoDB when it starts and ends and which event loop ran it), serves gRPC
+health and registers in Consul, checked through its `/readyz`.
 """
 
 from __future__ import annotations
@@ -10,54 +12,33 @@ import asyncio
 import os
 from contextlib import AsyncExitStack
 
-from oms.platform import logs, mongo, runner
-from oms.platform.broker import Broker
-from oms.platform.consumer import Consumer
-from oms.platform.discovery import Discovery, Registration
+from pymongo import ASCENDING, IndexModel
+
+from oms.domain_events import EXCHANGE
+from oms.platform import runner
+from oms.platform.bootstrap import PlatformSettings, open_platform
 from oms.platform.events import Event
-from oms.platform.grpc_server import GrpcServer
-from oms.platform.settings import (
-    ConsulSettings,
-    GrpcSettings,
-    LogSettings,
-    MongoSettings,
-    RabbitMQSettings,
-)
 
 NAME = "sample"
+WORK = "sample.work"
+INDEXES = {"work": [IndexModel([("state", ASCENDING)], name="by_state")]}
 
 
 async def main(lifecycle: runner.Lifecycle) -> None:
-    logs.setup(NAME, LogSettings())
-    mongo_settings, grpc_settings = MongoSettings(), GrpcSettings()
     async with AsyncExitStack() as stack:
-        client = mongo.connect(mongo_settings)
-        stack.push_async_callback(client.close)
-        work = mongo.database(client, mongo_settings).work
-
-        broker = Broker(RabbitMQSettings(), name=NAME)
-        await broker.connect()
-        stack.push_async_callback(broker.close)
+        platform = await open_platform(stack, NAME, PlatformSettings(), EXCHANGE, INDEXES)
+        work = platform.db.work
 
         async def handle(event: Event) -> None:
-            await work.insert_one({"_id": event.id, "state": "started"})
+            loop = type(asyncio.get_running_loop())
+            await work.insert_one(
+                {"_id": event.id, "state": "started", "loop": f"{loop.__module__}.{loop.__name__}"}
+            )
             await asyncio.sleep(float(event.data["seconds"]))
             await work.update_one({"_id": event.id}, {"$set": {"state": "done"}})
 
-        consumer = Consumer(broker, os.environ["SAMPLE_QUEUE"], ["sample.work"], handle)
-        await consumer.start()
-        stack.push_async_callback(consumer.stop)
-
-        server = GrpcServer(grpc_settings, service_names=[NAME])
-        await server.start()
-        stack.push_async_callback(server.stop)
-
-        discovery = Discovery(ConsulSettings())
-        stack.push_async_callback(discovery.close)
-        registration = Registration(NAME, grpc_settings.advertise_host, server.port)
-        await discovery.register(registration)
-        stack.push_async_callback(discovery.deregister, registration)
-
+        await platform.consume(os.environ["SAMPLE_QUEUE"], {WORK: handle})
+        await platform.serve_grpc(lambda server: None, [NAME])
         lifecycle.mark_ready()
         await lifecycle.stopped()
 

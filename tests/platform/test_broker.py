@@ -1,4 +1,5 @@
-"""Publishing through the broker: confirmed, persistent, and over one connection."""
+"""Publishing through the broker: confirmed, persistent, refused when no queue would take it
+(unless told otherwise), over one connection; and what the broker tells about itself."""
 
 from __future__ import annotations
 
@@ -9,25 +10,20 @@ import aio_pika
 import httpx
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
-from aio_pika.exceptions import DeliveryError
+from aio_pika.exceptions import ChannelNotFoundEntity, DeliveryError
 
 from devtools import servers
+from oms.domain_events import EXCHANGE
 from oms.platform.broker import Broker
 from oms.platform.events import Event
 from oms.platform.settings import RabbitMQSettings
-
-
-async def _bound_queue(broker: Broker, routing_key: str) -> aio_pika.abc.AbstractQueue:
-    channel = await broker.connection.channel()
-    queue = await channel.declare_queue(f"test.{uuid.uuid4().hex}", exclusive=True)
-    exchange = await channel.get_exchange(broker.settings.exchange)
-    await queue.bind(exchange, routing_key=routing_key)
-    return queue
+from tests.platform.support import bound_queue, event_type, eventually, take
 
 
 async def test_a_published_event_arrives_persistent_with_its_metadata(broker: Broker) -> None:
-    queue = await _bound_queue(broker, "order.created")
-    event = Event(type="order.created", data={"order_id": "o-1"})
+    key = event_type("created")
+    queue = await bound_queue(broker, key)
+    event = Event(type=key, data={"order_id": "o-1"})
 
     await broker.publish(event)
 
@@ -36,7 +32,8 @@ async def test_a_published_event_arrives_persistent_with_its_metadata(broker: Br
     await message.ack()
     assert Event.from_json(message.body) == event
     assert message.message_id == event.id
-    assert message.type == "order.created"
+    assert message.type == key
+    assert message.routing_key == key
     assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
     assert message.headers["x-event-version"] == 1
     assert message.timestamp is not None
@@ -44,20 +41,80 @@ async def test_a_published_event_arrives_persistent_with_its_metadata(broker: Br
 
 async def test_an_event_no_queue_would_take_is_refused_not_dropped(broker: Broker) -> None:
     with pytest.raises(DeliveryError):
-        await broker.publish(Event(type="nobody.listens", data={}))
+        await broker.publish(Event(type=event_type("unheard")))
+
+
+async def test_an_event_only_observers_follow_may_be_published_without_mandatory(
+    broker: Broker,
+) -> None:
+    await broker.publish(Event(type=event_type("unheard")), mandatory=False)
+
+    # The channel it went out on is still good for the next publish.
+    key = event_type()
+    queue = await bound_queue(broker, key)
+    await broker.publish(Event(type=key, data={"n": 2}))
+    assert [event.data for event in await take(queue, 1)] == [{"n": 2}]
+
+
+async def test_events_go_through_the_exchange_the_broker_was_given(
+    broker: Broker, rabbitmq_settings: RabbitMQSettings
+) -> None:
+    exchange = f"test.exchange.{uuid.uuid4().hex[:8]}"
+    own = Broker(rabbitmq_settings, exchange, name="exchange-test")
+    await own.connect()  # declares it
+    try:
+        key = event_type()
+        on_own, on_platform = await bound_queue(own, key), await bound_queue(broker, key)
+
+        await own.publish(Event(type=key))
+
+        assert len(await take(on_own, 1)) == 1
+        # Confirmed means routed: the platform's exchange (`broker.exchange`) got nothing.
+        assert (await on_platform.declare()).message_count == 0
+        assert broker.exchange == EXCHANGE
+    finally:
+        async with own.channel() as channel:
+            await channel.exchange_delete(exchange)
+        await own.close()
+
+
+async def test_connected_follows_connect_and_close(rabbitmq_settings: RabbitMQSettings) -> None:
+    broker = Broker(rabbitmq_settings, EXCHANGE, name="connected-test")
+    assert not broker.connected
+    await broker.connect()
+    assert broker.connected
+    await broker.close()
+    assert not broker.connected
+
+
+async def test_queue_depth_counts_what_waits_and_a_missing_queue_harms_no_channel(
+    broker: Broker,
+) -> None:
+    key = event_type()
+    queue = await bound_queue(broker, key)
+    assert await broker.queue_depth(queue.name) == 0
+    for n in range(3):
+        await broker.publish(Event(type=key, data={"n": n}))
+
+    assert await broker.queue_depth(queue.name) == 3
+    with pytest.raises(ChannelNotFoundEntity):
+        await broker.queue_depth(f"test.missing.{uuid.uuid4().hex}")
+    # The pooled channel the broker closed for that is reopened: every one still works.
+    for _ in range(broker.settings.channel_pool_size + 1):
+        await broker.publish(Event(type=key))
+    assert await broker.queue_depth(queue.name) == 3 + broker.settings.channel_pool_size + 1
 
 
 async def test_many_publishes_share_one_connection_and_the_channel_pool(
     rabbitmq: servers.RabbitMQ, rabbitmq_settings: RabbitMQSettings
 ) -> None:
     name = f"count-{uuid.uuid4().hex[:8]}"
-    broker = Broker(rabbitmq_settings, name=name)
+    broker = Broker(rabbitmq_settings, EXCHANGE, name=name)
     await broker.connect()
     try:
-        queue = await _bound_queue(broker, "count.test")
-        await asyncio.gather(
-            *(broker.publish(Event(type="count.test", data={"n": n})) for n in range(200))
-        )
+        key = event_type()
+        queue = await bound_queue(broker, key)
+        await asyncio.gather(*(broker.publish(Event(type=key, data={"n": n})) for n in range(200)))
         assert (await queue.declare()).message_count == 200
 
         connections, channels = await _connections_and_channels(rabbitmq, name)
@@ -70,14 +127,16 @@ async def test_many_publishes_share_one_connection_and_the_channel_pool(
 
 async def _connections_and_channels(rabbitmq: servers.RabbitMQ, name: str) -> tuple[int, int]:
     """Ask the broker itself (management API) how many we hold, once its view has settled."""
+    found: list[dict[str, int]] = []
     async with httpx.AsyncClient(auth=("guest", "guest"), base_url=rabbitmq.management_url) as http:
-        for _ in range(50):
-            connections = [
+
+        async def listed() -> bool:
+            found[:] = [
                 c
                 for c in (await http.get("/api/connections")).json()
                 if c.get("client_properties", {}).get("connection_name") == name
             ]
-            if connections and all("channels" in c for c in connections):
-                break
-            await asyncio.sleep(0.2)
-        return len(connections), sum(c["channels"] for c in connections)
+            return bool(found) and all("channels" in c for c in found)
+
+        await eventually(listed, within=10, what=f"connection {name} in the management API")
+    return len(found), sum(c["channels"] for c in found)

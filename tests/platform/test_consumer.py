@@ -5,40 +5,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-import uuid
 
 import aio_pika
-from aio_pika.abc import AbstractIncomingMessage
 
 from oms.platform.broker import Broker
 from oms.platform.consumer import ATTEMPT_HEADER, Consumer, parking_queue_name
 from oms.platform.events import Event, PermanentError
+from tests.platform.support import event_type, parked, unique
 
 
 def _names() -> tuple[str, str]:
-    suffix = uuid.uuid4().hex[:10]
-    return f"test.{suffix}", f"test.t{suffix}.happened"
-
-
-async def _parked(broker: Broker, queue: str, within: float = 10) -> AbstractIncomingMessage:
-    channel = await broker.connection.channel()
-    parking = await channel.declare_queue(parking_queue_name(queue), durable=True, passive=True)
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        message = await parking.get(fail=False)
-        if message is not None:
-            await message.ack()
-            return message
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"nothing was parked from {queue} within {within}s")
-
-
-async def _depth(broker: Broker, queue: str) -> int:
-    channel = await broker.connection.channel()
-    declared = await channel.declare_queue(queue, durable=True, passive=True)
-    count = declared.declaration_result.message_count
-    await channel.close()
-    return count or 0
+    return unique("test."), event_type()
 
 
 async def test_a_failing_message_is_retried_with_growing_delays_then_parked(
@@ -51,11 +28,11 @@ async def test_a_failing_message_is_retried_with_growing_delays_then_parked(
         attempts.append(time.monotonic())
         raise RuntimeError("the database is on fire")
 
-    consumer = Consumer(broker, queue, [key], always_fails)
+    consumer = Consumer(broker, queue, {key: always_fails})
     await consumer.start()
     await broker.publish(Event(type=key, data={"n": 1}))
 
-    parked = await _parked(broker, queue)
+    parked_message = await parked(broker, queue)
     await consumer.stop()
 
     delays = broker.settings.retry_delays_ms
@@ -64,11 +41,11 @@ async def test_a_failing_message_is_retried_with_growing_delays_then_parked(
     for gap, delay_ms in zip(gaps, delays, strict=True):
         assert gap >= delay_ms / 1000 * 0.9
     assert gaps == sorted(gaps), f"delays should grow: {gaps}"
-    assert parked.headers[ATTEMPT_HEADER] == consumer.max_attempts
-    assert "the database is on fire" in str(parked.headers["x-parked-reason"])
-    assert parked.headers["x-original-routing-key"] == key
-    assert Event.from_json(parked.body).data == {"n": 1}
-    assert await _depth(broker, queue) == 0
+    assert parked_message.headers[ATTEMPT_HEADER] == consumer.max_attempts
+    assert "the database is on fire" in str(parked_message.headers["x-parked-reason"])
+    assert parked_message.headers["x-original-routing-key"] == key
+    assert Event.from_json(parked_message.body).data == {"n": 1}
+    assert await broker.queue_depth(queue) == 0
 
 
 async def test_a_malformed_message_is_parked_at_once_without_calling_the_handler(
@@ -80,19 +57,19 @@ async def test_a_malformed_message_is_parked_at_once_without_calling_the_handler
     async def handler(event: Event) -> None:
         calls.append(event)
 
-    consumer = Consumer(broker, queue, [key], handler)
+    consumer = Consumer(broker, queue, {key: handler})
     await consumer.start()
     async with broker.channel() as channel:
-        exchange = await channel.get_exchange(broker.settings.exchange, ensure=False)
+        exchange = await channel.get_exchange(broker.exchange, ensure=False)
         await exchange.publish(aio_pika.Message(body=b"{not json"), routing_key=key)
 
-    parked = await _parked(broker, queue)
+    parked_message = await parked(broker, queue)
     await consumer.stop()
 
     assert calls == []
-    assert parked.body == b"{not json"
-    assert str(parked.headers["x-parked-reason"]).startswith("malformed")
-    assert parked.headers[ATTEMPT_HEADER] == 1
+    assert parked_message.body == b"{not json"
+    assert str(parked_message.headers["x-parked-reason"]).startswith("malformed")
+    assert parked_message.headers[ATTEMPT_HEADER] == 1
 
 
 async def test_a_permanent_error_is_parked_after_one_attempt(broker: Broker) -> None:
@@ -104,15 +81,15 @@ async def test_a_permanent_error_is_parked_after_one_attempt(broker: Broker) -> 
         calls += 1
         raise PermanentError("unknown order")
 
-    consumer = Consumer(broker, queue, [key], rejects)
+    consumer = Consumer(broker, queue, {key: rejects})
     await consumer.start()
     await broker.publish(Event(type=key))
 
-    parked = await _parked(broker, queue)
+    parked_message = await parked(broker, queue)
     await consumer.stop()
 
     assert calls == 1
-    assert parked.headers["x-parked-reason"] == "permanent: unknown order"
+    assert parked_message.headers["x-parked-reason"] == "permanent: unknown order"
 
 
 async def test_a_transient_failure_succeeds_on_retry_and_nothing_is_parked(
@@ -129,15 +106,15 @@ async def test_a_transient_failure_succeeds_on_retry_and_nothing_is_parked(
             raise ConnectionError("blip")
         done.set()
 
-    consumer = Consumer(broker, queue, [key], flaky)
+    consumer = Consumer(broker, queue, {key: flaky})
     await consumer.start()
     await broker.publish(Event(type=key))
     await asyncio.wait_for(done.wait(), 10)
     await consumer.stop()
 
     assert calls == 2
-    assert await _depth(broker, parking_queue_name(queue)) == 0
-    assert await _depth(broker, queue) == 0
+    assert await broker.queue_depth(parking_queue_name(queue)) == 0
+    assert await broker.queue_depth(queue) == 0
 
 
 async def test_stop_lets_the_in_flight_message_finish_and_acks_it(broker: Broker) -> None:
@@ -149,7 +126,7 @@ async def test_stop_lets_the_in_flight_message_finish_and_acks_it(broker: Broker
         await asyncio.sleep(1.0)
         finished.set()
 
-    consumer = Consumer(broker, queue, [key], slow)
+    consumer = Consumer(broker, queue, {key: slow})
     await consumer.start()
     await broker.publish(Event(type=key))
     await asyncio.wait_for(started.wait(), 10)
@@ -157,5 +134,5 @@ async def test_stop_lets_the_in_flight_message_finish_and_acks_it(broker: Broker
     await consumer.stop()
 
     assert finished.is_set()
-    assert await _depth(broker, queue) == 0
-    assert await _depth(broker, parking_queue_name(queue)) == 0
+    assert await broker.queue_depth(queue) == 0
+    assert await broker.queue_depth(parking_queue_name(queue)) == 0

@@ -1,162 +1,172 @@
-"""Consul: registration with a gRPC or HTTP health check, resolution of healthy instances."""
+"""Consul: registration checked over HTTP against the process's real ops server, resolution
+of the healthy instances, the cache that outlives Consul, and one id per address."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
-from aiohttp import web
 
 from devtools import servers
-from devtools.process import free_port
 from oms.platform.discovery import Discovery, Registration
-from oms.platform.grpc_server import GrpcServer
-from oms.platform.settings import ConsulSettings, GrpcSettings
+from oms.platform.ops_http import OpsServer
+from oms.platform.settings import ConsulSettings
+from tests.platform.support import eventually, unique
+
+
+class Ops:
+    """A real ops server whose dependencies the test turns up and down."""
+
+    def __init__(self) -> None:
+        self.ready = True
+        self.server = OpsServer("127.0.0.1", 0, lambda: {"mongodb": self.ready})
+
+    async def start(self) -> Ops:
+        await self.server.start()
+        return self
+
+    @property
+    def readyz(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}/readyz"
+
+    async def stop(self) -> None:
+        await self.server.stop()
 
 
 @pytest.fixture
-async def discovery(consul: servers.Consul) -> AsyncIterator[Discovery]:
+def prefix() -> str:
+    """A Consul prefix per test: no test resolves another's instances."""
+    return f"{unique()}-"
+
+
+@pytest.fixture
+async def discovery(consul: servers.Consul, prefix: str) -> AsyncIterator[Discovery]:
     # Checks every 500ms and no caching, so state changes show within the test's patience.
-    client = Discovery(
-        ConsulSettings(http_addr=consul.http_address, check_interval="500ms", cache_ttl_seconds=0)
-    )
+    client = Discovery(_settings(consul, prefix, cache_ttl_seconds=0))
     yield client
     await client.close()
 
 
-async def _eventually(condition: Callable[[], Awaitable[bool]], within: float = 15) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if await condition():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"condition not met within {within}s")
+def _settings(consul: servers.Consul, prefix: str, **changes: object) -> ConsulSettings:
+    return ConsulSettings(
+        http_addr=consul.http_address,
+        check_interval="500ms",
+        service_prefix=prefix,
+        **changes,  # type: ignore[arg-type]
+    )
 
 
-async def _check_status(discovery: Discovery, name: str) -> str | None:
-    _, checks = await discovery.client.health.checks(name)
-    return str(checks[0]["Status"]) if checks else None
+async def _statuses(discovery: Discovery, name: str) -> list[str]:
+    _, checks = await discovery.client.health.checks(discovery.settings.service_prefix + name)
+    return [str(check["Status"]) for check in checks]
 
 
-async def test_a_registered_service_is_resolved_healthy_then_critical_then_gone(
+async def test_an_instance_is_resolved_while_its_readyz_passes_and_gone_once_deregistered(
     discovery: Discovery,
 ) -> None:
-    name = f"svc-{uuid.uuid4().hex[:8]}"
-    server = GrpcServer(GrpcSettings(port=0), service_names=[name])
-    await server.start()
-    registration = Registration.unique(name, "127.0.0.1", server.port)
+    ops = await Ops().start()
+    registration = Registration("svc", "127.0.0.1", 7001, check_url=ops.readyz)
     await discovery.register(registration)
     try:
+        await eventually(lambda: _resolves(discovery, "svc", ["127.0.0.1:7001"]))
+        _, checks = await discovery.client.health.checks(f"{discovery.settings.service_prefix}svc")
+        assert [(c["Type"], c["Status"]) for c in checks] == [("http", "passing")]
 
-        async def resolved() -> bool:
-            return await discovery.healthy(name) == [server.address]
+        ops.ready = False  # /readyz answers 503 now
 
-        await _eventually(resolved)
-        assert await _check_status(discovery, name) == "passing"
-
-        await server.set_serving(False)  # the gRPC health check now fails
-
-        async def critical() -> bool:
-            return await _check_status(discovery, name) == "critical"
-
-        await _eventually(critical)
-        assert await discovery.healthy(name) == []
+        await eventually(lambda: _has_statuses(discovery, "svc", ["critical"]))
+        assert await discovery.healthy("svc") == []
     finally:
         await discovery.deregister(registration)
-        await server.server.stop(0)
+        await ops.stop()
 
-    _, catalog = await discovery.client.catalog.service(name)
+    _, catalog = await discovery.client.catalog.service(f"{discovery.settings.service_prefix}svc")
     assert catalog == []
 
 
-async def test_only_the_healthy_one_of_two_instances_is_resolved(discovery: Discovery) -> None:
-    name = f"svc-{uuid.uuid4().hex[:8]}"
-    healthy, sick = (GrpcServer(GrpcSettings(port=0), service_names=[name]) for _ in range(2))
-    registrations = []
-    for server in (healthy, sick):
-        await server.start()
-        registrations.append(Registration.unique(name, "127.0.0.1", server.port))
-        await discovery.register(registrations[-1])
+async def test_only_the_ready_one_of_two_instances_is_resolved(discovery: Discovery) -> None:
+    ready, sick = await Ops().start(), await Ops().start()
+    registrations = [
+        Registration("svc", "127.0.0.1", 7001, check_url=ready.readyz),
+        Registration("svc", "127.0.0.1", 7002, check_url=sick.readyz),
+    ]
+    for registration in registrations:
+        await discovery.register(registration)
     try:
+        await eventually(lambda: _resolves(discovery, "svc", ["127.0.0.1:7001", "127.0.0.1:7002"]))
+        sick.ready = False
 
-        async def both() -> bool:
-            return len(await discovery.healthy(name)) == 2
-
-        await _eventually(both)
-        await sick.set_serving(False)
-
-        async def only_healthy() -> bool:
-            return await discovery.healthy(name) == [healthy.address]
-
-        await _eventually(only_healthy)
+        await eventually(lambda: _resolves(discovery, "svc", ["127.0.0.1:7001"]))
     finally:
         for registration in registrations:
             await discovery.deregister(registration)
-        for server in (healthy, sick):
-            await server.server.stop(0)
+        await ready.stop()
+        await sick.stop()
 
 
-async def test_resolution_is_cached_and_survives_consul_outages(consul: servers.Consul) -> None:
-    name = f"svc-{uuid.uuid4().hex[:8]}"
-    server = GrpcServer(GrpcSettings(port=0), service_names=[name])
-    await server.start()
-    live = Discovery(ConsulSettings(http_addr=consul.http_address, check_interval="500ms"))
-    registration = Registration.unique(name, "127.0.0.1", server.port)
+async def test_a_restart_on_the_same_address_replaces_the_registration(
+    consul: servers.Consul, prefix: str
+) -> None:
+    first_ops = await Ops().start()
+    first = Discovery(_settings(consul, prefix, cache_ttl_seconds=0))
+    await first.register(Registration("svc", "127.0.0.1", 7001, check_url=first_ops.readyz))
+    await eventually(lambda: _resolves(first, "svc", ["127.0.0.1:7001"]))
+    # Killed: it never deregisters, and the process after it listens on other ops ports.
+    await first.close()
+    await first_ops.stop()
+
+    ops = await Ops().start()
+    again = Discovery(_settings(consul, prefix, cache_ttl_seconds=0))
+    registration = Registration("svc", "127.0.0.1", 7001, check_url=ops.readyz)
+    await again.register(registration)
+    try:
+        _, catalog = await again.client.catalog.service(f"{prefix}svc")
+        assert [entry["ServiceID"] for entry in catalog] == [f"{prefix}svc-127.0.0.1-7001"]
+        # The one check left is the new process's, and it passes against its ops server.
+        _, checks = await again.client.health.checks(f"{prefix}svc")
+        assert len(checks) == 1
+        await eventually(lambda: _has_statuses(again, "svc", ["passing"]))
+        assert await again.healthy("svc") == ["127.0.0.1:7001"]
+        ops.ready = False
+        await eventually(lambda: _has_statuses(again, "svc", ["critical"]))
+    finally:
+        await again.deregister(registration)
+        await again.close()
+        await ops.stop()
+
+
+async def test_resolution_is_cached_and_survives_consul_outages(
+    consul: servers.Consul, prefix: str
+) -> None:
+    ops = await Ops().start()
+    live = Discovery(_settings(consul, prefix))
+    registration = Registration("svc", "127.0.0.1", 7001, check_url=ops.readyz)
     await live.register(registration)
     try:
 
         async def resolved() -> bool:
-            live.forget(name)
-            return await live.healthy(name) == [server.address]
+            live.forget("svc")
+            return await live.healthy("svc") == ["127.0.0.1:7001"]
 
-        await _eventually(resolved)
+        await eventually(resolved)
         # Point the same cache at a dead Consul: the last known instances still answer.
         live.client.http.base_uri = "http://127.0.0.1:9"
         live.settings = live.settings.model_copy(update={"cache_ttl_seconds": 0})
-        assert await live.healthy(name) == [server.address]
+        assert await live.healthy("svc") == ["127.0.0.1:7001"]
+        live.forget("svc")  # and with nothing cached, the failure is the caller's
+        with pytest.raises(aiohttp.ClientError):
+            await live.healthy("svc")
     finally:
         live.client.http.base_uri = f"http://{consul.http_address}"
         await live.deregister(registration)
         await live.close()
-        await server.server.stop(0)
+        await ops.stop()
 
 
-async def test_an_http_registration_is_checked_with_a_get_on_its_path(
-    discovery: Discovery,
-) -> None:
-    name = f"web-{uuid.uuid4().hex[:8]}"
-    healthy = True
+async def _resolves(discovery: Discovery, name: str, expected: list[str]) -> bool:
+    return await discovery.healthy(name) == expected
 
-    async def health(request: web.Request) -> web.Response:
-        return web.Response(status=200 if healthy else 503)
 
-    app = web.Application()
-    app.router.add_get("/healthz", health)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    registration = Registration.unique(name, "127.0.0.1", port, http_health_path="/healthz")
-    await discovery.register(registration)
-    try:
-
-        async def resolved() -> bool:
-            return await discovery.healthy(name) == [f"127.0.0.1:{port}"]
-
-        await _eventually(resolved)
-        _, checks = await discovery.client.health.checks(name)
-        assert checks[0]["Type"] == "http"
-
-        healthy = False
-
-        async def critical() -> bool:
-            return await _check_status(discovery, name) == "critical"
-
-        await _eventually(critical)
-        assert await discovery.healthy(name) == []
-    finally:
-        await discovery.deregister(registration)
-        await runner.cleanup()
+async def _has_statuses(discovery: Discovery, name: str, expected: list[str]) -> bool:
+    return await _statuses(discovery, name) == expected

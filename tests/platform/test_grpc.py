@@ -8,17 +8,28 @@ from typing import Any
 
 import grpc
 import pytest
+from grpc_health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 
+from devtools.process import free_port
 from oms.platform import grpc_client
+from oms.platform.discovery import Discovery
 from oms.platform.grpc_server import GrpcServer
-from oms.platform.settings import GrpcSettings
+from oms.platform.settings import ConsulSettings, GrpcSettings
+
+# The health servicer needs a context only to answer NOT_FOUND, for a service it never heard of.
+NO_CONTEXT: Any = None
 
 
-def _echo_service() -> grpc.GenericRpcHandler:
+def _echo_service(sleeping: asyncio.Event | None = None) -> grpc.GenericRpcHandler:
+    """`test.Echo`: `Echo` answers its request; `Sleep` waits that many seconds first (and
+    sets `sleeping` once it has begun)."""
+
     async def echo(request: bytes, context: Any) -> bytes:
         return request
 
     async def sleep(request: bytes, context: Any) -> bytes:
+        if sleeping is not None:
+            sleeping.set()
         await asyncio.sleep(float(request.decode()))
         return request
 
@@ -37,11 +48,16 @@ def _method(channel: grpc.aio.Channel, name: str) -> grpc.aio.UnaryUnaryMultiCal
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[GrpcServer]:
+def sleeping() -> asyncio.Event:
+    return asyncio.Event()
+
+
+@pytest.fixture
+async def server(sleeping: asyncio.Event) -> AsyncIterator[GrpcServer]:
     started = GrpcServer(
         GrpcSettings(port=0, shutdown_grace_seconds=5), service_names=["test.Echo"]
     )
-    started.server.add_generic_rpc_handlers((_echo_service(),))
+    started.server.add_generic_rpc_handlers((_echo_service(sleeping),))
     await started.start()
     yield started
     await started.server.stop(0)
@@ -58,6 +74,27 @@ async def test_the_health_service_answers_serving_for_the_server_and_its_service
     await server.set_serving(False)
     assert await grpc_client.check_health(channel, "test.Echo") == "NOT_SERVING"
     await channels.close()
+
+
+async def test_a_server_may_start_not_serving_and_never_serves_again_once_stopping() -> None:
+    server = GrpcServer(GrpcSettings(port=0), service_names=["test.Echo"])
+    await server.start(serving=False)  # as while a dependency is down at start
+    channels = grpc_client.Channels(GrpcSettings())
+    channel = channels.get(server.address)
+    try:
+        assert await grpc_client.check_health(channel, "test.Echo") == "NOT_SERVING"
+        await server.set_serving(True)  # the dependency is back
+        assert await grpc_client.check_health(channel) == "SERVING"
+        assert await grpc_client.check_health(channel, "test.Echo") == "SERVING"
+
+        await server.stop()
+        await server.set_serving(True)  # a dependency coming back while stopping
+        for name in ("", "test.Echo"):
+            # Asked of the health servicer itself: the stopped server takes no calls.
+            answer = await server.health.Check(HealthCheckRequest(service=name), NO_CONTEXT)
+            assert answer.status == HealthCheckResponse.NOT_SERVING, name
+    finally:
+        await channels.close()
 
 
 async def test_every_call_gets_the_default_deadline(server: GrpcServer) -> None:
@@ -84,11 +121,13 @@ async def test_calls_reuse_one_channel_per_target(server: GrpcServer) -> None:
     await channels.close()
 
 
-async def test_stop_finishes_in_flight_calls_and_refuses_new_ones(server: GrpcServer) -> None:
+async def test_stop_finishes_in_flight_calls_and_refuses_new_ones(
+    server: GrpcServer, sleeping: asyncio.Event
+) -> None:
     channels = grpc_client.Channels(GrpcSettings())
     channel = channels.get(server.address)
     in_flight = asyncio.ensure_future(_method(channel, "Sleep")(b"0.5"))
-    await asyncio.sleep(0.1)
+    await asyncio.wait_for(sleeping.wait(), 5)
 
     await server.stop()
 
@@ -151,3 +190,37 @@ async def test_calls_fail_over_from_a_dead_instance_and_stop_trying_it() -> None
     assert await balancer.pick() == live.address
     await channels.close()
     await live.server.stop(0)
+
+
+async def test_a_lookup_that_fails_reaches_the_caller_as_unavailable() -> None:
+    # Consul is not there and nothing is cached: the balancer's callers see UNAVAILABLE, as
+    # for a dead instance, and may retry.
+    dead = Discovery(ConsulSettings(http_addr=f"127.0.0.1:{free_port()}"))
+    resolve = grpc_client.resolving_as_unavailable(dead.healthy)
+    balancer = grpc_client.Balancer("stock", resolve, grpc_client.Channels(GrpcSettings()))
+
+    async def never(channel: grpc.aio.Channel) -> bytes:
+        raise AssertionError("no instance to call")
+
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await balancer.call(never)
+    finally:
+        await dead.close()
+
+    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert (raised.value.details() or "").startswith("cannot look up stock: ")
+
+
+async def test_a_lookup_that_finds_nobody_is_unavailable_too() -> None:
+    async def nobody(service: str) -> list[str]:
+        return []
+
+    resolve = grpc_client.resolving_as_unavailable(nobody)
+    balancer = grpc_client.Balancer("stock", resolve, grpc_client.Channels(GrpcSettings()))
+
+    assert await resolve("stock") == []
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await balancer.pick()
+    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert raised.value.details() == "no healthy instance of stock"

@@ -9,7 +9,6 @@ from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, monitor
 from pymongo.errors import DuplicateKeyError
 
 from oms.platform import mongo
-from oms.platform.events import Event
 from oms.platform.settings import MongoSettings
 
 
@@ -43,25 +42,32 @@ async def test_indexes_made_at_start_up_are_enforced_and_idempotent(
         await db.orders.insert_one({"_id": "b", "idempotency_key": "k-1"})
 
 
-async def test_an_inbox_lets_each_event_take_effect_once(
+async def test_each_service_keeps_its_collections_in_a_database_of_its_own(
     mongo_client: AsyncMongoClient[mongo.Document], mongo_settings: MongoSettings
 ) -> None:
-    inbox = mongo.Inbox(mongo.database(mongo_client, mongo_settings), consumer="kitchen")
-    effects: list[str] = []
+    order = mongo.database(mongo_client, mongo_settings, "order")
+    stock = mongo.database(mongo_client, mongo_settings, "stock")
+    try:
+        await order.things.insert_one({"_id": "same-id", "owner": "order"})
+        await stock.things.insert_one({"_id": "same-id", "owner": "stock"})
 
-    async def handle(event: Event) -> None:
-        effects.append(event.id)
-
-    handler = inbox.wrap(handle)
-    event = Event(type="order.paid", data={"order_id": "o-1"})
-    await handler(event)
-    await handler(event)  # redelivered
-    await handler(Event(type="order.paid", data={"order_id": "o-2"}))
-
-    assert len(effects) == 2
-    assert effects[0] == event.id
-    assert effects[1] != event.id
-    assert await inbox.seen(event.id)
+        assert (order.name, stock.name) == (
+            f"{mongo_settings.database}_order",
+            f"{mongo_settings.database}_stock",
+        )
+        assert await order.things.find_one({"_id": "same-id"}) == {
+            "_id": "same-id",
+            "owner": "order",
+        }
+        assert await stock.things.find_one({"_id": "same-id"}) == {
+            "_id": "same-id",
+            "owner": "stock",
+        }
+        # Without a service, the configured database itself.
+        assert mongo.database(mongo_client, mongo_settings).name == mongo_settings.database
+    finally:
+        await mongo_client.drop_database(order.name)
+        await mongo_client.drop_database(stock.name)
 
 
 class _ConnectionCounter(monitoring.ConnectionPoolListener):

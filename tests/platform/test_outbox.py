@@ -1,73 +1,132 @@
-"""The outbox: events stored with the change that causes them are relayed until RabbitMQ
-confirms them, once each, and kept while it cannot."""
+"""The outbox unit of work: a change and its events stored in one write, then published once
+each, in the order staged per document, and cleared from the document once confirmed."""
 
 from __future__ import annotations
 
-import uuid
+from collections import defaultdict
 
-import aio_pika
-import pytest
-from aio_pika.exceptions import DeliveryError
-from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 
-from oms.platform import mongo, outbox
+from oms.platform import mongo
 from oms.platform.broker import Broker
+from oms.platform.consumer import Consumer
 from oms.platform.events import Event
-from oms.platform.settings import MongoSettings, RabbitMQSettings
+from oms.platform.outbox import Outbox, OutboxRelay
+from tests.platform.outbox_support import HeldRelay, entry
+from tests.platform.support import bound_queue, event_type, eventually, take, unique
 
 
-async def _bound_queue(broker: Broker, routing_key: str) -> aio_pika.abc.AbstractQueue:
-    channel = await broker.connection.channel()
-    queue = await channel.declare_queue(f"test.{uuid.uuid4().hex}", exclusive=True)
-    await queue.bind(await channel.get_exchange(broker.settings.exchange), routing_key)
-    return queue
-
-
-async def test_staged_events_are_published_once_and_cleared(
-    broker: Broker,
-    mongo_client: AsyncMongoClient[mongo.Document],
-    mongo_settings: MongoSettings,
+async def test_insert_and_update_store_their_events_with_the_change_and_publish_each_once(
+    broker: Broker, things: AsyncCollection[mongo.Document]
 ) -> None:
-    collection = mongo.database(mongo_client, mongo_settings).things
-    key = f"thing.t{uuid.uuid4().hex[:8]}.happened"
-    queue = await _bound_queue(broker, key)
-    first, second = Event(type=key, data={"n": 1}), Event(type=key, data={"n": 2})
-    await collection.insert_one({"_id": "a", **outbox.new_document_fields([first])})
-    update = outbox.merge({"$set": {"state": "changed"}}, outbox.stage([second]))
-    await collection.update_one({"_id": "a"}, update)
-    relay = outbox.OutboxRelay(collection, broker)
+    key, done = event_type(), event_type("done")
+    seen: list[Event] = []
 
-    assert await relay.relay_documents(["a", "not-there"]) == 2  # as after a write
-    assert await relay.relay_once() == 0  # the sweep finds nothing left
+    async def record(event: Event) -> None:
+        seen.append(event)
 
-    received = []
-    while (message := await queue.get(timeout=5, fail=False)) is not None:
-        await message.ack()
-        received.append(Event.from_json(message.body))
-    assert received == [first, second]
-    stored = await collection.find_one({"_id": "a"})
-    assert stored is not None
-    assert (stored["state"], stored["outbox"], stored[outbox.PENDING]) == ("changed", {}, 0)
+    # One at a time, so `seen` is in delivery order.
+    consumer = Consumer(broker, unique("test.outbox."), {key: record, done: record}, prefetch=1)
+    await consumer.start()
+    relay = HeldRelay(things, broker)  # not started: no sweep runs unless the test asks
+    outbox = Outbox(things, relay)
+    placed, paid = Event(type=key, data={"n": 1}), Event(type=key, data={"n": 2})
+    try:
+        await outbox.insert({"_id": "o-1", "state": "placed"}, [placed])
+        after = await outbox.update(
+            {"_id": "o-1", "state": "placed"}, {"$set": {"state": "paid"}}, [paid]
+        )
+
+        # Stored by the writes themselves: nothing was published yet.
+        stored = await things.find_one({"_id": "o-1"})
+        assert after == stored
+        assert stored is not None
+        assert (stored["state"], list(stored["outbox"])) == ("paid", [placed.id, paid.id])
+        assert stored["outbox"][placed.id]["event"] == entry(placed)
+        assert stored["outbox"][paid.id]["event"] == entry(paid)
+        assert [item.event for item in relay.held] == [placed, paid]
+
+        relay.release()
+        await relay.drain()
+        cleared = {"_id": "o-1", "state": "paid", "outbox": {}}
+        assert await things.find_one({"_id": "o-1"}) == cleared
+        # Anything published twice would arrive before an event published after it.
+        last = Event(type=done)
+        await broker.publish(last)
+        await eventually(lambda: last in seen, what="the last event handled")
+        assert seen == [placed, paid, last]
+        assert await relay.sweep() == 0  # nothing is left for a sweep to publish again
+    finally:
+        await consumer.stop()
 
 
-async def test_an_event_the_broker_refuses_stays_staged(
-    rabbitmq_settings: RabbitMQSettings,
-    mongo_client: AsyncMongoClient[mongo.Document],
-    mongo_settings: MongoSettings,
+async def test_an_update_that_matches_nothing_stores_and_publishes_nothing(
+    broker: Broker, things: AsyncCollection[mongo.Document]
 ) -> None:
-    broker = Broker(rabbitmq_settings)
-    await broker.connect()
-    collection = mongo.database(mongo_client, mongo_settings).things
-    # No queue is bound to this key: the mandatory publish is returned, not confirmed.
-    event = Event(type=f"nobody.t{uuid.uuid4().hex[:8]}.listens")
-    await collection.insert_one({"_id": "b", **outbox.new_document_fields([event])})
-    relay = outbox.OutboxRelay(collection, broker, publish_timeout=2)
+    key = event_type()
+    queue = await bound_queue(broker, key)
+    relay = HeldRelay(things, broker)
+    outbox = Outbox(things, relay)
+    await outbox.insert({"_id": "o-1", "state": "cancelled"})
 
-    with pytest.raises(DeliveryError):  # the relay's loop logs it and tries again later
-        await relay.relay_once()
-    await broker.close()
+    lost_race = await outbox.update(
+        {"_id": "o-1", "state": "placed"}, {"$set": {"state": "paid"}}, [Event(type=key)]
+    )
+    missing = await outbox.update({"_id": "o-2"}, {"$set": {"state": "paid"}}, [Event(type=key)])
 
-    stored = await collection.find_one({"_id": "b"})
-    assert stored is not None
-    assert list(stored["outbox"]) == [event.id]
-    assert stored[outbox.PENDING] == 1
+    assert (lost_race, missing) == (None, None)
+    assert await things.find_one({"_id": "o-1"}) == {
+        "_id": "o-1",
+        "state": "cancelled",
+        "outbox": {},
+    }
+    assert await things.find_one({"_id": "o-2"}) is None
+    assert relay.held == []
+    relay.release()
+    await relay.drain()
+    assert (await queue.declare()).message_count == 0
+
+
+async def test_events_of_one_document_arrive_in_the_order_they_were_staged(
+    broker: Broker, things: AsyncCollection[mongo.Document], relay: OutboxRelay
+) -> None:
+    key = event_type()
+    queue = await bound_queue(broker, key)
+    outbox = Outbox(things, relay)
+    staged: dict[str, list[str]] = defaultdict(list)
+
+    def events(document: str, count: int) -> list[Event]:
+        made = [Event(type=key, data={"doc": document}) for _ in range(count)]
+        staged[document].extend(event.id for event in made)
+        return made
+
+    documents = [f"o-{n}" for n in range(4)]
+    for document in documents:
+        await outbox.insert({"_id": document, "step": 0}, events(document, 2))
+    # Each write goes on while the relay still publishes the ones before it.
+    for step in range(1, 6):
+        for document in documents:
+            await outbox.update({"_id": document}, {"$set": {"step": step}}, events(document, 1))
+
+    received = await take(queue, 4 * 7)
+    arrived: dict[str, list[str]] = defaultdict(list)
+    for event in received:
+        arrived[event.data["doc"]].append(event.id)
+    assert arrived == staged
+
+
+async def test_drain_returns_once_everything_is_published_and_cleared(
+    broker: Broker, things: AsyncCollection[mongo.Document], relay: OutboxRelay
+) -> None:
+    key = event_type()
+    queue = await bound_queue(broker, key)
+    outbox = Outbox(things, relay)
+    for n in range(20):
+        # One document at a time: the relay's own clear is under way as drain is called.
+        await outbox.insert({"_id": f"o-{n}"}, [Event(type=key), Event(type=key)])
+
+        await relay.drain()
+
+        assert await things.find_one({"_id": f"o-{n}"}) == {"_id": f"o-{n}", "outbox": {}}
+    # Confirmed means routed: every event is in the queue.
+    assert (await queue.declare()).message_count == 40

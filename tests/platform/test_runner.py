@@ -1,5 +1,6 @@
-"""A service process shuts down gracefully on SIGTERM: it leaves Consul, finishes the
-message it is handling, acknowledges it, and exits 0."""
+"""A service process runs on uvloop and shuts down gracefully on SIGTERM: it leaves Consul,
+finishes the message it is handling, acknowledges it, and exits 0. One that must not start
+says why in one line and exits 78."""
 
 from __future__ import annotations
 
@@ -8,9 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from pymongo import AsyncMongoClient
@@ -24,8 +22,7 @@ from oms.platform.consumer import parking_queue_name
 from oms.platform.discovery import Discovery
 from oms.platform.events import Event
 from oms.platform.settings import ConsulSettings, MongoSettings
-
-SAMPLE = Path(__file__).with_name("sample_service.py")
+from tests.platform.sample_process import sample_process
 
 
 async def test_sigterm_drains_in_flight_work_and_deregisters(
@@ -36,49 +33,79 @@ async def test_sigterm_drains_in_flight_work_and_deregisters(
     mongo_client: AsyncMongoClient[mongo.Document],
     mongo_settings: MongoSettings,
 ) -> None:
-    queue = f"sample.{uuid.uuid4().hex[:8]}"
-    port = free_port()
+    # The service's own database, beside the test's.
+    work = mongo.database(mongo_client, mongo_settings, "sample").work
+    async with sample_process(tmp_path, rabbitmq.amqp_url, mongo_settings, consul) as sample:
+        discovery = Discovery(
+            ConsulSettings(
+                http_addr=consul.http_address, cache_ttl_seconds=0, service_prefix=sample.prefix
+            )
+        )
+        try:
+            await sample.wait(lambda: _healthy(discovery))
+            event = Event(type="sample.work", data={"seconds": 1.5})
+            await broker.publish(event)
+            await sample.wait(lambda: _state(work, event.id, "started"))
+
+            sample.process.send_signal(signal.SIGTERM)
+            returncode = await asyncio.wait_for(sample.process.wait(), 30)
+
+            assert returncode == 0, sample.log_path.read_text()
+            assert await work.find_one({"_id": event.id}) == {
+                "_id": event.id,
+                "state": "done",
+                "loop": "uvloop.Loop",
+            }
+            # Its indexes were made in its own database.
+            assert "by_state" in {index["name"] async for index in await work.list_indexes()}
+            _, catalog = await discovery.client.catalog.service(f"{sample.prefix}sample")
+            assert catalog == []
+            for name in (sample.queue, parking_queue_name(sample.queue)):
+                assert await broker.queue_depth(name) == 0, name
+            assert "lifecycle.exited" in sample.log_path.read_text()
+        finally:
+            await discovery.close()
+            await mongo_client.drop_database(work.database.name)
+
+
+def test_refuse_to_start_says_why_in_one_line_and_exits_78() -> None:
+    code = "from oms.platform import runner; runner.refuse_to_start('sample', 'no secret set')"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert (done.returncode, done.stdout) == (78, "")
+    assert done.stderr == "sample: refusing to start: no secret set\n"
+
+
+def test_faults_outside_development_refuse_to_start_before_connecting_anything() -> None:
+    code = (
+        "import asyncio, contextlib\n"
+        "from oms.platform.bootstrap import PlatformSettings, open_platform\n"
+        "async def main():\n"
+        "    async with contextlib.AsyncExitStack() as stack:\n"
+        "        await open_platform(stack, 'sample', PlatformSettings(), 'oms.events')\n"
+        "asyncio.run(main())\n"
+    )
+    rule = '[{"target": "consumer:sample.work", "action": "pause"}]'
+    # Nothing listens on these: a process that tried to connect would hang or fail otherwise.
+    nowhere = f"127.0.0.1:{free_port()}"
     env = {
         **os.environ,
-        "RABBITMQ_URL": rabbitmq.amqp_url,
-        "MONGODB_URL": mongo_settings.url,
-        "MONGODB_DATABASE": mongo_settings.database,
-        "CONSUL_HTTP_ADDR": consul.http_address,
-        "CONSUL_CHECK_INTERVAL": "500ms",
-        "GRPC_PORT": str(port),
-        "SAMPLE_QUEUE": queue,
+        "OMS_MODE": "production",
+        "FAULTS_RULES": rule,
+        "RABBITMQ_URL": f"amqp://guest:guest@{nowhere}/",
+        "MONGODB_URL": f"mongodb://{nowhere}/",
         "OTEL_SDK_DISABLED": "true",
     }
-    log_path = tmp_path / "sample.log"
-    with log_path.open("wb") as log:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, str(SAMPLE), env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    discovery = Discovery(ConsulSettings(http_addr=consul.http_address, cache_ttl_seconds=0))
-    work = mongo.database(mongo_client, mongo_settings).work
-    try:
-        await _wait(lambda: _healthy(discovery), log_path)
-        event = Event(type="sample.work", data={"seconds": 1.5})
-        await broker.publish(event)
-        await _wait(lambda: _state(work, event.id, "started"), log_path)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
 
-        process.send_signal(signal.SIGTERM)
-        returncode = await asyncio.wait_for(process.wait(), 30)
-
-        assert returncode == 0, log_path.read_text()
-        assert await work.find_one({"_id": event.id}) == {"_id": event.id, "state": "done"}
-        _, catalog = await discovery.client.catalog.service("sample")
-        assert [e for e in catalog if e["ServicePort"] == port] == []
-        channel = await broker.connection.channel()
-        for name in (queue, parking_queue_name(queue)):
-            declared = await channel.declare_queue(name, durable=True, passive=True)
-            assert declared.declaration_result.message_count == 0, name
-        assert "lifecycle.exited" in log_path.read_text()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        await discovery.close()
+    assert done.returncode == 78, done.stderr
+    assert done.stderr.splitlines() == [
+        "sample: refusing to start: FAULTS_RULES is set, but faults are off outside development"
+    ]
 
 
 async def _healthy(discovery: Discovery) -> bool:
@@ -88,14 +115,3 @@ async def _healthy(discovery: Discovery) -> bool:
 async def _state(work: AsyncCollection[mongo.Document], event_id: str, state: str) -> bool:
     found = await work.find_one({"_id": event_id})
     return found is not None and found["state"] == state
-
-
-async def _wait(
-    condition: Callable[[], Awaitable[bool]], log_path: Path, within: float = 20
-) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if await condition():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not reached within {within}s; service log:\n{log_path.read_text()}")

@@ -13,14 +13,18 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from opentelemetry import propagate
+from pymongo.asynchronous.collection import AsyncCollection
 
 from devtools import servers
-from oms.platform import grpc_client, tracing
+from oms.domain_events import EXCHANGE
+from oms.platform import grpc_client, mongo, tracing
 from oms.platform.broker import Broker
 from oms.platform.consumer import Consumer
 from oms.platform.events import Event
 from oms.platform.grpc_server import GrpcServer
+from oms.platform.outbox import Outbox
 from oms.platform.settings import GrpcSettings, RabbitMQSettings, TracingSettings
+from tests.platform.outbox_support import HeldRelay
 
 
 @pytest.fixture
@@ -36,7 +40,8 @@ def traced(jaeger: servers.Jaeger) -> Iterator[tracing.Tracing]:
 async def traced_broker(
     traced: tracing.Tracing, rabbitmq_settings: RabbitMQSettings
 ) -> AsyncIterator[Broker]:
-    broker = Broker(rabbitmq_settings)  # created after instrumentation, as services do
+    # Created after instrumentation, as services do.
+    broker = Broker(rabbitmq_settings, EXCHANGE, name="tracing-test")
     await broker.connect()
     yield broker
     await broker.close()
@@ -104,7 +109,7 @@ async def test_a_span_in_a_consumer_is_a_descendant_of_the_publishing_span(
         with tracing.tracer("test").start_as_current_span(f"handle-{suffix}"):
             handled.set()
 
-    consumer = Consumer(traced_broker, f"test.trace.{suffix}", [key], handler)
+    consumer = Consumer(traced_broker, f"test.trace.{suffix}", {key: handler})
     await consumer.start()
     with tracing.tracer("test").start_as_current_span(f"place-{suffix}") as root:
         await traced_broker.publish(Event(type=key))
@@ -119,6 +124,39 @@ async def test_a_span_in_a_consumer_is_a_descendant_of_the_publishing_span(
     assert chain[0] == f"handle-{suffix}"
     assert chain[-1] == f"place-{suffix}"
     assert len(chain) >= 3, f"the hop through RabbitMQ should be in the chain: {chain}"
+
+
+async def test_an_event_the_outbox_publishes_later_continues_the_trace_of_its_change(
+    jaeger: servers.Jaeger,
+    traced: tracing.Tracing,
+    traced_broker: Broker,
+    things: AsyncCollection[mongo.Document],
+) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    key = f"trace.t{suffix}"
+    handled = asyncio.Event()
+
+    async def handler(event: Event) -> None:
+        with tracing.tracer("test").start_as_current_span(f"handle-{suffix}"):
+            handled.set()
+
+    consumer = Consumer(traced_broker, f"test.trace.{suffix}", {key: handler})
+    await consumer.start()
+    relay = HeldRelay(things, traced_broker)
+    with tracing.tracer("test").start_as_current_span(f"change-{suffix}") as root:
+        await Outbox(things, relay).insert({"_id": "o-1"}, [Event(type=key)])
+    relay.release()  # published outside the change's span: only the stored context links them
+    await relay.drain()
+    await asyncio.wait_for(handled.wait(), 10)
+    await consumer.stop()
+    assert traced.flush()
+
+    trace_id = format(root.get_span_context().trace_id, "032x")
+    found = await _trace(jaeger, trace_id, {f"change-{suffix}", f"handle-{suffix}"})
+
+    chain = _ancestors(found, f"handle-{suffix}")
+    assert chain[-1] == f"change-{suffix}"
+    assert f"outbox publish {key}" in chain
 
 
 async def test_a_grpc_server_span_is_a_child_of_the_calling_span(

@@ -6,6 +6,7 @@ take raises instead of vanishing; callers (the outbox relay) keep it and try aga
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,6 +16,7 @@ from aio_pika.abc import AbstractChannel, AbstractRobustConnection, DeliveryMode
 from aio_pika.pool import Pool
 from opentelemetry import propagate
 
+from oms.platform import metrics
 from oms.platform.events import Event
 from oms.platform.settings import RabbitMQSettings
 
@@ -95,12 +97,22 @@ class Broker:
             await exchange.publish(
                 event_message(event), routing_key=event.type, mandatory=mandatory
             )
+        metrics.EVENTS_PUBLISHED.labels(event.type).inc()
 
     async def queue_depth(self, queue: str) -> int:
-        """How many messages wait in `queue` (a passive declare: it must exist)."""
-        async with self.channel() as channel:
+        """How many messages wait in `queue` (a passive declare: it must exist).
+
+        On a channel of its own (a periodic gauge, not a hot path): aio-pika's robust channel
+        answers a repeated passive declare from its cache, with the first count, and the broker
+        closes the channel of one that fails, which must not be a pooled publisher's.
+        """
+        channel = await self.connection.channel()
+        try:
             declared = await channel.declare_queue(queue, passive=True)
             return int(declared.declaration_result.message_count or 0)
+        finally:
+            with contextlib.suppress(Exception):  # already closed by a failed declare
+                await channel.close()
 
     async def send_to_queue(self, queue: str, message: aio_pika.Message) -> None:
         """Put a message straight into `queue` (retry and parking moves), with a confirm."""

@@ -175,46 +175,46 @@ class Consumer:
                 self._idle.set()
 
     async def _process(self, message: AbstractIncomingMessage) -> None:
+        kind, outcome = await self._handle(message)
+        metrics.EVENTS_CONSUMED.labels(self.queue, kind, outcome).inc()
+
+    async def _handle(self, message: AbstractIncomingMessage) -> tuple[str, str]:
+        """Handle, retry, park or hand back `message`; returns its type and which it was."""
         attempt = _attempt(message)
         try:
             event = Event.from_json(message.body)
         except MalformedMessage as exc:
-            metrics.EVENTS_CONSUMED.labels(self.queue, "malformed", "parked").inc()
             await self._park(message, attempt, f"malformed: {exc}")
-            return
+            return "-", "parked"
         handler = self.handlers.get(event.type)
         if handler is None:
-            metrics.EVENTS_CONSUMED.labels(self.queue, event.type, "parked").inc()
             await self._park(message, attempt, f"{self.queue} has no handler for {event.type}")
-            return
+            return event.type, "parked"
         bound = log.bind(queue=self.queue, event_id=event.id, event_type=event.type)
-        outcome = metrics.EVENTS_CONSUMED.labels(self.queue, event.type, "handled")
         try:
             await self.faults.before_message(self.queue)
             await handler(event)
         except HandBack:
             # Not a failure: this process cannot finish it (it is stopping); another will.
             bound.info("consumer.handed_back")
-            outcome = metrics.EVENTS_CONSUMED.labels(self.queue, event.type, "handed_back")
             await message.reject(requeue=True)
+            return event.type, "handed_back"
         except PermanentError as exc:
-            outcome = metrics.EVENTS_CONSUMED.labels(self.queue, event.type, "parked")
             await self._park(message, attempt, f"permanent: {exc}")
+            return event.type, "parked"
         except Exception as exc:
             if attempt >= self.max_attempts:
                 bound.error("consumer.attempts_exhausted", attempt=attempt, exc_info=True)
-                outcome = metrics.EVENTS_CONSUMED.labels(self.queue, event.type, "parked")
                 await self._park(message, attempt, f"failed {attempt} times: {exc!r}")
-            else:
-                delay = self.delays_ms[attempt - 1]
-                bound.warning("consumer.retry", attempt=attempt, delay_ms=delay, error=repr(exc))
-                outcome = metrics.EVENTS_CONSUMED.labels(self.queue, event.type, "retried")
-                retry = _copy(message, {ATTEMPT_HEADER: attempt + 1})
-                await self.broker.send_to_queue(retry_queue_name(self.queue, delay), retry)
-                await message.ack()
-        else:
+                return event.type, "parked"
+            delay = self.delays_ms[attempt - 1]
+            bound.warning("consumer.retry", attempt=attempt, delay_ms=delay, error=repr(exc))
+            retry = _copy(message, {ATTEMPT_HEADER: attempt + 1})
+            await self.broker.send_to_queue(retry_queue_name(self.queue, delay), retry)
             await message.ack()
-        outcome.inc()
+            return event.type, "retried"
+        await message.ack()
+        return event.type, "handled"
 
     async def _park(self, message: AbstractIncomingMessage, attempt: int, reason: str) -> None:
         log.error("consumer.parked", queue=self.queue, message_id=message.message_id, reason=reason)

@@ -2,7 +2,7 @@
 
 Off unless allowed: the local development mode allows it, and `FAULTS_ENABLED=true` anywhere
 else. Faults come from `FAULTS_RULES` (JSON) at start, and from the `FaultService` every
-process then serves (`oms.platform.fault_service`), so a demo or a chaos test can
+process then serves (the gateway's admin route forwards to it), so a demo or a chaos test can
 change them while the platform runs. The saga tests pause a consumer to hold a message back
 and make an interleaving happen on purpose, then wait until the pause holds it.
 """
@@ -15,13 +15,20 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import grpc
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from oms.contracts.v1 import faults_pb2, faults_pb2_grpc
 from oms.platform import logs
 
 log = logs.get(__name__)
 Action = Literal["delay", "error", "pause"]
+
+
+# The API that lifts faults takes none itself: a fault on it could never be lifted.
+UNFAULTABLE = f"rpc:/{faults_pb2.DESCRIPTOR.services_by_name['FaultService'].full_name}/"
+# What an RPC error may answer: a failure status, by name.
+ERROR_CODES = frozenset(code.name for code in grpc.StatusCode if code is not grpc.StatusCode.OK)
 
 
 class Fault(BaseModel):
@@ -32,6 +39,26 @@ class Fault(BaseModel):
     action: Action
     seconds: float = Field(default=0.0, ge=0, le=600)
     code: str = "UNAVAILABLE"
+
+    @field_validator("target")
+    @classmethod
+    def _not_the_fault_service(cls, target: str) -> str:
+        if target.startswith(UNFAULTABLE):
+            raise ValueError("the FaultService itself takes no faults (nothing could lift them)")
+        return target
+
+    @field_validator("code")
+    @classmethod
+    def _a_failure_status(cls, code: str) -> str:
+        if code not in ERROR_CODES:
+            raise ValueError(f"code must name a gRPC failure status, e.g. UNAVAILABLE: {code!r}")
+        return code
+
+    @model_validator(mode="after")
+    def _pause_holds_messages(self) -> Fault:
+        if self.action == "pause" and not self.target.startswith("consumer:"):
+            raise ValueError("pause applies to a consumer (consumer:<queue>), not to an RPC")
+        return self
 
 
 class FaultSettings(BaseSettings):
@@ -88,8 +115,7 @@ class Faults:
         if rule.action == "delay":
             await asyncio.sleep(rule.seconds)
         elif rule.action == "error":
-            code = getattr(grpc.StatusCode, rule.code, grpc.StatusCode.UNAVAILABLE)
-            await context.abort(code, f"injected fault on {method}")
+            await context.abort(grpc.StatusCode[rule.code], f"injected fault on {method}")
 
     async def before_message(self, queue: str) -> None:
         target = f"consumer:{queue}"
@@ -108,3 +134,57 @@ class Faults:
 
 
 NO_FAULTS = Faults(allowed=False)
+
+ACTION = {
+    "delay": faults_pb2.FAULT_ACTION_DELAY,
+    "error": faults_pb2.FAULT_ACTION_ERROR,
+    "pause": faults_pb2.FAULT_ACTION_PAUSE,
+}
+ACTION_NAME: dict[int, Action] = {proto: name for name, proto in ACTION.items()}  # type: ignore[misc]
+
+
+def _action(proto: int) -> Action:
+    if proto not in ACTION_NAME:
+        raise ValueError(f"action must be one of {', '.join(ACTION)} (got {proto})")
+    return ACTION_NAME[proto]
+
+
+def to_proto(rule: Fault) -> faults_pb2.Fault:
+    return faults_pb2.Fault(
+        target=rule.target, action=ACTION[rule.action], seconds=rule.seconds, code=rule.code
+    )
+
+
+class FaultApi(faults_pb2_grpc.FaultServiceServicer):
+    def __init__(self, faults: Faults) -> None:
+        self.faults = faults
+
+    def _state(self) -> faults_pb2.FaultState:
+        return faults_pb2.FaultState(
+            faults=[to_proto(rule) for rule in self.faults.rules], held=self.faults.held()
+        )
+
+    async def SetFaults(
+        self, request: faults_pb2.SetFaultsRequest, context: Any
+    ) -> faults_pb2.FaultState:
+        try:
+            rules = [
+                Fault(
+                    target=f.target,
+                    action=_action(f.action),
+                    seconds=f.seconds,
+                    code=f.code or "UNAVAILABLE",
+                )
+                for f in request.faults
+            ]
+            self.faults.set(rules)
+        except FaultRefused as exc:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
+        except ValueError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return self._state()
+
+    async def GetFaults(
+        self, request: faults_pb2.GetFaultsRequest, context: Any
+    ) -> faults_pb2.FaultState:
+        return self._state()

@@ -23,7 +23,7 @@ EVENTS_PUBLISHED = Counter(
 )
 EVENTS_CONSUMED = Counter(
     "oms_events_consumed_total",
-    "Events taken from a queue, by outcome (handled, retried, parked)",
+    "Events taken from a queue, by outcome (handled, retried, parked, handed_back)",
     ["queue", "type", "outcome"],
 )
 OUTBOX_BACKLOG = Gauge(

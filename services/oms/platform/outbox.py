@@ -10,7 +10,9 @@ down is published when it returns.
 events in one write and hand the events to the relay in memory, so the relay never reads them
 back. Once the broker has confirmed an event, the relay clears its entry; clears are batched
 into one bulk write of `_id`-only updates. A sweep at start and every `sweep_interval` seconds
-publishes whatever a dead instance, or a broker outage, left staged.
+publishes whatever a dead instance, or a broker outage, left staged; after a failed publish
+the next sweep comes `retry_after` seconds later, twice as late each time it fails again (up
+to `sweep_interval`), so an outage is not met with a sweep per round trip.
 
 Publishing twice is possible (a crash between the broker's confirm and the clear); consumers
 are idempotent by state, so a duplicate changes nothing.
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -106,9 +109,11 @@ class Outbox:
 class OutboxRelay:
     """Publishes one collection's staged events until the broker has confirmed each.
 
-    Events of one document are published in the order they were staged; documents are
-    published side by side, up to `max_in_flight`. `must_route(routing_key)` says whether a
-    durable queue takes the event, so an unroutable one is an error rather than lost.
+    Events of one document are published in the order they were staged, even when one
+    fails: the document's later events then wait, stored, for the sweep that publishes them
+    all in order. Documents are published side by side, up to `max_in_flight`.
+    `must_route(routing_key)` says whether a durable queue takes the event, so an unroutable
+    one is an error rather than lost.
     """
 
     def __init__(
@@ -120,6 +125,7 @@ class OutboxRelay:
         publish_timeout: float = 5.0,
         max_in_flight: int = 64,
         clear_batch: int = 200,
+        retry_after: float = 1.0,
     ) -> None:
         self.collection = collection
         self.broker = broker
@@ -127,6 +133,9 @@ class OutboxRelay:
         self.sweep_interval = sweep_interval
         self.publish_timeout = publish_timeout
         self.clear_batch = clear_batch
+        self.retry_after = retry_after
+        self._retry_delay = retry_after
+        self._publish_failed = False
         self._slots = asyncio.Semaphore(max_in_flight)
         self._chains: dict[Any, asyncio.Task[None]] = {}
         self._in_flight: set[str] = set()
@@ -134,6 +143,10 @@ class OutboxRelay:
         self._backlog = metrics.OUTBOX_BACKLOG.labels(collection.name)
         self._oldest = metrics.OUTBOX_OLDEST_SECONDS.labels(collection.name)
         self._published: dict[Any, list[str]] = {}
+        # Documents with an event that failed to publish: their events wait for a sweep.
+        self._blocked: set[Any] = set()
+        # One clear at a time, so `drain` waits for the one the clear loop has under way.
+        self._clearing = asyncio.Lock()
         self._clear_due = asyncio.Event()
         self._sweep_due = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -144,6 +157,8 @@ class OutboxRelay:
         for item in staged:
             by_document.setdefault(item.document_id, []).append(item)
         for document_id, items in by_document.items():
+            if document_id in self._blocked:
+                continue  # stored: the sweep publishes them after the one that failed
             previous = self._chains.get(document_id)
             self._in_flight.update(item.event.id for item in items)
             for item in items:
@@ -186,14 +201,18 @@ class OutboxRelay:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.shield(previous)
         try:
+            if items[0].document_id in self._blocked:
+                return  # the one before failed: these wait for the sweep, in order
             for item in items:
                 await self._publish(item)
-                metrics.EVENTS_PUBLISHED.labels(item.event.type).inc()
                 self._published.setdefault(item.document_id, []).append(item.event.id)
                 self._clear_due.set()
+                self._retry_delay = self.retry_after
         except Exception:
             # Nothing is lost: the events stay stored and the next sweep publishes them.
             log.warning("outbox.publish_failed", collection=self.collection.name, exc_info=True)
+            self._blocked.add(items[0].document_id)
+            self._publish_failed = True
             self._sweep_due.set()
         finally:
             for item in items:
@@ -210,10 +229,10 @@ class OutboxRelay:
         parent = propagate.extract(item.headers)
         async with self._slots:
             with tracer.start_as_current_span(f"outbox publish {item.event.type}", context=parent):
-                await asyncio.wait_for(
-                    self.broker.publish(item.event, mandatory=self.must_route(item.event.type)),
-                    self.publish_timeout,
-                )
+                async with asyncio.timeout(self.publish_timeout):
+                    await self.broker.publish(
+                        item.event, mandatory=self.must_route(item.event.type)
+                    )
 
     async def _clear_loop(self) -> None:
         while True:
@@ -226,16 +245,29 @@ class OutboxRelay:
                 log.warning("outbox.clear_failed", collection=self.collection.name, exc_info=True)
 
     async def _clear(self) -> None:
-        """One bulk write removes every confirmed entry, one `_id`-only update per document."""
-        while self._published:
-            batch = dict(list(self._published.items())[: self.clear_batch])
-            for document_id in batch:
-                del self._published[document_id]
-            operations = [
-                UpdateOne({"_id": document_id}, {"$unset": {f"{FIELD}.{e}": "" for e in ids}})
-                for document_id, ids in batch.items()
-            ]
-            await self.collection.bulk_write(operations, ordered=False)
+        """One bulk write removes every confirmed entry, one `_id`-only update per document.
+
+        Entries are forgotten only once the write succeeded: a failed (or interrupted) clear
+        is tried again by the next one.
+        """
+        async with self._clearing:
+            while self._published:
+                batch = {
+                    document_id: list(ids)
+                    for document_id, ids in itertools.islice(
+                        self._published.items(), self.clear_batch
+                    )
+                }
+                operations = [
+                    UpdateOne({"_id": document_id}, {"$unset": {f"{FIELD}.{e}": "" for e in ids}})
+                    for document_id, ids in batch.items()
+                ]
+                await self.collection.bulk_write(operations, ordered=False)
+                for document_id, ids in batch.items():
+                    cleared = set(ids)
+                    left = [e for e in self._published.pop(document_id, []) if e not in cleared]
+                    if left:  # published while this write was under way
+                        self._published[document_id] = left
 
     async def _sweep_loop(self) -> None:
         while True:
@@ -243,9 +275,21 @@ class OutboxRelay:
                 await self.sweep()
             except Exception:
                 log.warning("outbox.sweep_failed", collection=self.collection.name, exc_info=True)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._sweep_due.wait(), self.sweep_interval)
-            self._sweep_due.clear()
+            await self._until_sweep_due()
+
+    async def _until_sweep_due(self) -> None:
+        """`sweep_interval`, or sooner when asked; after a failed publish, the retry delay."""
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancellation stop()
+        # sends when the event is set at that moment, and stop would then never return.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.sweep_interval):
+                await self._sweep_due.wait()
+        self._sweep_due.clear()
+        if self._publish_failed:
+            self._publish_failed = False
+            delay = min(self._retry_delay, self.sweep_interval)
+            self._retry_delay = min(delay * 2, self.sweep_interval)
+            await asyncio.sleep(delay)
 
     async def sweep(self, limit: int = 500) -> int:
         """Publish what is stored but not in flight here; returns how many events it handed on.
@@ -263,6 +307,7 @@ class OutboxRelay:
                 if event_id not in handled_here
             ]
             handed += len(staged)
+            self._blocked.discard(document["_id"])  # its stored events go out in order now
             self.publish(staged)
         return handed
 
