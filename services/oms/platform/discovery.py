@@ -97,11 +97,6 @@ class Discovery:
             f"{e['Service']['Address'] or e['Node']['Address']}:{e['Service']['Port']}"
             for e in entries
         )
-        if not targets and cached is not None and cached[1]:
-            # None passing: try the last ones that did rather than fail every call at once
-            # (a check that times out under load is not an outage).
-            log.warning("consul.no_passing_instance_using_last_known", service=service)
-            return cached[1]
         self._cache[service] = (now, targets)
         return targets
 

@@ -140,7 +140,8 @@ class ConsulSettings(BaseSettings):
 
     http_addr: str = "127.0.0.1:8500"
     check_interval: str = "5s"
-    check_timeout: str = "2s"
+    # Generous: a process busy under load answers its /readyz late, and is not down for it.
+    check_timeout: str = "5s"
     deregister_critical_after: str = "1m"
     cache_ttl_seconds: float = Field(default=5.0, ge=0)
     # Prefixed to every service name registered and resolved, so several restaurants (or
