@@ -130,3 +130,48 @@ async def test_drain_returns_once_everything_is_published_and_cleared(
         assert await things.find_one({"_id": f"o-{n}"}) == {"_id": f"o-{n}", "outbox": {}}
     # Confirmed means routed: every event is in the queue.
     assert (await queue.declare()).message_count == 40
+
+
+async def test_a_confirmed_entry_leaves_with_the_documents_next_change_and_no_write_of_its_own(
+    broker: Broker, things: AsyncCollection[mongo.Document]
+) -> None:
+    key = event_type()
+    await bound_queue(broker, key)
+    relay = OutboxRelay(things, broker, clear_after=3600)  # its own clear would come too late
+    outbox = Outbox(things, relay)
+    placed, paid = Event(type=key), Event(type=key)
+    await outbox.insert({"_id": "o-1", "state": "placed"}, [placed])
+    await relay.published()  # the broker confirmed `placed`; nothing cleared it yet
+    stored = await things.find_one({"_id": "o-1"})
+    assert stored is not None
+    assert list(stored["outbox"]) == [placed.id]
+
+    after = await outbox.update(
+        {"_id": "o-1", "state": "placed"}, {"$set": {"state": "paid"}}, [paid]
+    )
+
+    assert after is not None
+    assert list(after["outbox"]) == [paid.id], "the confirmed entry went with the change"
+    assert relay.take_confirmed("o-1") == [], "nothing is left for a write of its own"
+
+
+async def test_a_change_that_matches_nothing_leaves_the_confirmed_entries_to_the_relay(
+    broker: Broker, things: AsyncCollection[mongo.Document]
+) -> None:
+    key = event_type()
+    await bound_queue(broker, key)
+    relay = OutboxRelay(things, broker, clear_after=3600)
+    outbox = Outbox(things, relay)
+    placed = Event(type=key)
+    await outbox.insert({"_id": "o-1", "state": "cancelled"}, [placed])
+    await relay.published()
+
+    lost = await outbox.update({"_id": "o-1", "state": "placed"}, {"$set": {"state": "paid"}})
+    await relay.drain()
+
+    assert lost is None
+    assert await things.find_one({"_id": "o-1"}) == {
+        "_id": "o-1",
+        "state": "cancelled",
+        "outbox": {},
+    }

@@ -97,13 +97,27 @@ class Outbox:
             merged.setdefault("$set", {}).update(
                 {f"{FIELD}.{item.event.id}": item.entry() for item in staged}
             )
+        # Entries the broker confirmed go with this write: no write of their own.
+        confirmed = self.relay.take_confirmed(document_id)
+        if confirmed:
+            merged.setdefault("$unset", {}).update(dict.fromkeys(_paths(confirmed), ""))
         # No projection: FerretDB's findAndModify does not implement one.
-        document = await self.collection.find_one_and_update(
-            dict(query), merged, return_document=ReturnDocument.AFTER
-        )
-        if document is not None:
+        try:
+            document = await self.collection.find_one_and_update(
+                dict(query), merged, return_document=ReturnDocument.AFTER
+            )
+        except BaseException:
+            self.relay.give_back(document_id, confirmed)
+            raise
+        if document is None:
+            self.relay.give_back(document_id, confirmed)
+        else:
             self.relay.publish(staged)
         return document
+
+
+def _paths(event_ids: Iterable[str]) -> list[str]:
+    return [f"{FIELD}.{event_id}" for event_id in event_ids]
 
 
 class OutboxRelay:
@@ -112,6 +126,10 @@ class OutboxRelay:
     Events of one document are published in the order they were staged, even when one
     fails: the document's later events then wait, stored, for the sweep that publishes them
     all in order. Documents are published side by side, up to `max_in_flight`.
+
+    A confirmed entry is cleared `clear_after` seconds later, in one bulk write with the
+    others, unless a change to its document took it along first (most do: an order is
+    usually changed again within a second), which saves that write.
     `must_route(routing_key)` says whether a durable queue takes the event, so an unroutable
     one is an error rather than lost.
     """
@@ -126,6 +144,7 @@ class OutboxRelay:
         max_in_flight: int = 64,
         clear_batch: int = 200,
         retry_after: float = 1.0,
+        clear_after: float = 1.0,
     ) -> None:
         self.collection = collection
         self.broker = broker
@@ -134,6 +153,8 @@ class OutboxRelay:
         self.publish_timeout = publish_timeout
         self.clear_batch = clear_batch
         self.retry_after = retry_after
+        self.clear_after = clear_after
+        self._clear_now = asyncio.Event()
         self._retry_delay = retry_after
         self._publish_failed = False
         self._slots = asyncio.Semaphore(max_in_flight)
@@ -234,10 +255,24 @@ class OutboxRelay:
                         item.event, mandatory=self.must_route(item.event.type)
                     )
 
+    def take_confirmed(self, document_id: Any) -> list[str]:
+        """The document's confirmed entries, for a write of the document to clear."""
+        return self._published.pop(document_id, [])
+
+    def give_back(self, document_id: Any, event_ids: list[str]) -> None:
+        """Entries a write did not clear after all: the relay clears them."""
+        if event_ids:
+            self._published.setdefault(document_id, []).extend(event_ids)
+            self._clear_due.set()
+
     async def _clear_loop(self) -> None:
         while True:
             await self._clear_due.wait()
             self._clear_due.clear()
+            # A while for the documents' own next writes to take them along.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.clear_after):
+                    await self._clear_now.wait()
             try:
                 await self._clear()
             except Exception:
@@ -311,8 +346,16 @@ class OutboxRelay:
             self.publish(staged)
         return handed
 
-    async def drain(self) -> None:
-        """Wait until every event handed over so far is published and cleared (tests, stop)."""
+    async def published(self) -> None:
+        """Wait until every event handed over so far was published (or failed to be)."""
         while self._chains:
             await asyncio.gather(*self._chains.values(), return_exceptions=True)
-        await self._clear()
+
+    async def drain(self) -> None:
+        """Wait until every event handed over so far is published and cleared (tests, stop)."""
+        await self.published()
+        self._clear_now.set()
+        try:
+            await self._clear()
+        finally:
+            self._clear_now.clear()
