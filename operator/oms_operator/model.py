@@ -196,7 +196,7 @@ class Restaurant(BaseModel):
     @property
     def consul_prefix(self) -> str:
         """What the restaurant's services put before their names in Consul."""
-        return naming.consul_service(self.namespace, self.name, "")
+        return naming.consul_prefix(self.namespace, self.name)
 
     def replicas(self, service: str) -> int:
         """Desired pods of `service`: the kitchen runs one cook per pod."""

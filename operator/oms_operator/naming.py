@@ -68,9 +68,15 @@ def default_database(namespace: str, restaurant: str) -> str:
     return f"oms_{namespace}_{restaurant}".replace("-", "_")[:63]
 
 
+def consul_prefix(namespace: str, restaurant: str) -> str:
+    """What a restaurant's pods put before their service names when they register."""
+    return f"{namespace}-{restaurant}-"
+
+
 def consul_service(namespace: str, restaurant: str, service: str) -> str:
-    """A restaurant's Kubernetes Service in the Consul catalog."""
-    return f"{namespace}-{restaurant}-{service}"
+    """A restaurant's Kubernetes Service in the Consul catalog: `-svc` after the name its
+    pods register under, so the operator's entries never answer for the pods'."""
+    return f"{consul_prefix(namespace, restaurant)}{service}-svc"
 
 
 def consul_node(namespace: str, restaurant: str) -> str:
