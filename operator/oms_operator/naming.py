@@ -16,16 +16,31 @@ FIELD_MANAGER = "oms-operator"
 MANAGED_BY = "oms-operator"
 PART_OF = "oms"
 
-# The platform's gRPC services (port 50051) and its HTTP gateway (port 8080).
+# The platform's gRPC services (port 50051) and its HTTP gateway (port 8080); every process
+# also serves /metrics, /healthz and /readyz on its ops port (OPS_PORT, oms.platform.ops_http).
 GRPC_SERVICES = ("menu", "stock", "order", "payment", "kitchen")
 GATEWAY = "gateway"
 SERVICES = (*GRPC_SERVICES, GATEWAY)
 GRPC_PORT = 50051
 GATEWAY_PORT = 8080
+OPS_PORT = 9464
+
+# The services that open a database (the gateway has none).
+DATABASE_SERVICES = ("menu", "stock", "order", "payment", "kitchen")
 
 # Where menu and stock find the seed file (the inline menu's ConfigMap, or the referenced one).
 SEED_DIR = "/etc/oms/menu"
 SEED_FILE = "menu.json"
+# Stopping: a preStop pause before SIGTERM, then what the process may take, then a margin
+# (terminationGracePeriodSeconds is their sum). Consumers other than the kitchen's give
+# in-flight messages CONSUMER_GRACE_SECONDS (oms.platform.bootstrap, Platform.consume).
+PRE_STOP_SECONDS = 5
+CONSUMER_GRACE_SECONDS = 30
+SHUTDOWN_MARGIN_SECONDS = 15
+
+# Where the gRPC TLS Secret is mounted, in cert-manager's layout.
+TLS_DIR = "/etc/oms/tls"
+TLS_FILES = {"cert": "tls.crt", "key": "tls.key", "ca": "ca.crt"}
 
 
 def child_name(restaurant: str, service: str) -> str:
