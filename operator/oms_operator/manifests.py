@@ -15,6 +15,7 @@ from typing import Any
 from oms_operator import naming
 from oms_operator.environment import environment
 from oms_operator.model import Restaurant
+from oms_operator.network_policies import network_policies
 
 Manifest = dict[str, Any]
 
@@ -237,10 +238,11 @@ def service(restaurant: Restaurant, service: str) -> Manifest:
 
 
 def children(restaurant: Restaurant) -> list[Manifest]:
-    """Everything the restaurant runs on: the menu ConfigMap, then a Deployment and a
-    Service per platform service."""
+    """Everything the restaurant runs on: the menu ConfigMap, the NetworkPolicies (before
+    the pods they guard), then a Deployment and a Service per platform service."""
     config_map = menu_config_map(restaurant)
     manifests = [config_map] if config_map is not None else []
+    manifests += network_policies(restaurant)
     for name in naming.SERVICES:
         manifests += [deployment(restaurant, name), service(restaurant, name)]
     return manifests

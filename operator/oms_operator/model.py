@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from oms_operator import naming
+from oms_operator.network_spec import NetworkPolicy
 from oms_operator.spec_base import Spec
 
 
@@ -198,6 +199,7 @@ class RestaurantSpec(Spec):
     logging: Logging = Field(default_factory=Logging)
     resources: Resources = Field(default_factory=Resources)
     grpc_tls: GrpcTLS | None = Field(default=None, alias="grpcTLS")
+    network_policy: NetworkPolicy = Field(default_factory=NetworkPolicy)
 
     @model_validator(mode="after")
     def _production_has_its_secrets(self) -> RestaurantSpec:

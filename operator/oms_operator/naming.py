@@ -25,6 +25,13 @@ GRPC_PORT = 50051
 GATEWAY_PORT = 8080
 OPS_PORT = 9464
 
+# Who calls whom over gRPC (the services' `platform.service(...)` calls): the NetworkPolicy
+# edges inside a restaurant. The kitchen takes its work from RabbitMQ; nothing calls it.
+CALLS = {
+    GATEWAY: ("menu", "stock", "order", "payment"),
+    "order": ("menu", "stock", "payment"),
+    "payment": ("order",),
+}
 # The services that open a database (the gateway has none).
 DATABASE_SERVICES = ("menu", "stock", "order", "payment", "kitchen")
 

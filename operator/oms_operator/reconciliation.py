@@ -14,7 +14,7 @@ import kopf
 from aio_pika.exceptions import AMQPError  # connection, access and channel errors
 from kubernetes.client.exceptions import ApiException
 
-from oms_operator import consul_catalog, kube, manifests, rabbitmq_vhost
+from oms_operator import consul_catalog, kube, manifests, naming, rabbitmq_vhost
 from oms_operator.model import Restaurant
 from oms_operator.state import Clients
 
@@ -41,7 +41,8 @@ def _api_error(exc: ApiException, what: str) -> StepFailed:
 
 
 async def apply_children(clients: Clients, owner: kopf.Body, restaurant: Restaurant) -> int:
-    """Server-side apply the ConfigMap, Deployments and Services, owned by the Restaurant."""
+    """Server-side apply the ConfigMap, NetworkPolicies, Deployments and Services, owned by
+    the Restaurant; NetworkPolicies turned off in the spec are deleted."""
     children = manifests.children(restaurant)
     kopf.adopt(children, owner=owner)
     for child in children:
@@ -50,6 +51,15 @@ async def apply_children(clients: Clients, owner: kopf.Body, restaurant: Restaur
             await asyncio.to_thread(kube.apply, clients.kube, child)
         except ApiException as exc:
             raise _api_error(exc, what) from exc
+    if not restaurant.spec.network_policy.enabled:
+        for service in naming.SERVICES:
+            name = naming.child_name(restaurant.name, service)
+            try:
+                await asyncio.to_thread(
+                    kube.delete_network_policy, clients.kube, restaurant.namespace, name
+                )
+            except ApiException as exc:
+                raise _api_error(exc, f"NetworkPolicy {name}") from exc
     return len(children)
 
 

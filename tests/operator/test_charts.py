@@ -45,7 +45,9 @@ def test_the_platform_chart_renders_what_the_api_server_accepts(kube: ControlPla
     result = _dry_run(kube, documents)
 
     kinds = sorted(d["kind"] for d in documents)
-    assert kinds == sorted(["ConfigMap"] + ["Deployment"] * 6 + ["Service"] * 6)
+    assert kinds == sorted(
+        ["ConfigMap"] + ["Deployment"] * 6 + ["Service"] * 6 + ["NetworkPolicy"] * 6
+    )
     assert result.count("(server dry run)") == len(documents)
 
 

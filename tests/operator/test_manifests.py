@@ -33,15 +33,28 @@ def trattoria() -> Restaurant:
     return examples.restaurant(namespace="food")
 
 
-def test_children_are_a_deployment_and_service_per_platform_service(trattoria: Restaurant) -> None:
+def test_children_are_a_deployment_service_and_network_policy_per_service(
+    trattoria: Restaurant,
+) -> None:
     children = manifests.children(trattoria)
 
     kinds = sorted((c["kind"], c["metadata"]["name"]) for c in children)
     expected = [("ConfigMap", "trattoria-menu")]
     for service in ("menu", "stock", "order", "payment", "kitchen", "gateway"):
-        expected += [("Deployment", f"trattoria-{service}"), ("Service", f"trattoria-{service}")]
+        expected += [
+            (kind, f"trattoria-{service}") for kind in ("Deployment", "Service", "NetworkPolicy")
+        ]
     assert kinds == sorted(expected)
     assert {c["metadata"]["namespace"] for c in children} == {"food"}
+    # The policies exist before the pods they guard.
+    order = [c["kind"] for c in children]
+    assert order.index("Deployment") > max(i for i, k in enumerate(order) if k == "NetworkPolicy")
+
+
+def test_network_policies_can_be_turned_off(trattoria: Restaurant) -> None:
+    restaurant = _with(trattoria, networkPolicy={"enabled": False})
+
+    assert all(c["kind"] != "NetworkPolicy" for c in manifests.children(restaurant))
 
 
 @pytest.mark.parametrize("service", naming.SERVICES)

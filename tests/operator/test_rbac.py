@@ -23,6 +23,9 @@ ALLOWED = [
     ("watch", "deployments.apps"),
     ("patch", "services"),
     ("patch", "configmaps"),
+    ("create", "networkpolicies.networking.k8s.io"),
+    ("patch", "networkpolicies.networking.k8s.io"),
+    ("delete", "networkpolicies.networking.k8s.io"),
     ("get", "secrets"),
     ("create", "events"),
 ]
@@ -41,6 +44,7 @@ DENIED = [
     ("create", "roles.rbac.authorization.k8s.io"),
     ("list", "customresourcedefinitions.apiextensions.k8s.io"),
     ("list", "namespaces"),
+    ("list", "networkpolicies.networking.k8s.io"),
 ]
 
 

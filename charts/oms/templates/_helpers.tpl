@@ -97,3 +97,29 @@ kitchen's longest stop is its longest cook (or drain); the others' consumers giv
 - {name: GRPC_TLS_CA_FILE, value: /etc/oms/tls/ca.crt}
 {{- end }}
 {{- end -}}
+
+{{/* The port a URL (or host:port) names: its own, else the scheme's, else .default. */}}
+{{- define "oms.urlPort" -}}
+{{- $rest := regexReplaceAll "^[a-z+]+://" .url "" -}}
+{{- $rest = regexReplaceAll "[/?#].*$" $rest "" -}}
+{{- $rest = regexReplaceAll "^.*@" $rest "" -}}
+{{- if regexMatch ":[0-9]+$" $rest -}}
+{{- regexFind "[0-9]+$" $rest -}}
+{{- else if hasPrefix "https://" .url -}}443
+{{- else if hasPrefix "http://" .url -}}80
+{{- else -}}{{ .default }}
+{{- end -}}
+{{- end -}}
+
+{{/* The ports of a (possibly multi-host) MongoDB URL, comma-separated; SRV: 27017. */}}
+{{- define "oms.mongodbPorts" -}}
+{{- if hasPrefix "mongodb+srv://" .url -}}27017
+{{- else -}}
+{{- $hosts := regexReplaceAll "^.*@" (regexReplaceAll "/.*$" (regexReplaceAll "^[a-z+]+://" .url "") "") "" -}}
+{{- $ports := list -}}
+{{- range $host := splitList "," $hosts -}}
+{{- $ports = append $ports (include "oms.urlPort" (dict "url" $host "default" 27017)) -}}
+{{- end -}}
+{{- $ports | uniq | sortAlpha | join "," -}}
+{{- end -}}
+{{- end -}}
