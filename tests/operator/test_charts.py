@@ -46,7 +46,7 @@ def test_the_platform_chart_renders_what_the_api_server_accepts(kube: ControlPla
 
     kinds = sorted(d["kind"] for d in documents)
     assert kinds == sorted(
-        ["ConfigMap"] + ["Deployment"] * 6 + ["Service"] * 6 + ["NetworkPolicy"] * 6
+        ["ConfigMap"] * 2 + ["Deployment"] * 6 + ["Service"] * 6 + ["NetworkPolicy"] * 6
     )
     assert result.count("(server dry run)") == len(documents)
 
