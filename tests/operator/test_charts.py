@@ -1,11 +1,12 @@
 """Both Helm charts lint and render what the real API server accepts; the platform chart
-sets what the operator sets, and refuses production without the secrets the services insist
-on."""
+installs there and its Deployments become Available, sets what the operator sets, and
+refuses production without the secrets the services insist on."""
 
 from __future__ import annotations
 
 import json
 import tarfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 from devtools.kube import ControlPlane
 from oms_operator import manifests, naming
 from oms_operator.model import Restaurant
-from tests.operator import charts, examples
+from tests.operator import charts, cluster, examples
 
 pytestmark = pytest.mark.timeout(300)
 LINT_VALUES = {"oms": ["--set", charts.PRODUCTION], "oms-operator": []}
@@ -112,3 +113,54 @@ def test_the_platform_chart_sets_the_same_pods_as_the_operator() -> None:
             assert chart["spec"][key] == built["spec"][key], (service, key)
         scrape = {k: v for k, v in built["metadata"]["annotations"].items() if "prometheus" in k}
         assert scrape.items() <= chart["metadata"]["annotations"].items(), service
+
+
+def test_the_platform_chart_installs_and_its_deployments_become_available(
+    kube: ControlPlane,
+) -> None:
+    namespace = f"chart-{uuid.uuid4().hex[:6]}"
+    kube.kubectl("create", "namespace", namespace)
+    secrets = [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name},
+            "stringData": data,
+        }
+        for name, data in (
+            ("oms-rabbitmq", {"username": "oms", "password": "p"}),
+            ("trattoria-gateway", {"admin-token": "a", "session-secret": "s"}),
+            ("trattoria-stripe", {"api-key": "sk_test_123", "webhook-secret": "whsec_x"}),
+        )
+    ]
+    cluster.apply(kube, namespace, *secrets)
+    try:
+        kube.helm(
+            "install",
+            "shop",
+            str(charts.CHARTS / "oms"),
+            "--namespace",
+            namespace,
+            "--set",
+            charts.PRODUCTION,
+            "--wait",
+            "--timeout",
+            "180s",
+        )
+        available = ("--for=condition=Available", "--timeout=60s")
+        kube.kubectl("-n", namespace, "wait", "deployment", "--all", *available)
+
+        deployments = cluster.get_json(kube, "-n", namespace, "deployments")["items"]
+        assert sorted(d["metadata"]["name"] for d in deployments) == sorted(
+            f"shop-{s}" for s in naming.SERVICES
+        )
+        for deployment in deployments:
+            assert deployment["status"]["availableReplicas"] == deployment["spec"]["replicas"]
+        policies = cluster.get_json(kube, "-n", namespace, "networkpolicies")["items"]
+        assert len(policies) == len(naming.SERVICES)
+        dashboard = cluster.get_json(kube, "-n", namespace, "configmap", "shop-dashboard")
+        assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert json.loads(dashboard["data"]["oms.json"])["uid"] == "oms-platform"
+    finally:
+        kube.helm("uninstall", "shop", "--namespace", namespace, check=False)
+        kube.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
