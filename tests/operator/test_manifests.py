@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 from typing import Any
 
 import pytest
 
+from oms.platform.bootstrap import Platform
 from oms_operator import manifests, naming
 from oms_operator.model import Restaurant
 from tests.operator import examples
@@ -132,6 +134,12 @@ def test_the_kitchen_outlives_its_longest_cook_after_the_pre_stop_pause(
         assert pre_stop == naming.PRE_STOP_SECONDS == 5
         assert grace > pre_stop + max(longest, drain), (longest, drain)
         assert grace == 5 + math.ceil(max(longest, drain)) + 15
+
+
+def test_the_consumer_grace_is_the_platforms_own() -> None:
+    grace = inspect.signature(Platform.consume).parameters["grace_seconds"].default
+
+    assert grace == naming.CONSUMER_GRACE_SECONDS
 
 
 @pytest.mark.parametrize("service", ["menu", "stock", "order", "payment", "gateway"])
