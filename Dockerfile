@@ -21,12 +21,17 @@ FROM python:3.11-slim
 RUN groupadd --system --gid 10001 oms \
     && useradd --system --uid 10001 --gid oms --no-create-home --home-dir /nonexistent oms
 COPY --from=build /opt/oms /opt/oms
+# Our own package belongs to the user the processes run as, so that `docker compose watch`
+# (which syncs as that user) can write into it; the libraries stay root's. On Kubernetes the
+# root filesystem is read-only, so nothing there can change it.
+COPY --from=build --chown=10001:10001 /opt/oms/lib/python3.11/site-packages/oms /opt/oms/lib/python3.11/site-packages/oms
 ENV PATH=/opt/oms/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     GRPC_HOST=0.0.0.0 \
-    GATEWAY_HOST=0.0.0.0
+    GATEWAY_HOST=0.0.0.0 \
+    OPS_HOST=0.0.0.0
 USER 10001:10001
-# gRPC services listen on 50051, the gateway on 8080.
-EXPOSE 50051 8080
+# gRPC services listen on 50051, the gateway on 8080, every process's ops server on 9464.
+EXPOSE 50051 8080 9464
 CMD ["python", "-m", "oms.gateway"]

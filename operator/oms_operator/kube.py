@@ -31,6 +31,7 @@ class Kube:
     core: client.CoreV1Api
     apps: client.AppsV1Api
     custom: client.CustomObjectsApi
+    networking: client.NetworkingV1Api
 
     def close(self) -> None:
         self.api.close()  # type: ignore[no-untyped-call]
@@ -44,7 +45,13 @@ def connect() -> Kube:
     else:
         config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     api = client.ApiClient(configuration)
-    return Kube(api, client.CoreV1Api(api), client.AppsV1Api(api), client.CustomObjectsApi(api))
+    return Kube(
+        api,
+        client.CoreV1Api(api),
+        client.AppsV1Api(api),
+        client.CustomObjectsApi(api),
+        client.NetworkingV1Api(api),
+    )
 
 
 def is_not_found(exc: BaseException) -> bool:
@@ -65,7 +72,8 @@ def _json(response: Any) -> Body:
 
 
 def apply(kube: Kube, manifest: Mapping[str, Any]) -> None:
-    """Create or update one child (Deployment, Service or ConfigMap) by server-side apply."""
+    """Create or update one child (Deployment, Service, ConfigMap or NetworkPolicy) by
+    server-side apply."""
     kind = manifest["kind"]
     name = manifest["metadata"]["name"]
     namespace = manifest["metadata"]["namespace"]
@@ -73,6 +81,7 @@ def apply(kube: Kube, manifest: Mapping[str, Any]) -> None:
         "Deployment": kube.apps.patch_namespaced_deployment,
         "Service": kube.core.patch_namespaced_service,
         "ConfigMap": kube.core.patch_namespaced_config_map,
+        "NetworkPolicy": kube.networking.patch_namespaced_network_policy,
     }[kind]
     method(
         name,
@@ -83,6 +92,17 @@ def apply(kube: Kube, manifest: Mapping[str, Any]) -> None:
         _content_type=APPLY,
         _preload_content=False,
     )
+
+
+def delete_network_policy(kube: Kube, namespace: str, name: str) -> bool:
+    """Delete one of a restaurant's NetworkPolicies; False when it was not there."""
+    try:
+        kube.networking.delete_namespaced_network_policy(name, namespace, _preload_content=False)
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
 
 
 def get_restaurant(kube: Kube, namespace: str, name: str) -> Body | None:

@@ -2,24 +2,23 @@
 
 Nothing here talks to a cluster; the handlers pass what these return through `kopf.adopt`
 (owner references, namespace) and apply it. Every service runs the one image with
-`python -m oms.<service>` and reads its settings from the environment variables below.
+`python -m oms.<service>` and reads its settings from the environment (`environment`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from typing import Any
 
 from oms_operator import naming
+from oms_operator.environment import environment
 from oms_operator.model import Restaurant
+from oms_operator.network_policies import network_policies
 
 Manifest = dict[str, Any]
 
-# The services read these names through pydantic-settings (oms.platform.settings and each
-# service's own section); the credentials are kept apart and joined by Kubernetes' $(VAR).
-AMQP_USERNAME = "AMQP_USERNAME"
-AMQP_PASSWORD = "AMQP_PASSWORD"  # noqa: S105 (a variable name, not a password)
 RUN_AS_USER = 10001
 
 
@@ -58,107 +57,50 @@ def menu_config_map(restaurant: Restaurant) -> Manifest | None:
     }
 
 
-def _value(name: str, value: str) -> dict[str, Any]:
-    return {"name": name, "value": value}
-
-
-def _secret(name: str, secret: str, key: str) -> dict[str, Any]:
-    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
-
-
-def _platform_env(restaurant: Restaurant) -> list[dict[str, Any]]:
-    spec = restaurant.spec
-    rabbitmq = spec.rabbitmq
-    credentials = rabbitmq.credentials_secret_ref
-    amqp_url = (
-        f"{rabbitmq.scheme}://$({AMQP_USERNAME}):$({AMQP_PASSWORD})"
-        f"@{rabbitmq.host_port}/{restaurant.vhost}"
-    )
-    return [
-        _secret(AMQP_USERNAME, credentials.name, credentials.username_key),
-        _secret(AMQP_PASSWORD, credentials.name, credentials.password_key),
-        _value("RABBITMQ_URL", amqp_url),
-        _value("RABBITMQ_RETRY_DELAYS_MS", json.dumps(list(rabbitmq.retry_delays_ms))),
-        _value("MONGODB_URL", spec.mongodb.url),
-        _value("MONGODB_DATABASE", restaurant.database),
-        _value("CONSUL_HTTP_ADDR", spec.consul.address),
-        # Restaurants may share a Consul: each one's services find only each other.
-        _value("CONSUL_SERVICE_PREFIX", restaurant.consul_prefix),
-        _value("OTEL_EXPORTER_OTLP_ENDPOINT", spec.tracing.otlp_endpoint),
-        _value("OTEL_SDK_DISABLED", "false" if spec.tracing.enabled else "true"),
-        _value("LOG_LEVEL", spec.logging.level),
-        _value("LOG_FORMAT", spec.logging.format),
-    ]
-
-
-def _grpc_env() -> list[dict[str, Any]]:
-    return [
-        _value("GRPC_HOST", "0.0.0.0"),  # noqa: S104 (a pod listens on its own IP)
-        _value("GRPC_PORT", str(naming.GRPC_PORT)),
-        # Consul tells the other services this pod's own address.
-        _pod_ip("GRPC_ADVERTISE_HOST"),
-    ]
-
-
-def _pod_ip(name: str) -> dict[str, Any]:
-    return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
-
-
-def _service_env(restaurant: Restaurant, service: str) -> list[dict[str, Any]]:
-    spec = restaurant.spec
-    seed_path = f"{naming.SEED_DIR}/{naming.SEED_FILE}"
-    if service == "menu":
-        return [_value("MENU_SEED_FILE", seed_path)]
-    if service == "stock":
-        return [_value("STOCK_SEED_FILE", seed_path)]
-    if service == "kitchen":
-        # One cook per pod: spec.kitchen.workers is the Deployment's replicas (see README).
-        return [
-            _value("KITCHEN_WORKERS", "1"),
-            _value("KITCHEN_SECONDS_PER_ITEM", str(spec.kitchen.seconds_per_item)),
-        ]
-    if service == "payment":
-        env = [_value("STRIPE_API_BASE", spec.stripe.api_base)]
-        ref = spec.stripe.secret_ref
-        if ref is not None:
-            env += [
-                _secret("STRIPE_API_KEY", ref.name, ref.api_key_key),
-                _secret("STRIPE_WEBHOOK_SECRET", ref.name, ref.webhook_secret_key),
-            ]
-        return env
-    if service == naming.GATEWAY:
-        env = [
-            _value("GATEWAY_HOST", "0.0.0.0"),  # noqa: S104
-            _value("GATEWAY_PORT", str(naming.GATEWAY_PORT)),
-            _pod_ip("GATEWAY_ADVERTISE_HOST"),
-        ]
-        token = spec.gateway.admin_token_secret_ref
-        if token is not None:
-            env.append(_secret("GATEWAY_ADMIN_TOKEN", token.name, token.key))
-        return env
-    return []
-
-
-def environment(restaurant: Restaurant, service: str) -> list[dict[str, Any]]:
-    grpc = _grpc_env() if service in naming.GRPC_SERVICES else []
-    return [*_platform_env(restaurant), *grpc, *_service_env(restaurant, service)]
-
-
-def _probes(service: str) -> dict[str, Any]:
-    if service == naming.GATEWAY:
-        port: dict[str, Any] = {"port": "http"}
-        return {
-            "readinessProbe": {"httpGet": {"path": "/readyz", **port}, "periodSeconds": 5},
-            "livenessProbe": {
-                "httpGet": {"path": "/healthz", **port},
-                "initialDelaySeconds": 10,
-                "periodSeconds": 10,
-            },
-        }
-    grpc = {"port": naming.GRPC_PORT}
+def _probes() -> dict[str, Any]:
+    # Every process, the gateway too, answers on its ops port: /readyz turns 503 while
+    # MongoDB or RabbitMQ is down (the pod leaves its Service), /healthz while it runs.
+    port = "ops"
     return {
-        "readinessProbe": {"grpc": grpc, "periodSeconds": 5},
-        "livenessProbe": {"grpc": grpc, "initialDelaySeconds": 10, "periodSeconds": 10},
+        "readinessProbe": {
+            "httpGet": {"path": "/readyz", "port": port},
+            "periodSeconds": 5,
+            "failureThreshold": 2,
+        },
+        "livenessProbe": {
+            "httpGet": {"path": "/healthz", "port": port},
+            "initialDelaySeconds": 10,
+            "periodSeconds": 10,
+            "failureThreshold": 3,
+        },
+    }
+
+
+def grace_seconds(restaurant: Restaurant, service: str) -> int:
+    """terminationGracePeriodSeconds: the preStop pause, the longest the process may take
+    to stop, and a margin, so that SIGKILL never cuts a drain short."""
+    if service == "kitchen":
+        kitchen = restaurant.spec.kitchen
+        # A cook finishes within KITCHEN_DRAIN_SECONDS or hands back; never longer than
+        # KITCHEN_LONGEST_COOK_SECONDS (the kitchen caps an order's cooking there).
+        stopping = max(kitchen.longest_cook_seconds, kitchen.drain_seconds)
+    else:
+        stopping = naming.CONSUMER_GRACE_SECONDS
+    return naming.PRE_STOP_SECONDS + math.ceil(stopping) + naming.SHUTDOWN_MARGIN_SECONDS
+
+
+def _lifecycle() -> dict[str, Any]:
+    # Kubernetes takes a terminating pod out of its Service's endpoints while it signals it;
+    # the pause keeps the process serving (and the kitchen cooking) until they agree.
+    return {"preStop": {"sleep": {"seconds": naming.PRE_STOP_SECONDS}}}
+
+
+def _scrape_annotations() -> dict[str, str]:
+    """The Prometheus convention (no ServiceMonitor): scrape this pod's ops port."""
+    return {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(naming.OPS_PORT),
+        "prometheus.io/path": "/metrics",
     }
 
 
@@ -178,6 +120,14 @@ def _menu_hash(restaurant: Restaurant) -> str:
     return hashlib.sha256(document).hexdigest()[:16]
 
 
+def _tls_volume(restaurant: Restaurant) -> dict[str, Any] | None:
+    tls = restaurant.spec.grpc_tls
+    if tls is None:
+        return None
+    # Group-readable only, by the pod's fsGroup: the key is nobody else's.
+    return {"name": "grpc-tls", "secret": {"secretName": tls.secret_name, "defaultMode": 0o440}}
+
+
 def deployment(restaurant: Restaurant, service: str) -> Manifest:
     name = naming.child_name(restaurant.name, service)
     is_gateway = service == naming.GATEWAY
@@ -187,7 +137,10 @@ def deployment(restaurant: Restaurant, service: str) -> Manifest:
         "image": restaurant.spec.image.reference,
         "imagePullPolicy": restaurant.spec.image.pull_policy,
         "command": ["python", "-m", f"oms.{service}"],
-        "ports": [{"name": "http" if is_gateway else "grpc", "containerPort": port}],
+        "ports": [
+            {"name": "http" if is_gateway else "grpc", "containerPort": port},
+            {"name": "ops", "containerPort": naming.OPS_PORT},
+        ],
         "env": environment(restaurant, service),
         "resources": {
             "requests": dict(restaurant.spec.resources.requests),
@@ -199,16 +152,23 @@ def deployment(restaurant: Restaurant, service: str) -> Manifest:
             "capabilities": {"drop": ["ALL"]},
         },
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
-        **_probes(service),
+        "lifecycle": _lifecycle(),
+        **_probes(),
     }
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
-    annotations: dict[str, str] = {}
+    annotations = _scrape_annotations()
     if service in ("menu", "stock"):
         container["volumeMounts"].append(
             {"name": "seed", "mountPath": naming.SEED_DIR, "readOnly": True}
         )
         volumes.append(_seed_volume(restaurant))
         annotations["oms.dev/menu-hash"] = _menu_hash(restaurant)
+    tls = _tls_volume(restaurant)
+    if tls is not None:
+        container["volumeMounts"].append(
+            {"name": tls["name"], "mountPath": naming.TLS_DIR, "readOnly": True}
+        )
+        volumes.append(tls)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -228,11 +188,12 @@ def deployment(restaurant: Restaurant, service: str) -> Manifest:
                 "spec": {
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
-                    "terminationGracePeriodSeconds": 30,
+                    "terminationGracePeriodSeconds": grace_seconds(restaurant, service),
                     "securityContext": {
                         "runAsNonRoot": True,
                         "runAsUser": RUN_AS_USER,
                         "runAsGroup": RUN_AS_USER,
+                        "fsGroup": RUN_AS_USER,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "containers": [container],
@@ -277,10 +238,11 @@ def service(restaurant: Restaurant, service: str) -> Manifest:
 
 
 def children(restaurant: Restaurant) -> list[Manifest]:
-    """Everything the restaurant runs on: the menu ConfigMap, then a Deployment and a
-    Service per platform service."""
+    """Everything the restaurant runs on: the menu ConfigMap, the NetworkPolicies (before
+    the pods they guard), then a Deployment and a Service per platform service."""
     config_map = menu_config_map(restaurant)
     manifests = [config_map] if config_map is not None else []
+    manifests += network_policies(restaurant)
     for name in naming.SERVICES:
         manifests += [deployment(restaurant, name), service(restaurant, name)]
     return manifests

@@ -11,13 +11,10 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic.alias_generators import to_camel
 
 from oms_operator import naming
-
-
-class Spec(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+from oms_operator.network_spec import NetworkPolicy
+from oms_operator.spec_base import Spec
 
 
 class Image(Spec):
@@ -58,6 +55,9 @@ class Menu(Spec):
 class Kitchen(Spec):
     workers: int = Field(default=2, ge=0, le=50)
     seconds_per_item: float = Field(default=2.0, ge=0)
+    # The kitchen's own defaults (KITCHEN_LONGEST_COOK_SECONDS, KITCHEN_DRAIN_SECONDS).
+    longest_cook_seconds: float = Field(default=60.0, ge=0, le=3600)
+    drain_seconds: float = Field(default=20.0, ge=0, le=3600)
 
 
 class Replicas(Spec):
@@ -78,10 +78,29 @@ class AdminTokenRef(Spec):
     key: str = "admin-token"
 
 
+class SessionSecretRef(Spec):
+    name: str
+    key: str = "session-secret"
+
+
+class RateLimits(Spec):
+    """The gateway's token buckets (its own defaults): orders per session, webhooks per
+    client address."""
+
+    orders_per_minute: float = Field(default=60.0, gt=0)
+    order_burst: int = Field(default=20, ge=1)
+    webhooks_per_second: float = Field(default=50.0, gt=0)
+    webhook_burst: int = Field(default=200, ge=1)
+
+
 class Gateway(Spec):
     service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
     node_port: int | None = None
     admin_token_secret_ref: AdminTokenRef | None = None
+    session_secret_ref: SessionSecretRef | None = None
+    # Where customers reach the gateway: Stripe sends them back there after paying.
+    public_url: str | None = None
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
 
 
 class StripeSecretRef(Spec):
@@ -131,6 +150,21 @@ class Consul(Spec):
 class Tracing(Spec):
     enabled: bool = True
     otlp_endpoint: str = "http://jaeger-collector:4317"
+    sampler: Literal[
+        "always_on",
+        "always_off",
+        "traceidratio",
+        "parentbased_always_on",
+        "parentbased_always_off",
+        "parentbased_traceidratio",
+    ] = "parentbased_always_on"
+    sampler_arg: float = Field(default=1.0, ge=0, le=1)
+
+
+class GrpcTLS(Spec):
+    """A Secret in cert-manager's layout (tls.crt, tls.key, ca.crt) for mutual TLS."""
+
+    secret_name: str
 
 
 class Logging(Spec):
@@ -151,6 +185,7 @@ class Resources(Spec):
 
 class RestaurantSpec(Spec):
     display_name: str
+    mode: Literal["production", "development"] = "production"
     menu: Menu
     rabbitmq: RabbitMQ
     mongodb: MongoDB
@@ -163,6 +198,27 @@ class RestaurantSpec(Spec):
     tracing: Tracing = Field(default_factory=Tracing)
     logging: Logging = Field(default_factory=Logging)
     resources: Resources = Field(default_factory=Resources)
+    grpc_tls: GrpcTLS | None = Field(default=None, alias="grpcTLS")
+    network_policy: NetworkPolicy = Field(default_factory=NetworkPolicy)
+
+    @model_validator(mode="after")
+    def _production_has_its_secrets(self) -> RestaurantSpec:
+        # The services refuse their documented placeholders outside development (exit 78).
+        if self.mode == "production" and None in (
+            self.gateway.admin_token_secret_ref,
+            self.gateway.session_secret_ref,
+            self.gateway.public_url,
+            self.stripe.secret_ref,
+        ):
+            raise ValueError(PRODUCTION_NEEDS)
+        return self
+
+
+PRODUCTION_NEEDS = (
+    "spec.mode production (the default) needs spec.gateway.adminTokenSecretRef, "
+    "spec.gateway.sessionSecretRef, spec.gateway.publicUrl and spec.stripe.secretRef: "
+    "the services refuse their placeholders (spec.mode development accepts them)"
+)
 
 
 class InvalidSpec(ValueError):
@@ -196,7 +252,16 @@ class Restaurant(BaseModel):
     @property
     def consul_prefix(self) -> str:
         """What the restaurant's services put before their names in Consul."""
-        return naming.consul_service(self.namespace, self.name, "")
+        return naming.consul_prefix(self.namespace, self.name)
+
+    @property
+    def public_url(self) -> str:
+        """Where customers reach the gateway; in development without one, its Service."""
+        configured = self.spec.gateway.public_url
+        if configured:
+            return configured.rstrip("/")
+        service = naming.child_name(self.name, naming.GATEWAY)
+        return f"http://{service}.{self.namespace}.svc:{naming.GATEWAY_PORT}"
 
     def replicas(self, service: str) -> int:
         """Desired pods of `service`: the kitchen runs one cook per pod."""

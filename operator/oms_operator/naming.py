@@ -16,16 +16,38 @@ FIELD_MANAGER = "oms-operator"
 MANAGED_BY = "oms-operator"
 PART_OF = "oms"
 
-# The platform's gRPC services (port 50051) and its HTTP gateway (port 8080).
+# The platform's gRPC services (port 50051) and its HTTP gateway (port 8080); every process
+# also serves /metrics, /healthz and /readyz on its ops port (OPS_PORT, oms.platform.ops_http).
 GRPC_SERVICES = ("menu", "stock", "order", "payment", "kitchen")
 GATEWAY = "gateway"
 SERVICES = (*GRPC_SERVICES, GATEWAY)
 GRPC_PORT = 50051
 GATEWAY_PORT = 8080
+OPS_PORT = 9464
+
+# Who calls whom over gRPC (the services' `platform.service(...)` calls): the NetworkPolicy
+# edges inside a restaurant. The kitchen takes its work from RabbitMQ; nothing calls it.
+CALLS = {
+    GATEWAY: ("menu", "stock", "order", "payment"),
+    "order": ("menu", "stock", "payment"),
+    "payment": ("order",),
+}
+# The services that open a database (the gateway has none).
+DATABASE_SERVICES = ("menu", "stock", "order", "payment", "kitchen")
 
 # Where menu and stock find the seed file (the inline menu's ConfigMap, or the referenced one).
 SEED_DIR = "/etc/oms/menu"
 SEED_FILE = "menu.json"
+# Stopping: a preStop pause before SIGTERM, then what the process may take, then a margin
+# (terminationGracePeriodSeconds is their sum). Consumers other than the kitchen's give
+# in-flight messages CONSUMER_GRACE_SECONDS (oms.platform.bootstrap, Platform.consume).
+PRE_STOP_SECONDS = 5
+CONSUMER_GRACE_SECONDS = 30
+SHUTDOWN_MARGIN_SECONDS = 15
+
+# Where the gRPC TLS Secret is mounted, in cert-manager's layout.
+TLS_DIR = "/etc/oms/tls"
+TLS_FILES = {"cert": "tls.crt", "key": "tls.key", "ca": "ca.crt"}
 
 
 def child_name(restaurant: str, service: str) -> str:
@@ -68,9 +90,15 @@ def default_database(namespace: str, restaurant: str) -> str:
     return f"oms_{namespace}_{restaurant}".replace("-", "_")[:63]
 
 
+def consul_prefix(namespace: str, restaurant: str) -> str:
+    """What a restaurant's pods put before their service names when they register."""
+    return f"{namespace}-{restaurant}-"
+
+
 def consul_service(namespace: str, restaurant: str, service: str) -> str:
-    """A restaurant's Kubernetes Service in the Consul catalog."""
-    return f"{namespace}-{restaurant}-{service}"
+    """A restaurant's Kubernetes Service in the Consul catalog: `-svc` after the name its
+    pods register under, so the operator's entries never answer for the pods'."""
+    return f"{consul_prefix(namespace, restaurant)}{service}-svc"
 
 
 def consul_node(namespace: str, restaurant: str) -> str:

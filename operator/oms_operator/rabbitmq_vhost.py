@@ -16,6 +16,7 @@ import httpx
 
 from oms import domain_events
 from oms.platform import consumer
+from oms_operator import broker_address
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,10 @@ class Broker:
 
     def _api(self, path: str) -> str:
         return f"{self.management_url.rstrip('/')}/api/{path}"
+
+    def redact(self, text: str) -> str:
+        """`text` (an error's message, for status and events) without the password."""
+        return broker_address.redact(text, self.password)
 
     def vhost_url(self, vhost: str) -> str:
         scheme, address = self.amqp_url.rstrip("/").split("://", 1)

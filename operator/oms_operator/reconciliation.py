@@ -14,7 +14,7 @@ import kopf
 from aio_pika.exceptions import AMQPError  # connection, access and channel errors
 from kubernetes.client.exceptions import ApiException
 
-from oms_operator import consul_catalog, kube, manifests, rabbitmq_vhost
+from oms_operator import broker_address, consul_catalog, kube, manifests, naming, rabbitmq_vhost
 from oms_operator.model import Restaurant
 from oms_operator.state import Clients
 
@@ -41,7 +41,8 @@ def _api_error(exc: ApiException, what: str) -> StepFailed:
 
 
 async def apply_children(clients: Clients, owner: kopf.Body, restaurant: Restaurant) -> int:
-    """Server-side apply the ConfigMap, Deployments and Services, owned by the Restaurant."""
+    """Server-side apply the ConfigMap, NetworkPolicies, Deployments and Services, owned by
+    the Restaurant; NetworkPolicies turned off in the spec are deleted."""
     children = manifests.children(restaurant)
     kopf.adopt(children, owner=owner)
     for child in children:
@@ -50,10 +51,37 @@ async def apply_children(clients: Clients, owner: kopf.Body, restaurant: Restaur
             await asyncio.to_thread(kube.apply, clients.kube, child)
         except ApiException as exc:
             raise _api_error(exc, what) from exc
+    if not restaurant.spec.network_policy.enabled:
+        for service in naming.SERVICES:
+            name = naming.child_name(restaurant.name, service)
+            try:
+                await asyncio.to_thread(
+                    kube.delete_network_policy, clients.kube, restaurant.namespace, name
+                )
+            except ApiException as exc:
+                raise _api_error(exc, f"NetworkPolicy {name}") from exc
     return len(children)
 
 
+def check_broker_addresses(clients: Clients, restaurant: Restaurant) -> None:
+    """Refuse (permanently) to send credentials where `broker_address` does not allow."""
+    spec = restaurant.spec.rabbitmq
+    settings = clients.settings
+    for reason, field, url in (
+        ("ManagementUrlRefused", "spec.rabbitmq.managementUrl", spec.management_url),
+        ("BrokerUrlRefused", "spec.rabbitmq.url", spec.url),
+    ):
+        try:
+            broker_address.check(
+                field, url, restaurant.namespace, settings.broker_hosts, settings.cluster_domain
+            )
+        except broker_address.Refused as exc:
+            raise StepFailed(reason, str(exc), permanent=True) from exc
+
+
 async def broker_for(clients: Clients, restaurant: Restaurant) -> rabbitmq_vhost.Broker:
+    """The broker's address and login, once its addresses may receive the login."""
+    check_broker_addresses(clients, restaurant)
     spec = restaurant.spec.rabbitmq
     ref = spec.credentials_secret_ref
     try:
@@ -84,9 +112,8 @@ async def ensure_broker(clients: Clients, restaurant: Restaurant) -> int:
             clients.http, broker, restaurant.vhost, restaurant.spec.rabbitmq.retry_delays_ms
         )
     except (httpx.HTTPError, OSError, AMQPError) as exc:
-        raise StepFailed(
-            "BrokerUnavailable", f"RabbitMQ vhost {restaurant.vhost}: {exc!r}"
-        ) from exc
+        message = broker.redact(f"RabbitMQ vhost {restaurant.vhost}: {exc!r}")
+        raise StepFailed("BrokerUnavailable", message) from exc
     clients.brokers[(restaurant.namespace, restaurant.name)] = broker
     return queues
 

@@ -11,12 +11,14 @@ import kopf
 
 from oms_operator.kube import Kube
 from oms_operator.rabbitmq_vhost import Broker
+from oms_operator.settings import OperatorSettings
 
 
 @dataclass
 class Clients:
     kube: Kube
     http: httpx.AsyncClient  # RabbitMQ's management API and Consul's HTTP API
+    settings: OperatorSettings = field(default_factory=OperatorSettings)
     # One lock per restaurant for reconciling and one for writing its status, so two
     # handlers never interleave their work on the same restaurant.
     reconcile_locks: defaultdict[tuple[str, str], asyncio.Lock] = field(

@@ -1,8 +1,9 @@
 """The Dockerfile and docker-compose.yml agree with the code (we cannot run Docker here).
 
-Every service compose runs is a real entrypoint, every environment variable it sets is a
-setting that service reads, every host it names is a compose service, and the image's
-command, ports and user match what the code and the compose file expect.
+Every service compose runs is a real entrypoint whose Settings build from exactly the
+environment it gets (the image's and compose's), every host it names is a compose service,
+and the image's command, ports, user and file ownership match what the code and the compose
+file expect.
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from pydantic import BaseModel
-from pydantic_settings import BaseSettings
 
 import oms
-from oms.platform.settings import GrpcSettings
+from oms.platform.settings import GrpcSettings, OpsSettings
+from tests.deploy import service_env
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text())
@@ -44,16 +44,20 @@ def _module(command: list[str]) -> str:
     return command[2]
 
 
-def _settings_variables(settings: type[BaseModel]) -> set[str]:
-    """Every environment variable a service's settings read: section prefix + field name."""
-    names: set[str] = set()
-    for field in settings.model_fields.values():
-        section = field.annotation
-        assert isinstance(section, type), section
-        assert issubclass(section, BaseSettings), section
-        prefix = str(section.model_config.get("env_prefix", ""))
-        names |= {f"{prefix}{name}".upper() for name in section.model_fields}
-    return names
+def _interpolated(value: object) -> str:
+    """Compose's `${NAME:-default}` with nothing set in the shell: the default."""
+    return re.sub(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::?-([^}]*))?\}", lambda m: m[1] or "", str(value))
+
+
+def _image_env() -> dict[str, str]:
+    """The final stage's ENV (KEY=value pairs), what every container starts with."""
+    env: dict[str, str] = {}
+    for op, args in _dockerfile_instructions(1):
+        if op == "ENV":
+            for pair in shlex.split(args):
+                key, _, value = pair.partition("=")
+                env[key] = value
+    return env
 
 
 def _dockerfile_instructions(stage: int | None = None) -> list[tuple[str, str]]:
@@ -83,15 +87,19 @@ def test_compose_runs_every_service_the_code_has() -> None:
 
 
 @pytest.mark.parametrize("service", sorted(OMS_SERVICES))
-def test_each_service_sets_only_settings_its_code_reads(service: str) -> None:
+def test_each_service_starts_with_exactly_the_environment_compose_gives_it(service: str) -> None:
     spec = OMS_SERVICES[service]
-    module = _module(spec["command"])
-    app = importlib.import_module(f"{module}.app")
+    compose = {name: _interpolated(value) for name, value in spec["environment"].items()}
+    image = {k: v for k, v in _image_env().items() if not k.startswith(("PATH", "PYTHON"))}
 
-    unknown = set(spec["environment"]) - _settings_variables(app.Settings)
+    # The image's ENV serves every process: only compose's own variables must be read.
+    found = service_env.problems(
+        service, image | compose, helpers=set(image) - set(compose), browser_on_this_machine=True
+    )
 
-    assert module == f"oms.{service}"
-    assert unknown == set(), f"{service} sets variables its settings do not read"
+    assert _module(spec["command"]) == f"oms.{service}"
+    assert compose["OMS_MODE"] == "development"
+    assert found == []
 
 
 @pytest.mark.parametrize("service", sorted(OMS_SERVICES))
@@ -102,12 +110,15 @@ def test_each_service_is_probed_on_the_port_it_serves(service: str) -> None:
 
     assert probe[:4] == ["CMD", "python", "-m", "oms.platform.healthcheck"]
     assert importlib.util.find_spec("oms.platform.healthcheck") is not None
+    # Every process, the gateway too, is ready when its ops server says so.
+    assert probe[4:] == ["http", f"http://127.0.0.1:{env['OPS_PORT']}/readyz"]
+    # Consul, in its own container, checks http://<advertised host>:<ops port>/readyz.
+    assert env["OPS_HOST"] == "0.0.0.0"  # noqa: S104
     if service == "gateway":
-        assert probe[4:] == ["http", f"http://127.0.0.1:{env['GATEWAY_PORT']}/readyz"]
         assert spec["ports"] == [f"127.0.0.1:8080:{env['GATEWAY_PORT']}"]
+        assert env["GATEWAY_ADVERTISE_HOST"] == service
     else:
-        assert probe[4:] == ["grpc", f"127.0.0.1:{env['GRPC_PORT']}"]
-        assert env["GRPC_ADVERTISE_HOST"] == service  # what Consul's check must reach
+        assert env["GRPC_ADVERTISE_HOST"] == service
 
 
 @pytest.mark.parametrize("service", sorted(OMS_SERVICES))
@@ -124,18 +135,38 @@ def test_each_service_names_only_hosts_compose_runs_and_waits_for_them(service: 
         assert dependency in SERVICES
 
 
-def test_hot_reload_syncs_the_code_into_the_installed_package() -> None:
+def _package_dir() -> str:
     venv = next(args for op, args in _dockerfile_instructions(0) if op == "RUN" and "venv" in args)
     base = next(args for op, args in _dockerfile_instructions(1) if op == "FROM")
     version = re.search(r"python:(\d+\.\d+)", base)
     assert version is not None
-    venv_dir = shlex.split(venv)[-1]
+    return f"{shlex.split(venv)[-1]}/lib/python{version[1]}/site-packages/oms"
 
+
+def test_hot_reload_syncs_the_code_into_the_installed_package() -> None:
     for spec in OMS_SERVICES.values():
         sync = spec["develop"]["watch"][0]
         assert sync["action"] == "sync+restart"
         assert (REPO / sync["path"]).resolve() == Path(oms.__path__[0]).resolve()
-        assert sync["target"] == f"{venv_dir}/lib/python{version[1]}/site-packages/oms"
+        assert sync["target"] == _package_dir()
+
+
+def test_the_container_user_owns_the_folder_hot_reload_writes_into() -> None:
+    final = _dockerfile_instructions(1)
+    user = next(args for op, args in final if op == "USER")
+    owners: dict[str, str] = {}  # destination -> owner, as the final stage leaves it
+    for op, args in final:
+        if op == "COPY":
+            words = args.split()
+            options = {w.split("=", 1)[0]: w.partition("=")[2] for w in words if w[:2] == "--"}
+            owners[words[-1].rstrip("/")] = options.get("--chown", "0:0")
+    target = _package_dir()
+    # Set after the whole venv was copied as root, so this copy is the one that stays.
+    destinations = list(owners)
+
+    assert owners.get(target) == user == "10001:10001", owners
+    assert destinations.index(target) > destinations.index("/opt/oms")
+    assert owners["/opt/oms"] == "0:0"  # the libraries stay root's
 
 
 def test_the_image_is_multi_stage_slim_and_runs_as_a_user() -> None:
@@ -160,7 +191,7 @@ def test_the_image_exposes_the_ports_the_services_listen_on() -> None:
     }
     gateway = importlib.import_module("oms.gateway.app").GatewaySettings()
 
-    assert exposed == {GrpcSettings().port, gateway.port}
+    assert exposed == {GrpcSettings().port, gateway.port, OpsSettings().port}
 
 
 def test_the_image_copies_only_what_exists() -> None:

@@ -1,8 +1,9 @@
 """Helpers for the operator's tests on the real control plane (devtools/kube.py).
 
-The operator runs as its container does, `python -m oms_operator` (`OperatorProcess`), but as
-a subprocess here and with the chart's ServiceAccount token: what it may do is what the chart
-grants.
+The operator runs as its container does, `python -m oms_operator` (`Operator`), but as a
+subprocess here and with the chart's ServiceAccount token: what it may do is what the chart
+grants. The test broker listens on loopback, so 127.0.0.1 is on its allowlist of hosts that
+may receive broker credentials (in a cluster, the chart's `brokerHosts`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,22 @@ T = TypeVar("T")
 
 OPERATOR_NAMESPACE = "oms-system"
 RELEASE = "oms-operator"  # the chart's full name is then "oms-operator" too
+BROKER_HOSTS = ("127.0.0.1",)
+
+
+class Operator(OperatorProcess):
+    """The operator with the settings the chart's values give it."""
+
+    def __init__(self, workdir: Path, kubeconfig: Path, namespaces: tuple[str, ...] = ()) -> None:
+        super().__init__(workdir, kubeconfig)
+        self.namespaces = namespaces
+
+    def environment(self) -> dict[str, str]:
+        return {
+            **super().environment(),
+            "OMS_OPERATOR_NAMESPACES": json.dumps(list(self.namespaces)),
+            "OMS_OPERATOR_BROKER_HOSTS": json.dumps(list(BROKER_HOSTS)),
+        }
 
 
 def service_account_kubeconfig(

@@ -40,7 +40,7 @@ def oms_operator(
     kubeconfig = cluster.service_account_kubeconfig(
         kube, cluster.OPERATOR_NAMESPACE, operator_chart, workdir / "operator.kubeconfig"
     )
-    process = OperatorProcess(workdir, kubeconfig)
+    process = cluster.Operator(workdir, kubeconfig)
     process.start()
     yield process
     process.stop()

@@ -1,75 +1,66 @@
-"""Both Helm charts lint, render valid manifests (checked by the real API server), and set
-the same environment as the operator does."""
+"""Both Helm charts lint and render what the real API server accepts; the platform chart
+installs there and its Deployments become Available, sets what the operator sets, and
+refuses production without the secrets the services insist on."""
 
 from __future__ import annotations
 
 import json
 import tarfile
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from devtools.kube import ControlPlane
 from oms_operator import manifests, naming
-from tests.operator import examples
+from oms_operator.model import Restaurant
+from tests.operator import charts, cluster, examples
 
 pytestmark = pytest.mark.timeout(300)
-CHARTS = examples.REPO / "charts"
-
-
-def _render(kube: ControlPlane, chart: str, *args: str) -> list[dict[str, Any]]:
-    output = kube.helm("template", "demo", str(CHARTS / chart), "--namespace", "demo", *args)
-    return [d for d in yaml.safe_load_all(output.stdout) if d]
+LINT_VALUES = {"oms": ["--set", charts.PRODUCTION], "oms-operator": []}
 
 
 @pytest.mark.parametrize("chart", ["oms", "oms-operator"])
 def test_helm_lint_passes(kube: ControlPlane, chart: str) -> None:
-    result = kube.helm("lint", "--strict", str(CHARTS / chart))
+    result = kube.helm("lint", "--strict", str(charts.CHARTS / chart), *LINT_VALUES[chart])
 
     assert "0 chart(s) failed" in result.stdout, result.stdout
 
 
-def test_the_platform_chart_renders_what_the_api_server_accepts(
-    kube: ControlPlane,
-) -> None:
-    documents = _render(
-        kube,
+def _dry_run(kube: ControlPlane, documents: list[dict[str, Any]]) -> str:
+    kube.kubectl("create", "namespace", "demo", check=False)
+    listed = {"apiVersion": "v1", "kind": "List", "items": documents}
+    return kube.kubectl("apply", "--dry-run=server", "-f", "-", input=json.dumps(listed)).stdout
+
+
+def test_the_platform_chart_renders_what_the_api_server_accepts(kube: ControlPlane) -> None:
+    documents = charts.render(
         "oms",
         "--set",
         "menu.items[0].id=pizza,menu.items[0].name=Pizza,menu.items[0].price_minor=900",
         "--set",
-        "menu.items[0].currency=EUR,stripe.secret.name=stripe,gateway.adminTokenSecret.name=admin",
+        f"menu.items[0].currency=EUR,grpcTLS.secretName=tls,{charts.PRODUCTION}",
     )
-    kube.kubectl("create", "namespace", "demo", check=False)
 
-    result = kube.kubectl(
-        "apply",
-        "--dry-run=server",
-        "-f",
-        "-",
-        input=json.dumps({"apiVersion": "v1", "kind": "List", "items": documents}),
-    )
+    result = _dry_run(kube, documents)
 
     kinds = sorted(d["kind"] for d in documents)
-    assert kinds == ["ConfigMap"] + ["Deployment"] * 6 + ["Service"] * 6
-    assert result.stdout.count("(server dry run)") == len(documents)
-
-
-def test_the_operator_chart_renders_what_the_api_server_accepts(
-    kube: ControlPlane,
-) -> None:
-    documents = _render(kube, "oms-operator", "--include-crds")
-    kube.kubectl("create", "namespace", "demo", check=False)
-
-    result = kube.kubectl(
-        "apply",
-        "--dry-run=server",
-        "-f",
-        "-",
-        input=json.dumps({"apiVersion": "v1", "kind": "List", "items": documents}),
+    assert kinds == sorted(
+        ["ConfigMap"] * 2 + ["Deployment"] * 6 + ["Service"] * 6 + ["NetworkPolicy"] * 6
     )
+    assert result.count("(server dry run)") == len(documents)
+
+
+def test_production_without_the_services_secrets_is_refused_at_render() -> None:
+    with pytest.raises(AssertionError, match="mode production \\(the default\\) needs"):
+        charts.render("oms")
+
+
+def test_the_operator_chart_renders_what_the_api_server_accepts(kube: ControlPlane) -> None:
+    documents = charts.render("oms-operator", "--include-crds")
+
+    result = _dry_run(kube, documents)
 
     kinds = sorted(d["kind"] for d in documents)
     assert kinds == [
@@ -79,14 +70,14 @@ def test_the_operator_chart_renders_what_the_api_server_accepts(
         "Deployment",
         "ServiceAccount",
     ]
-    assert result.stdout.count("(server dry run)") == len(documents)
+    assert result.count("(server dry run)") == len(documents)
     (deployment,) = [d for d in documents if d["kind"] == "Deployment"]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["python", "-m", "oms_operator"]
 
 
 def test_the_packaged_operator_chart_carries_the_crd(kube: ControlPlane, tmp_path: Path) -> None:
-    kube.helm("package", str(CHARTS / "oms-operator"), "--destination", str(tmp_path))
+    kube.helm("package", str(charts.CHARTS / "oms-operator"), "--destination", str(tmp_path))
 
     (package,) = tmp_path.glob("oms-operator-*.tgz")
     with tarfile.open(package) as archive:
@@ -99,25 +90,77 @@ def _env_names(container: dict[str, Any]) -> list[str]:
     return [variable["name"] for variable in container["env"]]
 
 
-def test_the_platform_chart_sets_the_same_variables_as_the_operator(
-    kube: ControlPlane,
-) -> None:
-    documents = _render(
-        kube,
-        "oms",
-        "--set",
-        "menu.existingConfigMap=menu,stripe.secret.name=stripe,gateway.adminTokenSecret.name=a",
-    )
+def test_the_platform_chart_sets_the_same_pods_as_the_operator() -> None:
+    values = f"menu.existingConfigMap=menu,grpcTLS.secretName=tls,{charts.PRODUCTION}"
+    documents = charts.render("oms", "--set", values)
     rendered = {
-        d["metadata"]["labels"]["app.kubernetes.io/component"]: d["spec"]["template"]["spec"]
+        d["metadata"]["labels"]["app.kubernetes.io/component"]: d["spec"]["template"]
         for d in documents
         if d["kind"] == "Deployment"
     }
-    restaurant = examples.restaurant()
+    spec = examples.restaurant_document()["spec"] | {"grpcTLS": {"secretName": "tls"}}
+    restaurant = Restaurant.parse("demo", "demo", spec)
 
     for service in naming.SERVICES:
-        built = manifests.deployment(restaurant, service)["spec"]["template"]["spec"]
-        chart = rendered[f"{service}"]
-        assert _env_names(chart["containers"][0]) == _env_names(built["containers"][0]), service
-        assert chart["containers"][0]["command"] == built["containers"][0]["command"]
-        assert chart["containers"][0]["readinessProbe"] == built["containers"][0]["readinessProbe"]
+        built = manifests.deployment(restaurant, service)["spec"]["template"]
+        chart = rendered[service]
+        mine, theirs = built["spec"]["containers"][0], chart["spec"]["containers"][0]
+        assert _env_names(theirs) == _env_names(mine), service
+        for key in ("command", "ports", "readinessProbe", "livenessProbe", "lifecycle"):
+            assert theirs[key] == mine[key], (service, key)
+        assert theirs["volumeMounts"] == mine["volumeMounts"], service
+        for key in ("terminationGracePeriodSeconds", "securityContext"):
+            assert chart["spec"][key] == built["spec"][key], (service, key)
+        scrape = {k: v for k, v in built["metadata"]["annotations"].items() if "prometheus" in k}
+        assert scrape.items() <= chart["metadata"]["annotations"].items(), service
+
+
+def test_the_platform_chart_installs_and_its_deployments_become_available(
+    kube: ControlPlane,
+) -> None:
+    namespace = f"chart-{uuid.uuid4().hex[:6]}"
+    kube.kubectl("create", "namespace", namespace)
+    secrets = [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name},
+            "stringData": data,
+        }
+        for name, data in (
+            ("oms-rabbitmq", {"username": "oms", "password": "p"}),
+            ("trattoria-gateway", {"admin-token": "a", "session-secret": "s"}),
+            ("trattoria-stripe", {"api-key": "sk_test_123", "webhook-secret": "whsec_x"}),
+        )
+    ]
+    cluster.apply(kube, namespace, *secrets)
+    try:
+        kube.helm(
+            "install",
+            "shop",
+            str(charts.CHARTS / "oms"),
+            "--namespace",
+            namespace,
+            "--set",
+            charts.PRODUCTION,
+            "--wait",
+            "--timeout",
+            "180s",
+        )
+        available = ("--for=condition=Available", "--timeout=60s")
+        kube.kubectl("-n", namespace, "wait", "deployment", "--all", *available)
+
+        deployments = cluster.get_json(kube, "-n", namespace, "deployments")["items"]
+        assert sorted(d["metadata"]["name"] for d in deployments) == sorted(
+            f"shop-{s}" for s in naming.SERVICES
+        )
+        for deployment in deployments:
+            assert deployment["status"]["availableReplicas"] == deployment["spec"]["replicas"]
+        policies = cluster.get_json(kube, "-n", namespace, "networkpolicies")["items"]
+        assert len(policies) == len(naming.SERVICES)
+        dashboard = cluster.get_json(kube, "-n", namespace, "configmap", "shop-dashboard")
+        assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert json.loads(dashboard["data"]["oms.json"])["uid"] == "oms-platform"
+    finally:
+        kube.helm("uninstall", "shop", "--namespace", namespace, check=False)
+        kube.kubectl("delete", "namespace", namespace, "--wait=false", check=False)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+import math
 from typing import Any
 
 import pytest
 
+from oms.platform.bootstrap import Platform
 from oms_operator import manifests, naming
 from oms_operator.model import Restaurant
 from tests.operator import examples
@@ -32,15 +35,28 @@ def trattoria() -> Restaurant:
     return examples.restaurant(namespace="food")
 
 
-def test_children_are_a_deployment_and_service_per_platform_service(trattoria: Restaurant) -> None:
+def test_children_are_a_deployment_service_and_network_policy_per_service(
+    trattoria: Restaurant,
+) -> None:
     children = manifests.children(trattoria)
 
     kinds = sorted((c["kind"], c["metadata"]["name"]) for c in children)
     expected = [("ConfigMap", "trattoria-menu")]
     for service in ("menu", "stock", "order", "payment", "kitchen", "gateway"):
-        expected += [("Deployment", f"trattoria-{service}"), ("Service", f"trattoria-{service}")]
+        expected += [
+            (kind, f"trattoria-{service}") for kind in ("Deployment", "Service", "NetworkPolicy")
+        ]
     assert kinds == sorted(expected)
     assert {c["metadata"]["namespace"] for c in children} == {"food"}
+    # The policies exist before the pods they guard.
+    order = [c["kind"] for c in children]
+    assert order.index("Deployment") > max(i for i, k in enumerate(order) if k == "NetworkPolicy")
+
+
+def test_network_policies_can_be_turned_off(trattoria: Restaurant) -> None:
+    restaurant = _with(trattoria, networkPolicy={"enabled": False})
+
+    assert all(c["kind"] != "NetworkPolicy" for c in manifests.children(restaurant))
 
 
 @pytest.mark.parametrize("service", naming.SERVICES)
@@ -65,68 +81,96 @@ def test_every_service_runs_the_one_image_with_its_module(
     assert selector.items() <= labels.items()
 
 
+@pytest.mark.parametrize("service", naming.SERVICES)
+def test_every_process_is_probed_and_scraped_on_its_ops_port(
+    trattoria: Restaurant, service: str
+) -> None:
+    deployment = manifests.deployment(trattoria, service)
+    container = _container(deployment)
+
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports["ops"] == 9464 == naming.OPS_PORT
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "ops"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "ops"}
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == "9464"
+    assert annotations["prometheus.io/path"] == "/metrics"
+
+
 @pytest.mark.parametrize("service", naming.GRPC_SERVICES)
-def test_grpc_services_listen_on_50051_with_grpc_probes(
+def test_grpc_services_serve_50051_behind_their_service(
     trattoria: Restaurant, service: str
 ) -> None:
     container = _container(manifests.deployment(trattoria, service))
-    env = _env(manifests.deployment(trattoria, service))
 
-    assert container["ports"] == [{"name": "grpc", "containerPort": 50051}]
-    assert container["readinessProbe"]["grpc"] == {"port": 50051}
-    assert container["livenessProbe"]["grpc"] == {"port": 50051}
-    assert env["GRPC_HOST"] == "0.0.0.0"  # noqa: S104
-    assert env["GRPC_PORT"] == "50051"
-    assert env["GRPC_ADVERTISE_HOST"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    assert {"name": "grpc", "containerPort": 50051} in container["ports"]
     service_port = manifests.service(trattoria, service)["spec"]["ports"]
     assert service_port == [
         {"name": "grpc", "port": 50051, "targetPort": "grpc", "appProtocol": "grpc"}
     ]
 
 
-def test_the_gateway_serves_http_on_8080_with_health_and_readiness(trattoria: Restaurant) -> None:
-    deployment = manifests.deployment(trattoria, "gateway")
-    container = _container(deployment)
-    env = _env(deployment)
+def test_the_gateway_serves_http_on_8080(trattoria: Restaurant) -> None:
+    container = _container(manifests.deployment(trattoria, "gateway"))
 
-    assert container["ports"] == [{"name": "http", "containerPort": 8080}]
-    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
-    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
-    assert env["GATEWAY_HOST"] == "0.0.0.0"  # noqa: S104
-    assert env["GATEWAY_PORT"] == "8080"
-    assert env["GATEWAY_ADVERTISE_HOST"] == {"fieldRef": {"fieldPath": "status.podIP"}}
-    assert env["GATEWAY_ADMIN_TOKEN"] == {
-        "secretKeyRef": {"name": "trattoria-gateway", "key": "admin-token"}
-    }
-    assert "GRPC_PORT" not in env
+    assert {"name": "http", "containerPort": 8080} in container["ports"]
     service = manifests.service(trattoria, "gateway")["spec"]
     assert service["type"] == "NodePort"
     assert service["ports"][0]["nodePort"] == 30080
 
 
-def test_platform_settings_point_at_the_restaurants_vhost_and_database(
+def test_the_kitchen_outlives_its_longest_cook_after_the_pre_stop_pause(
     trattoria: Restaurant,
 ) -> None:
-    env = _env(manifests.deployment(trattoria, "order"))
+    for longest, drain in ((60, 20), (300, 20), (10, 45.5)):
+        kitchen = {"workers": 2, "longestCookSeconds": longest, "drainSeconds": drain}
+        pod = manifests.deployment(_with(trattoria, kitchen=kitchen), "kitchen")["spec"]
+        lifecycle = pod["template"]["spec"]["containers"][0]["lifecycle"]
+        pre_stop = lifecycle["preStop"]["sleep"]["seconds"]
 
-    assert env["AMQP_USERNAME"] == {
-        "secretKeyRef": {"name": "trattoria-rabbitmq", "key": "username"}
-    }
-    # Kubernetes expands $(VAR) from variables defined earlier in the same list.
-    names = [e["name"] for e in _container(manifests.deployment(trattoria, "order"))["env"]]
-    assert names.index("AMQP_PASSWORD") < names.index("RABBITMQ_URL")
-    assert env["RABBITMQ_URL"] == (
-        "amqp://$(AMQP_USERNAME):$(AMQP_PASSWORD)@rabbitmq.oms-infra:5672/oms-food-trattoria"
-    )
-    assert json.loads(env["RABBITMQ_RETRY_DELAYS_MS"]) == [1000, 5000, 30000, 120000]
-    assert env["MONGODB_URL"] == "mongodb://mongodb.oms-infra:27017/"
-    assert env["MONGODB_DATABASE"] == "oms_food_trattoria"
-    assert env["CONSUL_HTTP_ADDR"] == "consul.oms-infra:8500"
-    assert env["CONSUL_SERVICE_PREFIX"] == "food-trattoria-"
-    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger.oms-infra:4317"
-    assert env["OTEL_SDK_DISABLED"] == "false"
-    assert env["LOG_LEVEL"] == "INFO"
-    assert env["LOG_FORMAT"] == "json"
+        grace = pod["template"]["spec"]["terminationGracePeriodSeconds"]
+
+        assert pre_stop == naming.PRE_STOP_SECONDS == 5
+        assert grace > pre_stop + max(longest, drain), (longest, drain)
+        assert grace == 5 + math.ceil(max(longest, drain)) + 15
+
+
+def test_the_consumer_grace_is_the_platforms_own() -> None:
+    grace = inspect.signature(Platform.consume).parameters["grace_seconds"].default
+
+    assert grace == naming.CONSUMER_GRACE_SECONDS
+
+
+@pytest.mark.parametrize("service", ["menu", "stock", "order", "payment", "gateway"])
+def test_other_services_outlive_their_consumers_grace(trattoria: Restaurant, service: str) -> None:
+    pod = manifests.deployment(trattoria, service)["spec"]["template"]["spec"]
+
+    assert pod["terminationGracePeriodSeconds"] == 5 + naming.CONSUMER_GRACE_SECONDS + 15
+    assert pod["containers"][0]["lifecycle"] == {"preStop": {"sleep": {"seconds": 5}}}
+
+
+def test_the_grpc_tls_secret_is_mounted_in_every_pod_readable_by_its_group(
+    trattoria: Restaurant,
+) -> None:
+    restaurant = _with(trattoria, grpcTLS={"secretName": "trattoria-grpc-tls"})
+    for service in naming.SERVICES:
+        pod = manifests.deployment(restaurant, service)["spec"]["template"]["spec"]
+
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        mounts = {m["name"]: m for m in pod["containers"][0]["volumeMounts"]}
+        assert volumes["grpc-tls"]["secret"] == {
+            "secretName": "trattoria-grpc-tls",
+            "defaultMode": 0o440,
+        }
+        assert mounts["grpc-tls"] == {
+            "name": "grpc-tls",
+            "mountPath": "/etc/oms/tls",
+            "readOnly": True,
+        }
+        assert pod["securityContext"]["fsGroup"] == 10001
+    plain = manifests.deployment(trattoria, "order")["spec"]["template"]["spec"]
+    assert "grpc-tls" not in {v["name"] for v in plain["volumes"]}
 
 
 def test_the_kitchen_runs_one_cook_per_pod_and_a_pod_per_worker(trattoria: Restaurant) -> None:
@@ -136,17 +180,6 @@ def test_the_kitchen_runs_one_cook_per_pod_and_a_pod_per_worker(trattoria: Resta
 
         assert deployment["spec"]["replicas"] == workers
         assert _env(deployment)["KITCHEN_WORKERS"] == "1"
-        assert _env(deployment)["KITCHEN_SECONDS_PER_ITEM"] == "0.5"
-
-
-def test_payment_reads_stripe_keys_from_the_secret(trattoria: Restaurant) -> None:
-    env = _env(manifests.deployment(trattoria, "payment"))
-
-    assert env["STRIPE_API_KEY"] == {"secretKeyRef": {"name": "trattoria-stripe", "key": "api-key"}}
-    assert env["STRIPE_WEBHOOK_SECRET"] == {
-        "secretKeyRef": {"name": "trattoria-stripe", "key": "webhook-secret"}
-    }
-    assert env["STRIPE_API_BASE"] == "http://stripe-mock.oms-infra:12111"
 
 
 def test_the_inline_menu_becomes_the_seed_file_menu_and_stock_load(trattoria: Restaurant) -> None:

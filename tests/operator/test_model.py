@@ -6,12 +6,16 @@ from typing import Any
 
 import pytest
 
-from oms.platform.settings import RabbitMQSettings
-from oms_operator.model import InvalidSpec, Restaurant
+from oms.gateway.app import GatewaySettings
+from oms.kitchen.app import KitchenSettings
+from oms.platform.settings import OpsSettings, RabbitMQSettings, TracingSettings
+from oms_operator import naming
+from oms_operator.model import PRODUCTION_NEEDS, InvalidSpec, Restaurant
 from tests.operator import examples
 
 MINIMAL: dict[str, Any] = {
     "displayName": "Minimal",
+    "mode": "development",
     "menu": {"configMapRef": {"name": "menu"}},
     "rabbitmq": {
         "url": "amqp://rabbitmq:5672",
@@ -52,6 +56,47 @@ def test_defaults_match_the_crd_and_the_services() -> None:
     # The queues the operator declares are the ones the services will consume from.
     delays = _crd_default("rabbitmq", "retryDelaysMs")
     assert list(spec.rabbitmq.retry_delays_ms) == delays == RabbitMQSettings().retry_delays_ms
+
+
+def test_kitchen_gateway_and_tracing_defaults_are_the_services_own() -> None:
+    spec = Restaurant.parse("ns", "minimal", MINIMAL).spec
+    kitchen, gateway, tracing = KitchenSettings(), GatewaySettings(), TracingSettings()
+
+    assert spec.kitchen.longest_cook_seconds == kitchen.longest_cook_seconds
+    assert spec.kitchen.longest_cook_seconds == _crd_default("kitchen", "longestCookSeconds")
+    assert spec.kitchen.drain_seconds == kitchen.drain_seconds
+    assert spec.kitchen.drain_seconds == _crd_default("kitchen", "drainSeconds")
+    assert spec.kitchen.seconds_per_item == kitchen.seconds_per_item
+    limits = spec.gateway.rate_limits
+    assert limits.orders_per_minute == gateway.order_rate_per_minute
+    assert limits.order_burst == gateway.order_burst
+    assert limits.webhooks_per_second == gateway.webhook_rate_per_second
+    assert limits.webhook_burst == gateway.webhook_burst
+    crd_limits = examples.spec_schema()["properties"]["gateway"]["properties"]["rateLimits"]
+    crd_defaults = {name: p["default"] for name, p in crd_limits["properties"].items()}
+    assert crd_defaults == limits.model_dump(by_alias=True)
+    assert spec.tracing.sampler == tracing.traces_sampler == _crd_default("tracing", "sampler")
+    assert spec.tracing.sampler_arg == tracing.traces_sampler_arg
+    assert naming.OPS_PORT == OpsSettings().port
+
+
+def test_production_needs_the_secrets_and_public_url_the_services_insist_on() -> None:
+    production = {**MINIMAL, "mode": "production"}
+
+    with pytest.raises(InvalidSpec, match=r"spec\.gateway\.sessionSecretRef"):
+        Restaurant.parse("ns", "r", production)
+    complete = {
+        **production,
+        "gateway": {
+            "adminTokenSecretRef": {"name": "g"},
+            "sessionSecretRef": {"name": "g"},
+            "publicUrl": "https://r.example.com",
+        },
+        "stripe": {"secretRef": {"name": "s"}},
+    }
+    assert Restaurant.parse("ns", "r", complete).spec.mode == "production"
+    rules = examples.spec_schema()["x-kubernetes-validations"]
+    assert [r["message"] for r in rules] == [PRODUCTION_NEEDS]
 
 
 def test_names_derive_from_namespace_and_restaurant() -> None:

@@ -56,8 +56,9 @@ async def remove_vhost(
         remembered = clients.brokers.get(key)
         if remembered is not None:
             broker = remembered
-        elif exc.reason == "CredentialsMissing":
-            # No Secret and no login remembered (the operator restarted): retrying cannot help.
+        elif exc.permanent or exc.reason == "CredentialsMissing":
+            # No Secret, or an address refused, and no login remembered (the operator
+            # restarted, or it never reached this broker): retrying cannot help.
             message = f"vhost {restaurant.vhost} left on the broker: {exc.message}"
             kopf.warn(body, reason=exc.reason, message=message)
             raise kopf.PermanentError(message) from exc
@@ -67,9 +68,8 @@ async def remove_vhost(
     try:
         removed = await rabbitmq_vhost.remove(clients.http, broker, restaurant.vhost)
     except httpx.HTTPError as exc:
-        raise _give_up_or_retry(
-            body, retry, "BrokerUnavailable", f"vhost {restaurant.vhost}: {exc!r}"
-        ) from exc
+        message = broker.redact(f"vhost {restaurant.vhost}: {exc!r}")
+        raise _give_up_or_retry(body, retry, "BrokerUnavailable", message) from exc
     clients.brokers.pop(key, None)
     logger.info("vhost.removed", extra={"vhost": restaurant.vhost, "existed": removed})
     kopf.info(body, reason="VhostRemoved", message=f"RabbitMQ vhost {restaurant.vhost} deleted")

@@ -30,7 +30,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     options = getattr(memo, "settings", None) or OperatorSettings()
     kube_client = await asyncio.to_thread(kube.connect)
     http = httpx.AsyncClient(timeout=options.http_timeout_seconds)
-    memo.clients = Clients(kube=kube_client, http=http)
+    memo.clients = Clients(kube=kube_client, http=http, settings=options)
 
 
 @kopf.on.cleanup()

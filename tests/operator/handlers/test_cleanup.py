@@ -54,7 +54,7 @@ def test_deleting_a_restaurant_removes_its_vhost_consul_entries_and_children(
         rabbitmq_vhost.expected_queues((1000, 5000, 30000, 120000))
     )
     assert _consul_services(consul, node) == {
-        f"{namespace}-osteria-{s}"
+        f"{namespace}-osteria-{s}-svc"
         for s in ("menu", "stock", "order", "payment", "kitchen", "gateway")
     }
     assert "oms.dev/cleanup" in ready["metadata"]["finalizers"]

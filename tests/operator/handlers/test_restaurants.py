@@ -122,6 +122,39 @@ def test_the_kitchen_follows_spec_kitchen_workers(
         cluster.wait_until(cooks_ready, f"{workers} kitchen pods ready", 30, explain)
 
 
+def test_its_network_policies_follow_spec_network_policy_enabled(
+    kube: ControlPlane,
+    namespace: str,
+    trattoria: dict[str, Any],
+    oms_operator: OperatorProcess,
+) -> None:
+    explain = cluster.explain(kube, namespace, oms_operator)
+
+    def policies() -> list[Any]:
+        listed = cluster.get_json(
+            kube, "-n", namespace, "networkpolicies", "-l", "app.kubernetes.io/instance=trattoria"
+        )
+        return list(listed["items"])
+
+    owned = policies()
+    names = sorted(p["metadata"]["name"] for p in owned)
+    assert names == sorted(f"trattoria-{s}" for s in SERVICES)
+    assert {p["metadata"]["ownerReferences"][0]["uid"] for p in owned} == {
+        trattoria["metadata"]["uid"]
+    }
+    for enabled in (False, True):
+        patch = json.dumps({"spec": {"networkPolicy": {"enabled": enabled}}})
+        kube.kubectl(
+            "-n", namespace, "patch", "restaurant", "trattoria", "--type=merge", "-p", patch
+        )
+
+        def followed(enabled: bool = enabled) -> bool:
+            return len(policies()) == (len(SERVICES) if enabled else 0)
+
+        cluster.wait_until(followed, f"NetworkPolicies with enabled={enabled}", 30, explain)
+        cluster.wait_ready(kube, namespace, "trattoria", oms_operator)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
