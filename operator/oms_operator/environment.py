@@ -73,7 +73,8 @@ def _platform(restaurant: Restaurant, service: str) -> list[EnvVar]:
 
 def _tls(restaurant: Restaurant) -> list[EnvVar]:
     if restaurant.spec.grpc_tls is None:
-        return []
+        # Without certificates, plaintext gRPC on purpose (production refuses it otherwise).
+        return [value("GRPC_TLS_INSECURE", "true")]
     files = naming.TLS_FILES
     return [
         value("GRPC_TLS_CERT_FILE", f"{naming.TLS_DIR}/{files['cert']}"),

@@ -95,6 +95,9 @@ kitchen's longest stop is its longest cook (or drain); the others' consumers giv
 - {name: GRPC_TLS_CERT_FILE, value: /etc/oms/tls/tls.crt}
 - {name: GRPC_TLS_KEY_FILE, value: /etc/oms/tls/tls.key}
 - {name: GRPC_TLS_CA_FILE, value: /etc/oms/tls/ca.crt}
+{{- else }}
+# Without certificates, plaintext gRPC on purpose (production refuses it otherwise).
+- {name: GRPC_TLS_INSECURE, value: "true"}
 {{- end }}
 {{- end -}}
 
