@@ -127,7 +127,7 @@ class OrderHandlers:
             else str(uuid.uuid4())
         )
         items, currency = await self._price(wanted)
-        now = self.clock()
+        now = _stored_precision(self.clock())
         order = Order(
             id=order_id,
             customer_id=customer_id,
@@ -337,6 +337,12 @@ class OrderHandlers:
         if moved is not None:
             metrics.ORDER_TRANSITIONS.labels(to.value).inc()
         return moved
+
+
+def _stored_precision(moment: datetime) -> datetime:
+    """`moment` as MongoDB stores it (milliseconds), so the order a caller gets back at
+    placement, its event and every later read of it agree."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def _page(page_size: int, page_token: str) -> tuple[int, tuple[datetime, str] | None]:
