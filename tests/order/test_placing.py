@@ -163,7 +163,7 @@ async def test_the_timer_is_set_before_stock_is_asked_so_a_crash_leaves_no_orpha
 
 @pytest.mark.parametrize(
     ("customer", "key"),
-    [("", ""), ("al ice", ""), ("alice", "k" * 129)],
+    [("alice\n", ""), ("", ""), ("al ice", ""), ("alice", "k" * 129)],
 )
 async def test_a_bad_customer_or_key_is_refused(world: OrderWorld, customer: str, key: str) -> None:
     pizza = await world.dish()
