@@ -208,7 +208,10 @@ class OrderHandlers:
             raise NotFound(f"no order {order_id}")
         if customer_id and order.customer_id != customer_id:
             raise NotFound(f"no order {order_id}")
-        if access_token and not hmac.compare_digest(access_token, order.access_token):
+        # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError).
+        if access_token and not hmac.compare_digest(
+            access_token.encode(), order.access_token.encode()
+        ):
             raise NotFound(f"no order {order_id}")
         return order
 
