@@ -62,7 +62,6 @@ DEADLINES = Deadlines(
 CLOSED = payment_pb2.CLOSE_OUTCOME_CLOSED
 NO_CHECKOUT = payment_pb2.CLOSE_OUTCOME_NO_CHECKOUT
 ALREADY_PAID = payment_pb2.CLOSE_OUTCOME_ALREADY_PAID
-UNREACHABLE = -1  # PaymentDesk.answer: Payment answers UNAVAILABLE
 
 
 @pytest.fixture(scope="session")
@@ -128,6 +127,7 @@ class PaymentDesk(payment_pb2_grpc.PaymentServiceServicer):
     def __init__(self, orders: MongoOrderRepository) -> None:
         self.orders = orders
         self.answer = CLOSED
+        self.unreachable = False  # then every call is UNAVAILABLE, as when Stripe is down
         self.calls: list[tuple[str, Status | None]] = []
 
     async def CloseCheckout(
@@ -135,7 +135,7 @@ class PaymentDesk(payment_pb2_grpc.PaymentServiceServicer):
     ) -> payment_pb2.CloseCheckoutResponse:
         order = await self.orders.get(request.order_id)
         self.calls.append((request.order_id, order.status if order else None))
-        if self.answer == UNREACHABLE:
+        if self.unreachable:
             raise Unavailable("Stripe is not answering")
         return payment_pb2.CloseCheckoutResponse(outcome=self.answer)
 

@@ -10,7 +10,7 @@ from oms import domain_events as events
 from oms.order.domain import Checkout, IllegalTransition, Status
 from oms.platform.errors import FailedPrecondition, InvalidArgument, NotFound
 from tests.order.bus import payloads
-from tests.order.conftest import ALREADY_PAID, NO_CHECKOUT, UNREACHABLE, OrderWorld
+from tests.order.conftest import ALREADY_PAID, NO_CHECKOUT, OrderWorld
 
 LINK = "https://checkout.stripe.com/c/pay/cs_test_1"
 
@@ -107,7 +107,7 @@ async def test_a_cancel_payment_cannot_confirm_leaves_the_order_as_it_was(
     world: OrderWorld,
 ) -> None:
     order = await world.stored(Status.AWAITING_PAYMENT)
-    world.desk.answer = UNREACHABLE
+    world.desk.unreachable = True
 
     with pytest.raises(grpc.aio.AioRpcError) as failed:
         await world.handlers.cancel(order.id, "alice")
