@@ -117,9 +117,11 @@ class OrderReactions:
                 log.warning("order.expiry_deferred", order_id=order.id, exc_info=True)
                 await self._check_again(order.id, RETRY_LATER)
         else:
-            metrics.ORDERS_OVERDUE.labels(order.status.value).inc()
-            log.warning("order.overdue", order_id=order.id, status=order.status.value)
-            # Counted once per state: the next look is at the following state's deadline.
+            # Counted once per state, however often a timer finds it there.
+            if await self.repository.mark_overdue(order.id, order.status):
+                metrics.ORDERS_OVERDUE.labels(order.status.value).inc()
+                log.warning("order.overdue", order_id=order.id, status=order.status.value)
+            # The next look is at the following state's deadline.
             await self._check_again(order.id, self._next_state_window(order))
 
     def _next_state_window(self, order: Order) -> timedelta:
