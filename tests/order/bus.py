@@ -83,12 +83,13 @@ class Tap:
             self.seen.append(event)
         self._arrived.put_nowait(event)
 
-    async def next(self, event_type: str, within: float = 15.0) -> Event:
-        """The next event of `event_type` (others that arrive first are passed over)."""
+    async def next(self, event_type: str, order_id: str = "", within: float = 15.0) -> Event:
+        """The next event of `event_type` (about `order_id`, if given); others arriving first
+        are passed over."""
         async with asyncio.timeout(within):
             while True:
                 event = await self._arrived.get()
-                if event.type == event_type:
+                if event.type == event_type and order_id in ("", event.data.get("order_id")):
                     return event
 
     async def settle(self, within: float = 15.0) -> list[Event]:
