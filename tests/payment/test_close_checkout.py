@@ -6,10 +6,14 @@ from __future__ import annotations
 import pytest
 
 from devtools import stripe_webhooks
+from devtools.process import free_port
 from oms import domain_events as events
 from oms.payment import consumers
 from oms.payment.domain import CloseOutcome, Payment, PaymentStatus
+from oms.payment.handlers import PaymentHandlers
+from oms.payment.stripe_gateway import StripeCheckout, StripeSettings
 from oms.platform.consumer import Consumer
+from oms.platform.errors import Unavailable
 from tests.payment.conftest import PaymentWorld
 
 
@@ -98,3 +102,19 @@ async def test_order_cancelled_reaches_payment_through_payment_orders(world: Pay
         await consumer.stop()
 
     assert (await world.payment(placed.order_id)).status is PaymentStatus.CLOSED
+
+
+async def test_a_checkout_stripe_cannot_close_now_stays_open_and_says_unavailable(
+    world: PaymentWorld,
+) -> None:
+    placed, _ = await world.opened()
+    down = StripeSettings(api_base=f"http://127.0.0.1:{free_port()}", max_network_retries=0)
+    stripe = StripeCheckout(down)
+    handlers = PaymentHandlers(world.repository, stripe, world.handlers.orders)
+    try:
+        with pytest.raises(Unavailable):
+            await handlers.close_checkout(placed.order_id)
+    finally:
+        await stripe.close()
+
+    assert (await world.payment(placed.order_id)).status is PaymentStatus.OPEN

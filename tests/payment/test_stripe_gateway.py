@@ -11,8 +11,9 @@ import pytest
 import stripe
 
 from devtools import servers, stripe_webhooks
+from devtools.process import free_port
 from oms.payment.stripe_gateway import CheckoutLine, StripeCheckout, StripeSettings
-from oms.platform.errors import InvalidArgument, Unauthenticated
+from oms.platform.errors import InvalidArgument, Unauthenticated, Unavailable
 
 SECRET = "whsec_adapter_tests"
 LINES = [CheckoutLine("Margherita", 950, 2), CheckoutLine("Tiramisu", 600, 1)]
@@ -68,6 +69,24 @@ async def test_a_key_stripe_does_not_accept_is_an_error_to_retry_not_a_refusal(
             await adapter.create_session(
                 "order-126", "EUR", LINES, datetime.now(UTC) + timedelta(hours=1), "t" * 32
             )
+    finally:
+        await adapter.close()
+
+
+async def test_stripe_out_of_reach_is_unavailable_for_every_call() -> None:
+    # Payment's callers (Order closing a checkout) may retry an outage; not a refusal.
+    unreachable = StripeSettings(api_base=f"http://127.0.0.1:{free_port()}", max_network_retries=0)
+    adapter = StripeCheckout(unreachable)
+    expires_at = datetime.now(UTC) + timedelta(hours=1)
+    try:
+        with pytest.raises(Unavailable):
+            await adapter.create_session("order-127", "EUR", LINES, expires_at, "t" * 32)
+        with pytest.raises(Unavailable):
+            await adapter.expire_session("cs_test_1")
+        with pytest.raises(Unavailable):
+            await adapter.retrieve_session("cs_test_1")
+        with pytest.raises(Unavailable):
+            await adapter.refund("pi_1", "order-127")
     finally:
         await adapter.close()
 
