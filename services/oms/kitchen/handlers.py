@@ -83,13 +83,15 @@ class Kitchen:
     async def _cook(self, cook: str, confirmed: events.OrderConfirmed) -> Ticket | None:
         order_id = confirmed.order_id
         items = sum(line.quantity for line in confirmed.lines)
-        ticket = await self._start(cook, order_id, items)
-        if ticket is None or ticket.status is not TicketStatus.COOKING:
-            return ticket  # voided, or cooked already (a redelivery)
         seconds = cook_seconds(items, self.seconds_per_item, self.longest_cook_seconds)
         loop = asyncio.get_running_loop()
         cooking = _Cooking(order_id, loop.time() + seconds, asyncio.Event())
+        # Known before the ticket is stored: a void landing while it is stored stops this cook.
         self._cooking[cook] = cooking
+        ticket = await self._start(cook, order_id, items)
+        if ticket is None or ticket.status is not TicketStatus.COOKING:
+            return ticket  # voided, or cooked already (a redelivery)
+        cooking.finishes_at = loop.time() + seconds
         metrics.KITCHEN_BUSY_COOKS.set(len(self._cooking))
         log.info("kitchen.cooking", order_id=order_id, cook=cook, items=items)
         await self._wait_while_cooking(cooking)
