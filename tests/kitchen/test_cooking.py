@@ -112,3 +112,23 @@ async def test_the_kitchen_takes_only_confirmed_orders_from_its_queue(world: Kit
     assert events.KITCHEN_ORDERS.routing_keys == ("order.confirmed",)
     assert await world.repository.get(placed.order_id) is None
     assert (await world.ticket(paid.order_id)).status is TicketStatus.COOKED
+
+
+async def test_the_same_order_delivered_twice_at_once_is_cooked_by_one_cook(
+    world: KitchenWorld,
+) -> None:
+    # The outbox publishes at least once: order.confirmed can reach the kitchen twice.
+    kitchen, order = world.kitchen(workers=2, per_item=0.2), confirmed(quantity=1)
+
+    first, second = await asyncio.gather(kitchen.cook(order), kitchen.cook(order))
+
+    ticket = await world.ticket(order.order_id)
+    assert (ticket.status, ticket.attempts) == (TicketStatus.COOKED, 1)
+    assert {t.status for t in (first, second) if t is not None} <= {
+        TicketStatus.COOKING,
+        TicketStatus.COOKED,
+    }
+    assert [e.type for e in await world.published()] == [
+        "kitchen.ticket_started",
+        "kitchen.ticket_ready",
+    ]

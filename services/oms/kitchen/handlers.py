@@ -69,7 +69,7 @@ class Kitchen:
         return Status(self.workers, {cook: c.order_id for cook, c in self._cooking.items()})
 
     async def cook(self, confirmed: events.OrderConfirmed) -> Ticket | None:
-        """Cook a confirmed order; None when its ticket was voided."""
+        """Cook a confirmed order; its ticket as it then stands (None if not stored yet)."""
         if self._drain_until is not None:
             raise HandBack()
         cook = await self._free.get()
@@ -82,6 +82,11 @@ class Kitchen:
 
     async def _cook(self, cook: str, confirmed: events.OrderConfirmed) -> Ticket | None:
         order_id = confirmed.order_id
+        if any(c.order_id == order_id for c in self._cooking.values()):
+            # Delivered twice (events are published at least once) and a cook here has it:
+            # taking it over would cook it twice.
+            log.info("kitchen.already_cooking", order_id=order_id, cook=cook)
+            return await self.repository.get(order_id)
         items = sum(line.quantity for line in confirmed.lines)
         seconds = cook_seconds(items, self.seconds_per_item, self.longest_cook_seconds)
         loop = asyncio.get_running_loop()
