@@ -107,6 +107,24 @@ async def test_the_same_idempotency_key_returns_the_first_order(world: OrderWorl
     assert sorted(p.customer_id for p in placed) == ["alice", "bob"]
 
 
+async def test_a_repeated_key_returns_the_order_even_after_its_item_left_the_menu(
+    world: OrderWorld,
+) -> None:
+    pizza = await world.dish(950)
+    first = await world.place((pizza, 1), key="key-4")
+    await world.kitchenware.menu.SetItemOffered(
+        menu_pb2.SetItemOfferedRequest(id=pizza, offered=False)
+    )
+    world.menu.invalidate()  # `menu.changed`
+
+    # The client retries a request whose answer it lost: its order exists, and stands.
+    again = await world.place((pizza, 1), key="key-4")
+
+    assert again == first
+    with pytest.raises(InvalidArgument):
+        await world.place((pizza, 1), key="key-5")
+
+
 async def test_a_key_whose_order_has_ended_still_returns_that_order(world: OrderWorld) -> None:
     pizza = await world.dish(950)
     first = await world.place((pizza, 1), key="key-2")

@@ -126,7 +126,14 @@ class OrderHandlers:
             if idempotency_key
             else str(uuid.uuid4())
         )
-        items, currency = await self._price(wanted)
+        try:
+            items, currency = await self._price(wanted)
+        except InvalidArgument:
+            # A retry of a placed order whose item has since changed: that order stands.
+            stored = await self.repository.get(order_id) if idempotency_key else None
+            if stored is None:
+                raise
+            return stored
         now = _stored_precision(self.clock())
         order = Order(
             id=order_id,
