@@ -10,7 +10,7 @@ closing a checkout finds: closed, never opened, or already paid.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -128,6 +128,8 @@ class PaymentDesk(payment_pb2_grpc.PaymentServiceServicer):
         self.orders = orders
         self.answer = CLOSED
         self.unreachable = False  # then every call is UNAVAILABLE, as when Stripe is down
+        # Runs while a checkout is being closed: what lands meanwhile (a capture, say).
+        self.while_closing: Callable[[], Awaitable[None]] | None = None
         self.calls: list[tuple[str, Status | None]] = []
 
     async def CloseCheckout(
@@ -135,6 +137,8 @@ class PaymentDesk(payment_pb2_grpc.PaymentServiceServicer):
     ) -> payment_pb2.CloseCheckoutResponse:
         order = await self.orders.get(request.order_id)
         self.calls.append((request.order_id, order.status if order else None))
+        if self.while_closing is not None:
+            await self.while_closing()
         if self.unreachable:
             raise Unavailable("Stripe is not answering")
         return payment_pb2.CloseCheckoutResponse(outcome=self.answer)

@@ -135,6 +135,31 @@ async def test_an_order_paid_just_before_its_expiry_is_looked_at_again_later(
     assert await world.published() == []
 
 
+async def test_an_order_paid_while_its_expiry_closed_the_checkout_is_watched_as_paid(
+    world: OrderWorld,
+) -> None:
+    order = await world.stored(Status.AWAITING_PAYMENT)
+    await _timers(world)
+    captured = events.PaymentCaptured(
+        order_id=order.id,
+        checkout_session_id="cs_test_1",
+        amount_minor=order.total_minor,
+        currency=order.currency,
+    )
+
+    async def capture_lands() -> None:  # the money that was under way when Stripe closed
+        await world.reactions.payment_captured(captured)
+
+    world.desk.while_closing = capture_lands
+    world.clock.advance(DEADLINES.checkout_window + DEADLINES.payment_grace + SECOND)
+
+    await _due(world, order.id)
+
+    assert (await world.order(order.id)).status is Status.PAID
+    # Its kitchen-start deadline is watched like any paid order's.
+    assert await _timers(world) == [(60, order.id)]
+
+
 async def test_an_expiry_payment_cannot_confirm_is_tried_again_later(world: OrderWorld) -> None:
     order = await world.stored(Status.PENDING)
     await _timers(world)
