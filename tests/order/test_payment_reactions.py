@@ -11,8 +11,8 @@ from oms.order import consumers
 from oms.order.domain import Order, Status
 from oms.platform.consumer import Consumer
 from oms.platform.events import PermanentError
-from tests.order.bus import payloads
-from tests.order.conftest import OrderWorld
+from tests.order.bus import payloads, timers
+from tests.order.conftest import DEADLINES, OrderWorld
 
 
 def _captured(order: Order, amount_minor: int | None = None) -> events.PaymentCaptured:
@@ -40,6 +40,20 @@ async def test_a_capture_confirms_an_open_order_for_the_kitchen(
     assert [(x.item_id, x.name, x.quantity, x.unit_price_minor) for x in confirmed.lines] == [
         (i.item_id, i.name, i.quantity, i.unit_price_minor) for i in order.items
     ]
+
+
+async def test_a_confirmed_order_is_watched_from_its_kitchen_start_deadline(
+    world: OrderWorld,
+) -> None:
+    order = await world.stored(Status.AWAITING_PAYMENT)
+    await timers(world.bus.broker, events.DeadlineDue.ROUTING_KEY)  # the placement's
+
+    await world.reactions.payment_captured(_captured(order))
+
+    # Not only when the placement's timer next looks (at the checkout's expiry, an hour on).
+    found = await timers(world.bus.broker, events.DeadlineDue.ROUTING_KEY)
+    seconds = int(DEADLINES.kitchen_start.total_seconds())
+    assert [(rung, e.data["order_id"]) for rung, e in found] == [(seconds, order.id)]
 
 
 @pytest.mark.parametrize("ended", [Status.CANCELLED, Status.EXPIRED])

@@ -44,6 +44,9 @@ class OrderReactions:
                 await self._expire(order, reason, close_checkout=False)
                 order = await self._order(order.id)
             else:
+                # The placement's timer next looks at the checkout's expiry, maybe an hour
+                # on: the kitchen-start deadline gets a timer of its own, set before the write.
+                await self._check_again(order.id, self.handlers.deadlines.kitchen_start)
                 confirmed = await self.handlers.move(
                     order, Status.PAID, payload=events.OrderConfirmed, lines=priced_lines(order)
                 )
