@@ -183,3 +183,22 @@ async def test_a_refund_reads_the_payment_intent_from_stripe_when_it_was_not_sen
     (refund,) = stateful_stripe.created("/v1/refunds")
     assert refund.params["payment_intent"] == intent
     assert (await world.payment(placed.order_id)).refund_id.startswith("re_")
+
+
+@pytest.mark.parametrize("how", ["order ended meanwhile", "closed before it opened"])
+async def test_a_session_nobody_may_pay_is_expired_at_stripe(
+    remembering_world: PaymentWorld, stateful_stripe: StatefulStripe, how: str
+) -> None:
+    world = remembering_world
+    if how == "order ended meanwhile":
+        placed = await world.placed(Status.CANCELLED)
+    else:
+        placed = await world.placed()
+        await world.handlers.close_checkout(placed.order_id)
+
+    await world.handlers.open_checkout(placed)
+
+    (session,) = stateful_stripe.sessions.values()
+    assert session["metadata"] == {"order_id": placed.order_id}
+    assert session["status"] == "expired"
+    assert (await world.payment(placed.order_id)).status is PaymentStatus.CLOSED
