@@ -14,6 +14,7 @@ from oms.kitchen.handlers import Kitchen
 from oms.kitchen.repository import MongoTicketRepository
 from oms.platform.consumer import Consumer
 from oms.platform.events import Event
+from oms.platform.follower import Follower
 from tests.kitchen.conftest import KitchenWorld, confirmed, cooking, refunded
 
 
@@ -110,6 +111,31 @@ async def test_a_void_that_lands_as_the_cook_starts_still_stops_the_cook(
 
     async with asyncio.timeout(5):  # not the two minutes of cooking
         ticket = await kitchen.cook(order)
+
+    assert ticket is not None
+    assert ticket.status is TicketStatus.VOIDED
+    assert "kitchen.ticket_ready" not in [e.type for e in await world.published()]
+
+
+async def test_a_cook_in_another_process_than_the_void_stops_too(world: KitchenWorld) -> None:
+    here, there = world.kitchen(per_item=60, instance="a"), world.kitchen(instance="b")
+    # kitchen.voids hands the refund to the other process; this one only follows refunds.
+    voids = Consumer(world.bus.broker, events.KITCHEN_VOIDS.queue, consumers.voids(there))
+    follower = Follower(
+        world.bus.broker, [events.OrderRefunded.ROUTING_KEY], consumers.cooks_here(here)
+    )
+    await voids.start()
+    await follower.start()
+    order = confirmed()
+    try:
+        task = cooking(here, order)
+        await world.started(order.order_id)
+        await world.bus.broker.publish(refunded(order.order_id).to_event())
+        async with asyncio.timeout(5):  # not the two minutes of cooking
+            ticket = await task
+    finally:
+        await follower.stop()
+        await voids.stop()
 
     assert ticket is not None
     assert ticket.status is TicketStatus.VOIDED

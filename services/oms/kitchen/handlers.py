@@ -68,6 +68,10 @@ class Kitchen:
     def status(self) -> Status:
         return Status(self.workers, {cook: c.order_id for cook, c in self._cooking.items()})
 
+    def is_cooking(self, order_id: str) -> bool:
+        """True when a cook of this process has the order (or is starting it)."""
+        return any(c.order_id == order_id for c in self._cooking.values())
+
     async def cook(self, confirmed: events.OrderConfirmed) -> Ticket | None:
         """Cook a confirmed order; its ticket as it then stands (None if not stored yet)."""
         if self._drain_until is not None:
@@ -82,7 +86,7 @@ class Kitchen:
 
     async def _cook(self, cook: str, confirmed: events.OrderConfirmed) -> Ticket | None:
         order_id = confirmed.order_id
-        if any(c.order_id == order_id for c in self._cooking.values()):
+        if self.is_cooking(order_id):
             # Delivered twice (events are published at least once) and a cook here has it:
             # taking it over would cook it twice.
             log.info("kitchen.already_cooking", order_id=order_id, cook=cook)
