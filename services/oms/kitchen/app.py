@@ -52,6 +52,8 @@ async def main(lifecycle: Lifecycle, settings: Settings) -> None:
             tickets, config.workers, config.seconds_per_item, config.longest_cook_seconds
         )
         await platform.consume(events.KITCHEN_VOIDS.queue, consumers.voids(kitchen))
+        # The void above lands in one process; the cook may be in another: each hears it.
+        await platform.follow([events.OrderRefunded.ROUTING_KEY], consumers.cooks_here(kitchen))
         # One unacknowledged order per cook: the broker hands out no more than can be cooked.
         await platform.consume(
             events.KITCHEN_ORDERS.queue,

@@ -1,10 +1,15 @@
-"""What the kitchen consumes: confirmed orders to cook, and refunds that void their tickets."""
+"""What the kitchen consumes: confirmed orders to cook, and refunds that void their tickets.
+
+A refund reaches one kitchen process through `kitchen.voids` (the ticket is voided once,
+or a voided one left for an order no cook has seen), and every process through a queue of
+its own (`cooks_here`), so the cook at the order stops in whichever process it is.
+"""
 
 from __future__ import annotations
 
 from oms import domain_events as events
 from oms.kitchen.handlers import Kitchen
-from oms.platform.consumer import Handlers
+from oms.platform.consumer import Handler, Handlers
 
 
 def orders(kitchen: Kitchen) -> Handlers:
@@ -16,3 +21,13 @@ def orders(kitchen: Kitchen) -> Handlers:
 
 def voids(kitchen: Kitchen) -> Handlers:
     return dict([events.route(events.OrderRefunded, kitchen.void)])
+
+
+def cooks_here(kitchen: Kitchen) -> Handler:
+    """For the process's follower: a refunded order one of this process's cooks has."""
+
+    async def refunded(event: events.OrderRefunded) -> None:
+        if kitchen.is_cooking(event.order_id):
+            await kitchen.void(event)
+
+    return events.route(events.OrderRefunded, refunded)[1]

@@ -68,8 +68,12 @@ class Kitchen:
     def status(self) -> Status:
         return Status(self.workers, {cook: c.order_id for cook, c in self._cooking.items()})
 
+    def is_cooking(self, order_id: str) -> bool:
+        """True when a cook of this process has the order (or is starting it)."""
+        return any(c.order_id == order_id for c in self._cooking.values())
+
     async def cook(self, confirmed: events.OrderConfirmed) -> Ticket | None:
-        """Cook a confirmed order; None when its ticket was voided."""
+        """Cook a confirmed order; its ticket as it then stands (None if not stored yet)."""
         if self._drain_until is not None:
             raise HandBack()
         cook = await self._free.get()
@@ -82,14 +86,21 @@ class Kitchen:
 
     async def _cook(self, cook: str, confirmed: events.OrderConfirmed) -> Ticket | None:
         order_id = confirmed.order_id
+        if self.is_cooking(order_id):
+            # Delivered twice (events are published at least once) and a cook here has it:
+            # taking it over would cook it twice.
+            log.info("kitchen.already_cooking", order_id=order_id, cook=cook)
+            return await self.repository.get(order_id)
         items = sum(line.quantity for line in confirmed.lines)
-        ticket = await self._start(cook, order_id, items)
-        if ticket is None or ticket.status is not TicketStatus.COOKING:
-            return ticket  # voided, or cooked already (a redelivery)
         seconds = cook_seconds(items, self.seconds_per_item, self.longest_cook_seconds)
         loop = asyncio.get_running_loop()
         cooking = _Cooking(order_id, loop.time() + seconds, asyncio.Event())
+        # Known before the ticket is stored: a void landing while it is stored stops this cook.
         self._cooking[cook] = cooking
+        ticket = await self._start(cook, order_id, items)
+        if ticket is None or ticket.status is not TicketStatus.COOKING:
+            return ticket  # voided, or cooked already (a redelivery)
+        cooking.finishes_at = loop.time() + seconds
         metrics.KITCHEN_BUSY_COOKS.set(len(self._cooking))
         log.info("kitchen.cooking", order_id=order_id, cook=cook, items=items)
         await self._wait_while_cooking(cooking)

@@ -14,6 +14,7 @@ from oms.limits import (
 )
 from oms.platform.errors import InvalidArgument
 
+# Checked with `fullmatch`: the patterns' `$` alone would let a trailing newline through.
 ITEM_ID = re.compile(ITEM_ID_PATTERN)
 CURRENCY = re.compile(CURRENCY_PATTERN)
 
@@ -28,7 +29,7 @@ class MenuItem:
     offered: bool = True
 
     def __post_init__(self) -> None:
-        if not ITEM_ID.match(self.id):
+        if not ITEM_ID.fullmatch(self.id):
             raise InvalidArgument(
                 f"item id {self.id!r} must be 1-64 lower-case letters, digits or dashes"
             )
@@ -38,5 +39,5 @@ class MenuItem:
             raise InvalidArgument(f"item description must be at most {MAX_DESCRIPTION} characters")
         if not 0 <= self.price_minor <= MAX_PRICE_MINOR:
             raise InvalidArgument(f"item price must be 0..{MAX_PRICE_MINOR} minor units")
-        if not CURRENCY.match(self.currency):
+        if not CURRENCY.fullmatch(self.currency):
             raise InvalidArgument("currency must be an ISO 4217 code such as EUR")

@@ -42,10 +42,15 @@ class MenuHandlers:
         return item
 
     async def seed(self, path: str) -> int:
-        """Add the seed file's items that do not exist yet; edits made since survive."""
+        """Add the seed file's items that do not exist yet; edits made since survive.
+
+        Each item added is announced like any change: a cache loaded before this Menu
+        started (another process's) would otherwise not know it until it reloads.
+        """
         added = 0
         for entry in seed_file.read(Path(path)).items:
-            added += await self.repository.add(MenuItem(**entry))
+            item = MenuItem(**entry)
+            added += await self.repository.add(item, [_changed(item.id)])
         return added
 
 

@@ -30,7 +30,7 @@ class MenuRepository(Protocol):
     async def set_offered(
         self, item_id: str, offered: bool, events: Sequence[Event]
     ) -> MenuItem | None: ...
-    async def add(self, item: MenuItem) -> bool: ...
+    async def add(self, item: MenuItem, events: Sequence[Event]) -> bool: ...
 
 
 def _to_item(doc: Document) -> MenuItem:
@@ -82,10 +82,10 @@ class MongoMenuRepository:
         doc = await self.outbox.update({"_id": item_id}, {"$set": {"offered": offered}}, events)
         return _to_item(doc) if doc else None
 
-    async def add(self, item: MenuItem) -> bool:
+    async def add(self, item: MenuItem, events: Sequence[Event]) -> bool:
         """Add an item that does not exist yet (seeding); False if it exists."""
         try:
-            await self.items.insert_one({"_id": item.id, **_fields(item)})
+            await self.outbox.insert({"_id": item.id, **_fields(item)}, events)
         except DuplicateKeyError:
             return False
         return True

@@ -22,6 +22,7 @@ from oms.platform.events import Event
 from oms.platform.runner import Lifecycle
 
 NAME = "order"
+STRIPE_SHORTEST = 1800  # seconds: the shortest expiry Stripe accepts for a Checkout Session
 
 
 class OrderSettings(BaseSettings):
@@ -31,8 +32,10 @@ class OrderSettings(BaseSettings):
 
     # A placed order whose checkout was not opened by then expires (and releases its stock).
     pending_seconds: float = Field(default=120.0, gt=0)
-    # How long the customer may take to pay; Stripe accepts 30 minutes to 24 hours.
-    checkout_window_seconds: float = Field(default=1800.0, ge=1800, le=86400)
+    # How long the customer may take to pay, from placement. Stripe wants a session's expiry
+    # 30 minutes to 24 hours after it creates the session, which is a little after placement:
+    # 5 of these minutes are for Payment to get there (later, Stripe refuses: order expired).
+    checkout_window_seconds: float = Field(default=3600.0, ge=STRIPE_SHORTEST + 300, le=86400)
     # After the checkout expired, how long Stripe's last word may take.
     payment_grace_seconds: float = Field(default=120.0, gt=0)
     # Paid, for a cook to start it; cooking, to finish; ready, to be picked up (else overdue).

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import grpc
 
@@ -24,8 +25,23 @@ from oms.contracts.v1 import (
 )
 from oms.order.domain import CheckoutClosed, PricedItem, ReservationClosed, Shortage
 from oms.order_lines import Line
+from oms.platform.errors import Unavailable
 from oms.platform.grpc_client import Balancer
 from oms.platform.timers import Timers
+
+OUTAGE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+@contextmanager
+def outage_is_unavailable(service: str) -> Iterator[None]:
+    """A service that is down or too slow reaches Order's callers as UNAVAILABLE (retry
+    later), not as an error of Order's own."""
+    try:
+        yield
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() in OUTAGE:
+            raise Unavailable(f"{service} is unavailable: {exc.details()}") from exc
+        raise
 
 
 class MenuCache:
@@ -59,9 +75,10 @@ class MenuCache:
         async with self._loading:
             if self._items is None or time.monotonic() - self._loaded_at >= self.ttl_seconds:
                 request = menu_pb2.ListItemsRequest(offered_only=False)
-                response = await self.balancer.call(
-                    lambda channel: menu_pb2_grpc.MenuServiceStub(channel).ListItems(request)
-                )
+                with outage_is_unavailable("menu"):
+                    response = await self.balancer.call(
+                        lambda channel: menu_pb2_grpc.MenuServiceStub(channel).ListItems(request)
+                    )
                 self._items = {
                     i.id: PricedItem(
                         i.id, i.name, i.price.amount_minor, i.price.currency, i.offered
@@ -83,9 +100,10 @@ class StockClient:
             lines=[common_pb2.OrderLine(item_id=x.item_id, quantity=x.quantity) for x in lines],
         )
         try:
-            response = await self.balancer.call(
-                lambda channel: stock_pb2_grpc.StockServiceStub(channel).Reserve(request)
-            )
+            with outage_is_unavailable("stock"):
+                response = await self.balancer.call(
+                    lambda channel: stock_pb2_grpc.StockServiceStub(channel).Reserve(request)
+                )
         except grpc.aio.AioRpcError as exc:
             if exc.code() is grpc.StatusCode.FAILED_PRECONDITION:
                 raise ReservationClosed(exc.details()) from exc
@@ -94,9 +112,10 @@ class StockClient:
 
     async def release(self, order_id: str, reason: str) -> None:
         request = stock_pb2.ReleaseRequest(order_id=order_id, reason=reason)
-        await self.balancer.call(
-            lambda channel: stock_pb2_grpc.StockServiceStub(channel).Release(request)
-        )
+        with outage_is_unavailable("stock"):
+            await self.balancer.call(
+                lambda channel: stock_pb2_grpc.StockServiceStub(channel).Release(request)
+            )
 
 
 OUTCOME = {
@@ -113,9 +132,10 @@ class PaymentClient:
     async def close_checkout(self, order_id: str) -> CheckoutClosed:
         """Make sure nobody can pay the order's checkout from now on."""
         request = payment_pb2.CloseCheckoutRequest(order_id=order_id)
-        response = await self.balancer.call(
-            lambda channel: payment_pb2_grpc.PaymentServiceStub(channel).CloseCheckout(request)
-        )
+        with outage_is_unavailable("payment"):
+            response = await self.balancer.call(
+                lambda channel: payment_pb2_grpc.PaymentServiceStub(channel).CloseCheckout(request)
+            )
         return OUTCOME[response.outcome]
 
 

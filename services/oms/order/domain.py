@@ -16,6 +16,7 @@ from enum import StrEnum
 from oms.limits import ID_PATTERN
 from oms.platform.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 
+# Checked with `fullmatch`: the pattern's `$` alone would let a trailing newline through.
 CUSTOMER_ID = re.compile(ID_PATTERN)
 
 
@@ -107,7 +108,7 @@ class InsufficientStock(ResourceExhausted):
 
 
 def check_customer_id(customer_id: str) -> None:
-    if not CUSTOMER_ID.match(customer_id):
+    if not CUSTOMER_ID.fullmatch(customer_id):
         raise InvalidArgument("customer id must be 1-64 letters, digits, '-' or '_'")
 
 

@@ -126,8 +126,15 @@ class OrderHandlers:
             if idempotency_key
             else str(uuid.uuid4())
         )
-        items, currency = await self._price(wanted)
-        now = self.clock()
+        try:
+            items, currency = await self._price(wanted)
+        except InvalidArgument:
+            # A retry of a placed order whose item has since changed: that order stands.
+            stored = await self.repository.get(order_id) if idempotency_key else None
+            if stored is None:
+                raise
+            return stored
+        now = _stored_precision(self.clock())
         order = Order(
             id=order_id,
             customer_id=customer_id,
@@ -208,7 +215,10 @@ class OrderHandlers:
             raise NotFound(f"no order {order_id}")
         if customer_id and order.customer_id != customer_id:
             raise NotFound(f"no order {order_id}")
-        if access_token and not hmac.compare_digest(access_token, order.access_token):
+        # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError).
+        if access_token and not hmac.compare_digest(
+            access_token.encode(), order.access_token.encode()
+        ):
             raise NotFound(f"no order {order_id}")
         return order
 
@@ -338,6 +348,12 @@ class OrderHandlers:
         if moved is not None:
             metrics.ORDER_TRANSITIONS.labels(to.value).inc()
         return moved
+
+
+def _stored_precision(moment: datetime) -> datetime:
+    """`moment` as MongoDB stores it (milliseconds), so the order a caller gets back at
+    placement, its event and every later read of it agree."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def _page(page_size: int, page_token: str) -> tuple[int, tuple[datetime, str] | None]:

@@ -44,6 +44,9 @@ class OrderReactions:
                 await self._expire(order, reason, close_checkout=False)
                 order = await self._order(order.id)
             else:
+                # The placement's timer next looks at the checkout's expiry, maybe an hour
+                # on: the kitchen-start deadline gets a timer of its own, set before the write.
+                await self._check_again(order.id, self.handlers.deadlines.kitchen_start)
                 confirmed = await self.handlers.move(
                     order, Status.PAID, payload=events.OrderConfirmed, lines=priced_lines(order)
                 )
@@ -111,15 +114,22 @@ class OrderReactions:
             await self._check_again(order.id, deadline - now)
         elif order.status in UNPAID:
             try:
-                await self._expire(order, f"not paid by its deadline ({order.status.value})")
+                expired = await self._expire(
+                    order, f"not paid by its deadline ({order.status.value})"
+                )
             except Exception:
                 # Payment or Stripe unreachable: look again later rather than park the timer.
                 log.warning("order.expiry_deferred", order_id=order.id, exc_info=True)
+                expired = False
+            if not expired:
+                # Still unpaid, or paid meanwhile: look again, at whatever it has become.
                 await self._check_again(order.id, RETRY_LATER)
         else:
-            metrics.ORDERS_OVERDUE.labels(order.status.value).inc()
-            log.warning("order.overdue", order_id=order.id, status=order.status.value)
-            # Counted once per state: the next look is at the following state's deadline.
+            # Counted once per state, however often a timer finds it there.
+            if await self.repository.mark_overdue(order.id, order.status):
+                metrics.ORDERS_OVERDUE.labels(order.status.value).inc()
+                log.warning("order.overdue", order_id=order.id, status=order.status.value)
+            # The next look is at the following state's deadline.
             await self._check_again(order.id, self._next_state_window(order))
 
     def _next_state_window(self, order: Order) -> timedelta:
@@ -129,14 +139,13 @@ class OrderReactions:
     async def _check_again(self, order_id: str, after: timedelta) -> None:
         await self.handlers.timers.deadline_in(order_id, after.total_seconds())
 
-    async def _expire(self, order: Order, reason: str, close_checkout: bool = True) -> None:
-        """Expire an unpaid order, after making sure its checkout can no longer be paid."""
+    async def _expire(self, order: Order, reason: str, close_checkout: bool = True) -> bool:
+        """Expire an unpaid order, after making sure its checkout can no longer be paid;
+        False when it was not expired (paid first, or another decision won)."""
         if close_checkout:
             closed = await self.handlers.payment.close_checkout(order.id)
             if closed is CheckoutClosed.ALREADY_PAID:
-                # The capture is on its way; look again once it has had time to arrive.
-                await self._check_again(order.id, RETRY_LATER)
-                return
+                return False  # the capture is on its way and decides
         expired = await self.handlers.move(
             order,
             Status.EXPIRED,
@@ -144,5 +153,7 @@ class OrderReactions:
             fields={"state.reason": reason},
             reason=reason,
         )
-        if expired is not None:
-            log.info("order.expired", order_id=order.id, reason=reason)
+        if expired is None:
+            return False
+        log.info("order.expired", order_id=order.id, reason=reason)
+        return True

@@ -49,6 +49,7 @@ class OrderRepository(Protocol):
         self, order_id: str, reason: str, events: Sequence[Event]
     ) -> Order | None: ...
     async def mark_refunded(self, order_id: str) -> None: ...
+    async def mark_overdue(self, order_id: str, status: Status) -> bool: ...
     async def list_for_customer(
         self, customer_id: str, limit: int, after: tuple[datetime, str] | None
     ) -> tuple[list[Order], str]: ...
@@ -153,6 +154,15 @@ class MongoOrderRepository:
 
     async def mark_refunded(self, order_id: str) -> None:
         await self.orders.update_one({"_id": order_id}, {"$set": {"refund.done": True}})
+
+    async def mark_overdue(self, order_id: str, status: Status) -> bool:
+        """Record, once, that the order overstayed `status`; False if it had moved on, or
+        was recorded already (a timer delivered twice, or the next look)."""
+        result = await self.orders.update_one(
+            {"_id": order_id, "state.status": status.value, "state.overdue": {"$ne": status.value}},
+            {"$push": {"state.overdue": status.value}},
+        )
+        return result.modified_count == 1
 
     async def list_for_customer(
         self, customer_id: str, limit: int, after: tuple[datetime, str] | None

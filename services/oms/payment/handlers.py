@@ -270,7 +270,8 @@ class PaymentHandlers:
 def _check_amount(payment: Payment, session: dict[str, Any]) -> None:
     """A capture must say how much and in what, and both must be the order's."""
     amount, currency = session.get("amount_total"), session.get("currency")
-    if not isinstance(amount, int) or not isinstance(currency, str):
+    # `type(...) is int`: JSON's true and false are ints to isinstance (1 and 0).
+    if type(amount) is not int or not isinstance(currency, str):
         raise InvalidArgument("a paid checkout must carry amount_total and currency")
     if amount != payment.amount_minor or currency.upper() != payment.currency:
         raise InvalidArgument(
@@ -280,8 +281,12 @@ def _check_amount(payment: Payment, session: dict[str, Any]) -> None:
 
 
 def _intent(session: dict[str, Any]) -> str:
-    intent = session.get("payment_intent") or ""
-    return intent if isinstance(intent, str) else str(intent.get("id", ""))
+    """The payment intent's id: Stripe sends the id, or the object expanded; else none (a
+    refund then reads it from Stripe)."""
+    intent = session.get("payment_intent")
+    if isinstance(intent, dict):
+        intent = intent.get("id")
+    return intent if isinstance(intent, str) else ""
 
 
 @contextmanager

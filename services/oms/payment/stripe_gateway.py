@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +22,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from oms.payment.domain import CheckoutRefused
-from oms.platform.errors import InvalidArgument, Unauthenticated
+from oms.platform.errors import InvalidArgument, Unauthenticated, Unavailable
 from oms.stripe_keys import MOCK_API_KEY
 
 PLACEHOLDER_WEBHOOK_SECRET = "whsec_oms_local_test_secret"  # noqa: S105 - documented placeholder
@@ -99,6 +100,16 @@ def _session(session: stripe.checkout.Session) -> CheckoutSession:
     )
 
 
+@contextmanager
+def _outage_is_unavailable() -> Iterator[None]:
+    """Stripe unreachable, overloaded or failing (after stripe-python's own retries) is an
+    outage callers may retry (UNAVAILABLE), not an error of Payment's own."""
+    try:
+        yield
+    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
+        raise Unavailable(f"Stripe is unavailable: {exc.user_message or exc}") from exc
+
+
 class StripeCheckout:
     """Stripe calls for payments; one HTTP client (and its connection pool) per process."""
 
@@ -131,28 +142,29 @@ class StripeCheckout:
         """
         urls = {"order_id": order_id, "access_token": access_token}
         try:
-            session = await self._client.v1.checkout.sessions.create_async(
-                {
-                    "mode": "payment",
-                    "client_reference_id": order_id,
-                    "metadata": {"order_id": order_id},
-                    "expires_at": int(expires_at.timestamp()),
-                    "success_url": self.settings.success_url.format(**urls),
-                    "cancel_url": self.settings.cancel_url.format(**urls),
-                    "line_items": [
-                        {
-                            "quantity": line.quantity,
-                            "price_data": {
-                                "currency": currency.lower(),
-                                "unit_amount": line.unit_amount_minor,
-                                "product_data": {"name": line.name},
-                            },
-                        }
-                        for line in lines
-                    ],
-                },
-                {"idempotency_key": f"checkout-session-{order_id}"},
-            )
+            with _outage_is_unavailable():
+                session = await self._client.v1.checkout.sessions.create_async(
+                    {
+                        "mode": "payment",
+                        "client_reference_id": order_id,
+                        "metadata": {"order_id": order_id},
+                        "expires_at": int(expires_at.timestamp()),
+                        "success_url": self.settings.success_url.format(**urls),
+                        "cancel_url": self.settings.cancel_url.format(**urls),
+                        "line_items": [
+                            {
+                                "quantity": line.quantity,
+                                "price_data": {
+                                    "currency": currency.lower(),
+                                    "unit_amount": line.unit_amount_minor,
+                                    "product_data": {"name": line.name},
+                                },
+                            }
+                            for line in lines
+                        ],
+                    },
+                    {"idempotency_key": f"checkout-session-{order_id}"},
+                )
         except (stripe.InvalidRequestError, stripe.IdempotencyError) as exc:
             raise CheckoutRefused(
                 f"Stripe refused the checkout: {exc.user_message or exc}"
@@ -160,7 +172,8 @@ class StripeCheckout:
         return _session(session)
 
     async def retrieve_session(self, session_id: str) -> CheckoutSession:
-        return _session(await self._client.v1.checkout.sessions.retrieve_async(session_id))
+        with _outage_is_unavailable():
+            return _session(await self._client.v1.checkout.sessions.retrieve_async(session_id))
 
     async def expire_session(self, session_id: str) -> CheckoutSession:
         """Close a session so it can no longer be paid; what Stripe then says of it.
@@ -169,7 +182,9 @@ class StripeCheckout:
         then the session is read back, and its status says which.
         """
         try:
-            return _session(await self._client.v1.checkout.sessions.expire_async(session_id))
+            with _outage_is_unavailable():
+                expired = await self._client.v1.checkout.sessions.expire_async(session_id)
+            return _session(expired)
         except stripe.InvalidRequestError:
             session = await self.retrieve_session(session_id)
             if session.status == "open":
@@ -178,10 +193,11 @@ class StripeCheckout:
 
     async def refund(self, payment_intent: str, order_id: str) -> str:
         """Refund a payment in full; the id of the refund (one per order, however often)."""
-        refund = await self._client.v1.refunds.create_async(
-            {"payment_intent": payment_intent, "metadata": {"order_id": order_id}},
-            {"idempotency_key": f"refund-{order_id}"},
-        )
+        with _outage_is_unavailable():
+            refund = await self._client.v1.refunds.create_async(
+                {"payment_intent": payment_intent, "metadata": {"order_id": order_id}},
+                {"idempotency_key": f"refund-{order_id}"},
+            )
         return str(refund.id)
 
     def sign(self, payload: bytes, at: int) -> str:
