@@ -180,7 +180,7 @@ async def test_every_filter_on_an_orders_path_is_served_by_id(
 
     menu = MongoMenuRepository(db["menu_items"], outbox("menu_items"))
     item = MenuItem("pizza", "Pizza", "", 950, "EUR")
-    await menu.add(item)
+    await menu.add(item, [])
     await menu.save(item, [])
     await menu.set_offered("pizza", False, [])
     await menu.get_many(["pizza"])

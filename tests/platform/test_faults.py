@@ -16,7 +16,8 @@ from oms.platform import grpc_client
 from oms.platform.broker import Broker
 from oms.platform.consumer import Consumer
 from oms.platform.events import Event
-from oms.platform.faults import NO_FAULTS, Fault, FaultApi, FaultRefused, Faults
+from oms.platform.fault_service import FaultApi
+from oms.platform.faults import NO_FAULTS, Fault, FaultRefused, Faults
 from oms.platform.grpc_server import GrpcServer
 from oms.platform.settings import GrpcSettings
 from tests.platform.support import event_type, eventually, unique
@@ -259,3 +260,11 @@ async def test_the_fault_service_rejects_a_fault_it_would_not_apply_as_asked(
         assert faults.rules == []
     finally:
         await server.server.stop(0)
+
+
+def test_the_unfaultable_target_names_the_fault_service_of_the_contract() -> None:
+    from oms.contracts.v1 import faults_pb2
+    from oms.platform.faults import UNFAULTABLE
+
+    service = faults_pb2.DESCRIPTOR.services_by_name["FaultService"].full_name
+    assert UNFAULTABLE == f"rpc:/{service}/"

@@ -1,4 +1,8 @@
-"""`FaultService` over gRPC: read and set this process's faults (`oms.platform.faults`)."""
+"""`FaultService` over gRPC: read and set this process's faults (`oms.platform.faults`).
+
+Apart from the faults themselves so that what only consumes (the operator declares queues
+with the consumer's topology) never imports the generated gRPC contracts.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,12 @@ ACTION = {
     "pause": faults_pb2.FAULT_ACTION_PAUSE,
 }
 ACTION_NAME: dict[int, Action] = {proto: name for name, proto in ACTION.items()}  # type: ignore[misc]
+
+
+def _action(proto: int) -> Action:
+    if proto not in ACTION_NAME:
+        raise ValueError(f"action must be one of {', '.join(ACTION)} (got {proto})")
+    return ACTION_NAME[proto]
 
 
 def to_proto(rule: Fault) -> faults_pb2.Fault:
@@ -39,7 +49,7 @@ class FaultApi(faults_pb2_grpc.FaultServiceServicer):
             rules = [
                 Fault(
                     target=f.target,
-                    action=ACTION_NAME.get(f.action, "delay"),
+                    action=_action(f.action),
                     seconds=f.seconds,
                     code=f.code or "UNAVAILABLE",
                 )

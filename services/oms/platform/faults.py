@@ -18,7 +18,6 @@ import grpc
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from oms.contracts.v1 import faults_pb2, faults_pb2_grpc
 from oms.platform import logs
 
 log = logs.get(__name__)
@@ -26,7 +25,7 @@ Action = Literal["delay", "error", "pause"]
 
 
 # The API that lifts faults takes none itself: a fault on it could never be lifted.
-UNFAULTABLE = f"rpc:/{faults_pb2.DESCRIPTOR.services_by_name['FaultService'].full_name}/"
+UNFAULTABLE = "rpc:/oms.contracts.v1.FaultService/"  # faults.proto's service
 # What an RPC error may answer: a failure status, by name.
 ERROR_CODES = frozenset(code.name for code in grpc.StatusCode if code is not grpc.StatusCode.OK)
 
@@ -134,57 +133,3 @@ class Faults:
 
 
 NO_FAULTS = Faults(allowed=False)
-
-ACTION = {
-    "delay": faults_pb2.FAULT_ACTION_DELAY,
-    "error": faults_pb2.FAULT_ACTION_ERROR,
-    "pause": faults_pb2.FAULT_ACTION_PAUSE,
-}
-ACTION_NAME: dict[int, Action] = {proto: name for name, proto in ACTION.items()}  # type: ignore[misc]
-
-
-def _action(proto: int) -> Action:
-    if proto not in ACTION_NAME:
-        raise ValueError(f"action must be one of {', '.join(ACTION)} (got {proto})")
-    return ACTION_NAME[proto]
-
-
-def to_proto(rule: Fault) -> faults_pb2.Fault:
-    return faults_pb2.Fault(
-        target=rule.target, action=ACTION[rule.action], seconds=rule.seconds, code=rule.code
-    )
-
-
-class FaultApi(faults_pb2_grpc.FaultServiceServicer):
-    def __init__(self, faults: Faults) -> None:
-        self.faults = faults
-
-    def _state(self) -> faults_pb2.FaultState:
-        return faults_pb2.FaultState(
-            faults=[to_proto(rule) for rule in self.faults.rules], held=self.faults.held()
-        )
-
-    async def SetFaults(
-        self, request: faults_pb2.SetFaultsRequest, context: Any
-    ) -> faults_pb2.FaultState:
-        try:
-            rules = [
-                Fault(
-                    target=f.target,
-                    action=_action(f.action),
-                    seconds=f.seconds,
-                    code=f.code or "UNAVAILABLE",
-                )
-                for f in request.faults
-            ]
-            self.faults.set(rules)
-        except FaultRefused as exc:
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
-        except ValueError as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        return self._state()
-
-    async def GetFaults(
-        self, request: faults_pb2.GetFaultsRequest, context: Any
-    ) -> faults_pb2.FaultState:
-        return self._state()

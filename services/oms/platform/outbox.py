@@ -99,6 +99,10 @@ class Outbox:
             )
         # Entries the broker confirmed go with this write: no write of their own.
         confirmed = self.relay.take_confirmed(document_id)
+        restaged = {item.event.id for item in staged}
+        if restaged & set(confirmed):  # an event stored again: its entry stays
+            self.relay.give_back(document_id, [e for e in confirmed if e in restaged])
+            confirmed = [e for e in confirmed if e not in restaged]
         if confirmed:
             merged.setdefault("$unset", {}).update(dict.fromkeys(_paths(confirmed), ""))
         # No projection: FerretDB's findAndModify does not implement one.
