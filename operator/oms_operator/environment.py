@@ -111,7 +111,7 @@ def _payment(restaurant: Restaurant) -> list[EnvVar]:
         # Where Stripe sends the customer back: the order's page on the public gateway.
         value("STRIPE_SUCCESS_URL", f"{public}/orders/{{order_id}}?t={{access_token}}&paid=1"),
         value("STRIPE_CANCEL_URL", f"{public}/orders/{{order_id}}?t={{access_token}}"),
-        value("PAYMENT_TEST_PAGE_URL", f"{public}/test-payments/{{order_id}}"),
+        value("PAYMENT_TEST_PAGE_URL", f"{public}/test-payments/{{order_id}}?t={{access_token}}"),
     ]
     ref = spec.stripe.secret_ref
     if ref is not None:
@@ -141,8 +141,8 @@ def _gateway(restaurant: Restaurant) -> list[EnvVar]:
     if gateway.session_secret_ref is not None:
         session = gateway.session_secret_ref
         env.append(secret("GATEWAY_SESSION_SECRET", session.name, session.key))
-    # No STRIPE_API_KEY: the internet-facing gateway reads it only to offer test payments
-    # in development with stripe-mock, and Payment refuses those with a real key anyway.
+    # No Stripe key: test payments exist only in development, and Payment signs them only
+    # with stripe-mock's key.
     return env
 
 

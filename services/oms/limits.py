@@ -32,3 +32,4 @@ TOKEN_PATTERN = r"^[A-Za-z0-9_=-]{0,256}$"  # noqa: S105 - a pattern, not a secr
 MAX_EVENT_ID = 64  # a live stream's `Last-Event-ID`
 MAX_SIGNATURE_HEADER = 4096  # Stripe-Signature
 MAX_ITEM_IDS = 200  # item ids in one stock query
+MAX_RETURN_PATH = 32  # characters of the staff page a sign-in returns to (`?next=`)

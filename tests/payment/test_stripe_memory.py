@@ -15,7 +15,7 @@ from devtools import servers
 from oms import domain_events as events
 from oms.order.domain import Status
 from oms.payment.domain import CloseOutcome, PaymentStatus
-from oms.stripe_keys import MOCK_API_KEY
+from oms.payment.stripe_gateway import MOCK_API_KEY
 from tests.order.bus import payloads
 from tests.payment.conftest import PaymentWorld
 from tests.payment.stateful_stripe import StatefulStripe

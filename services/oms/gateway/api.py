@@ -89,7 +89,7 @@ def create_app(edge: Edge) -> FastAPI:
     app.include_router(routes_admin.router(backends, edge.catalog, edge.staff))
     app.include_router(routes_webhooks.router(backends, edge.webhook_limit))
     if edge.test_payments:
-        app.include_router(routes_test_payments.router(backends, edge.screens))
+        app.include_router(routes_test_payments.router(backends, edge.screens, edge.sessions))
     pages_docs.install(app)  # before `pages`: its /static mount would take /static/docs
     pages.install(
         app,

@@ -27,7 +27,6 @@ from oms.platform import runner, tracing
 from oms.platform.bootstrap import PlatformSettings, open_platform
 from oms.platform.grpc_client import resolving_as_unavailable
 from oms.platform.runner import Lifecycle
-from oms.stripe_keys import MOCK_API_KEY
 
 NAME = "gateway"
 # Documented local default; only the development mode accepts it.
@@ -68,17 +67,8 @@ class GatewaySettings(BaseSettings):
     kds_late_seconds: float = Field(default=600.0, gt=0)
 
 
-class StripeMode(BaseSettings):
-    """Only `STRIPE_API_KEY`: the test payment page exists only with stripe-mock's key."""
-
-    model_config = SettingsConfigDict(env_prefix="STRIPE_")
-
-    api_key: SecretStr = SecretStr(MOCK_API_KEY)
-
-
 class Settings(PlatformSettings):
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
-    stripe: StripeMode = Field(default_factory=StripeMode)
 
 
 def check(settings: Settings) -> None:
@@ -122,8 +112,8 @@ async def open_gateway(stack: AsyncExitStack, settings: Settings) -> HttpServer:
         webhook_limit=TokenBuckets(gateway.webhook_rate_per_second, gateway.webhook_burst),
         readiness_timeout=gateway.readiness_timeout_seconds,
         heartbeat_seconds=gateway.sse_heartbeat_seconds,
-        test_payments=settings.runtime.development
-        and settings.stripe.api_key.get_secret_value() == MOCK_API_KEY,
+        # In development only; Payment itself refuses unless it uses stripe-mock.
+        test_payments=settings.runtime.development,
         screens=ScreenOptions(
             gateway.shop_name, gateway.kds_warn_seconds, gateway.kds_late_seconds
         ),

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from oms.gateway.catalog import Catalog
 from oms.gateway.clients import Backends
 from oms.gateway.pages import ScreenOptions, error_page, render, short_number, status_of
+from oms.gateway.params import TrackingToken
 from oms.gateway.routes_orders import OrderId
 from oms.gateway.schemas import CustomerOrder
 from oms.gateway.sessions import Sessions
@@ -58,7 +59,7 @@ def router(
     async def order(
         request: Request,
         order_id: OrderId,
-        t: Annotated[str, Query(max_length=128)] = "",
+        t: TrackingToken = "",
         paid: Annotated[str, Query(max_length=1)] = "",
     ) -> Response:
         customer_id = "" if t else (sessions.from_request(request, None) or "")

@@ -22,6 +22,7 @@ from oms.gateway.pages import ScreenOptions, render
 from oms.gateway.ratelimit import TokenBuckets
 from oms.gateway.routes_webhooks import client_of
 from oms.gateway.schemas import STATUS
+from oms.limits import MAX_RETURN_PATH
 
 SCREENS = {"/kitchen": "Kitchen display", "/staff": "Staff board"}
 NAV = {"/kitchen": "Kitchen", "/staff": "Staff board"}
@@ -60,7 +61,7 @@ def router(staff: StaffAuth, options: ScreenOptions) -> APIRouter:
 
     @pages.get(LOGIN_PATH)
     async def login_page(
-        request: Request, next: Annotated[str, Query(max_length=32)] = "/kitchen"
+        request: Request, next: Annotated[str, Query(max_length=MAX_RETURN_PATH)] = "/kitchen"
     ) -> Response:
         if staff.cookie_valid(request):
             return RedirectResponse(_next(next), 303)

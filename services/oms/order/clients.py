@@ -44,6 +44,11 @@ def outage_is_unavailable(service: str) -> Iterator[None]:
         raise
 
 
+# Unknown ids make the cache ask Menu again, but a flood of bad ids cannot make it ask more
+# often than this.
+MISS_RELOAD_SECONDS = 1.0
+
+
 class MenuCache:
     """The whole menu in memory: an order is priced without a call to Menu.
 
@@ -63,17 +68,24 @@ class MenuCache:
         self._items = None
 
     async def items(self, ids: Sequence[str]) -> tuple[dict[str, PricedItem], list[str]]:
-        """The known items by id, and the ids Menu does not know."""
+        """The known items by id, and the ids Menu does not know.
+
+        An id the cache does not know makes it ask Menu again (at most every
+        `MISS_RELOAD_SECONDS`): a just-created item is orderable at once.
+        """
         items = await self._all()
+        if any(item_id not in items for item_id in ids):
+            items = await self._all(reload_after=MISS_RELOAD_SECONDS)
         known = {item_id: items[item_id] for item_id in ids if item_id in items}
         return known, [item_id for item_id in ids if item_id not in items]
 
-    async def _all(self) -> dict[str, PricedItem]:
+    async def _all(self, reload_after: float | None = None) -> dict[str, PricedItem]:
+        ttl = self.ttl_seconds if reload_after is None else min(reload_after, self.ttl_seconds)
         items = self._items
-        if items is not None and time.monotonic() - self._loaded_at < self.ttl_seconds:
+        if items is not None and time.monotonic() - self._loaded_at < ttl:
             return items
         async with self._loading:
-            if self._items is None or time.monotonic() - self._loaded_at >= self.ttl_seconds:
+            if self._items is None or time.monotonic() - self._loaded_at >= ttl:
                 request = menu_pb2.ListItemsRequest(offered_only=False)
                 with outage_is_unavailable("menu"):
                     response = await self.balancer.call(

@@ -18,6 +18,7 @@ from typing import Protocol
 from pymongo.errors import DuplicateKeyError
 
 from oms import domain_events as events
+from oms.limits import MAX_IDEMPOTENCY_KEY, MAX_ORDER_QUERY
 from oms.order.domain import (
     ENTERED_FROM,
     UNPAID,
@@ -118,8 +119,10 @@ class OrderHandlers:
         The same key for the same customer gives the same order however often it is sent.
         """
         check_customer_id(customer_id)
-        if len(idempotency_key) > 128:
-            raise InvalidArgument("idempotency key must be at most 128 characters")
+        if len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
+            raise InvalidArgument(
+                f"idempotency key must be at most {MAX_IDEMPOTENCY_KEY} characters"
+            )
         wanted = merge_lines(lines)
         order_id = (
             str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{customer_id}/{idempotency_key}"))
@@ -232,8 +235,8 @@ class OrderHandlers:
     async def list_all(
         self, statuses: Collection[Status], query: str, page_size: int, page_token: str
     ) -> tuple[list[Order], str]:
-        if len(query) > 64:
-            raise InvalidArgument("query must be at most 64 characters")
+        if len(query) > MAX_ORDER_QUERY:
+            raise InvalidArgument(f"query must be at most {MAX_ORDER_QUERY} characters")
         size, after = _page(page_size, page_token)
         return await self.repository.list_all(statuses, query, size, after)
 

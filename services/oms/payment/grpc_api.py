@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from oms.contracts.v1 import payment_pb2, payment_pb2_grpc
+from oms.limits import MAX_WEBHOOK_BYTES
 from oms.payment.domain import CloseOutcome, Payment, PaymentStatus
 from oms.payment.handlers import PaymentHandlers
 from oms.platform.errors import InvalidArgument, NotFound
@@ -22,7 +23,6 @@ OUTCOME = {
     CloseOutcome.NO_CHECKOUT: payment_pb2.CLOSE_OUTCOME_NO_CHECKOUT,
     CloseOutcome.ALREADY_PAID: payment_pb2.CLOSE_OUTCOME_ALREADY_PAID,
 }
-MAX_PAYLOAD = 1 << 20
 
 
 def to_proto(payment: Payment) -> payment_pb2.Payment:
@@ -63,7 +63,7 @@ class PaymentApi(payment_pb2_grpc.PaymentServiceServicer):
     async def HandleStripeWebhook(
         self, request: payment_pb2.HandleStripeWebhookRequest, context: Any
     ) -> payment_pb2.HandleStripeWebhookResponse:
-        if len(request.payload) > MAX_PAYLOAD:
+        if len(request.payload) > MAX_WEBHOOK_BYTES:
             raise InvalidArgument("the webhook payload is larger than 1 MiB")
         outcome = await self.handlers.apply_webhook(request.payload, request.signature_header)
         return payment_pb2.HandleStripeWebhookResponse(

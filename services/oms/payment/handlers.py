@@ -115,7 +115,7 @@ class PaymentHandlers:
             status=S.OPEN,
             customer_id=placed.customer_id,
             checkout_session_id=session.id,
-            url=self.test_page.format(order_id=placed.order_id) if self.test_page else session.url,
+            url=self._link(placed, session),
             expires_at=session.expires_at,
             currency=placed.currency,
             amount_minor=placed.total_minor,
@@ -131,6 +131,12 @@ class PaymentHandlers:
         except OrderGone:
             log.info("payment.order_gone", order_id=payment.order_id)
             await self.close_checkout(payment.order_id)
+
+    def _link(self, placed: events.OrderPlaced, session: CheckoutSession) -> str:
+        """Stripe's payment page, or (stripe-mock in development) the local test page."""
+        if not self.test_page:
+            return session.url
+        return self.test_page.format(order_id=placed.order_id, access_token=placed.access_token)
 
     async def close_checkout(self, order_id: str) -> CloseOutcome:
         """Make sure nobody can pay the order's checkout from now on."""

@@ -23,8 +23,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from oms.payment.domain import CheckoutRefused
 from oms.platform.errors import InvalidArgument, Unauthenticated, Unavailable
-from oms.stripe_keys import MOCK_API_KEY
 
+MOCK_API_KEY = "sk_test_123"  # stripe-mock's documented key, not a secret
 PLACEHOLDER_WEBHOOK_SECRET = "whsec_oms_local_test_secret"  # noqa: S105 - documented placeholder
 STRIPE_API = "https://api.stripe.com"
 
