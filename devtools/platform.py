@@ -59,9 +59,13 @@ class ServiceProcess(ManagedProcess):
         return self.env
 
     def is_ready(self) -> bool:
+        ready = healthcheck.http_ok(f"http://127.0.0.1:{self.ops_port}/readyz", timeout=1)
         if self.service == "gateway":
-            return healthcheck.http_ok(f"http://127.0.0.1:{self.port}/healthz", timeout=1)
-        return healthcheck.http_ok(f"http://127.0.0.1:{self.ops_port}/readyz", timeout=1)
+            # Both of its own ports: on a shared machine another program may have taken the
+            # one chosen up front, and answer in its place.
+            healthz = f"http://127.0.0.1:{self.port}/healthz"
+            return ready and healthcheck.http_ok(healthz, timeout=1) and self.running
+        return ready
 
 
 class LocalPlatform:

@@ -38,8 +38,10 @@ PENDING_SECONDS = 4
 SETTINGS = {
     "ORDER_PENDING_SECONDS": str(PENDING_SECONDS),
     "ORDER_CHECKOUT_WINDOW_SECONDS": "2000",
-    # Long enough to ride out a killed service's restart, as production's schedule is.
-    "RABBITMQ_RETRY_DELAYS_MS": "[500, 1000, 2000, 4000, 8000, 16000]",
+    # As in production, the retries outlast a killed service's restart and Stock's takeover
+    # of an operation its dead caller left half done (STOCK_TAKEOVER_AFTER_SECONDS, 60 s):
+    # a release asked before then is answered UNAVAILABLE.
+    "RABBITMQ_RETRY_DELAYS_MS": "[1000, 2000, 5000, 15000, 45000]",
     "KITCHEN_DRAIN_SECONDS": "1",
 }
 DEADLINES = {
