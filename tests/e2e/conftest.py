@@ -134,15 +134,7 @@ class Shop:
     async def read(
         self, path: str, params: dict[str, str], headers: dict[str, str]
     ) -> httpx.Response:
-        """A GET, asked again while the gateway answers 503 ("retry shortly"), as a client
-        would: under load a service's readiness can fail one MongoDB ping and drop it out of
-        Consul for a moment, and a read is safe to repeat."""
-        deadline = time.monotonic() + 10
-        while True:
-            response = await self.http.get(path, params=params, headers=headers)
-            if response.status_code != 503 or time.monotonic() > deadline:
-                return response
-            await asyncio.sleep(0.2)
+        return await self.http.get(path, params=params, headers=headers)
 
     async def customer(self) -> Customer:
         response = await self.http.post("/api/session")
