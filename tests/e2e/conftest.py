@@ -131,11 +131,6 @@ class Shop:
     def admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.platform.admin_token}"}
 
-    async def read(
-        self, path: str, params: dict[str, str], headers: dict[str, str]
-    ) -> httpx.Response:
-        return await self.http.get(path, params=params, headers=headers)
-
     async def customer(self) -> Customer:
         response = await self.http.post("/api/session")
         assert response.status_code == 201, response.text
@@ -160,7 +155,9 @@ class Shop:
         return item_id
 
     async def stock(self, item_id: str) -> Json:
-        response = await self.read("/api/admin/stock", {"item_id": item_id}, self.admin)
+        response = await self.http.get(
+            "/api/admin/stock", params={"item_id": item_id}, headers=self.admin
+        )
         assert response.status_code == 200, response.text
         levels: list[Json] = response.json()["levels"]
         return levels[0]
@@ -191,13 +188,13 @@ class Shop:
         return await self.wait_for(customer, created.json()["id"], "awaiting_payment")
 
     async def get(self, customer: Customer, order_id: str) -> Json:
-        response = await self.read(f"/api/orders/{order_id}", {}, customer.headers)
+        response = await self.http.get(f"/api/orders/{order_id}", headers=customer.headers)
         assert response.status_code == 200, response.text
         found: Json = response.json()
         return found
 
     async def staff_order(self, order_id: str) -> Json:
-        response = await self.read(f"/api/admin/orders/{order_id}", {}, self.admin)
+        response = await self.http.get(f"/api/admin/orders/{order_id}", headers=self.admin)
         assert response.status_code == 200, response.text
         found: Json = response.json()
         return found
