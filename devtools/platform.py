@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import quote
 
+import grpc
 import httpx
 
 from devtools import grpc_tls, servers
@@ -23,6 +25,13 @@ from oms.platform import healthcheck
 
 GRPC_SERVICES = ("menu", "stock", "order", "payment", "kitchen")
 WEBHOOK_SECRET = "whsec_test_" + "e2e" * 8  # a test-only signing secret
+
+
+class StripeApi(Protocol):
+    """Where Payment's Stripe calls go: stripe-mock, or the stateful `devtools.stripe_emulator`."""
+
+    @property
+    def api_base(self) -> str: ...
 
 
 class ServiceProcess(ManagedProcess):
@@ -50,9 +59,13 @@ class ServiceProcess(ManagedProcess):
         return self.env
 
     def is_ready(self) -> bool:
+        ready = healthcheck.http_ok(f"http://127.0.0.1:{self.ops_port}/readyz", timeout=1)
         if self.service == "gateway":
-            return healthcheck.http_ok(f"http://127.0.0.1:{self.port}/healthz", timeout=1)
-        return healthcheck.http_ok(f"http://127.0.0.1:{self.ops_port}/readyz", timeout=1)
+            # Both of its own ports: on a shared machine another program may have taken the
+            # one chosen up front, and answer in its place.
+            healthz = f"http://127.0.0.1:{self.port}/healthz"
+            return ready and healthcheck.http_ok(healthz, timeout=1) and self.running
+        return ready
 
 
 class LocalPlatform:
@@ -64,12 +77,14 @@ class LocalPlatform:
         rabbitmq: servers.RabbitMQ,
         ferretdb: servers.FerretDB,
         consul: servers.Consul,
-        stripe_mock: servers.StripeMock,
+        stripe: StripeApi,
         jaeger: servers.Jaeger | None = None,
         seconds_per_item: float = 0.2,
         kitchen_workers: int = 2,
         tls: bool = False,
+        env: Mapping[str, str] | None = None,
     ) -> None:
+        """`env` adds to (or overrides) every process's settings, e.g. short deadlines."""
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.rabbitmq = rabbitmq
@@ -100,7 +115,7 @@ class LocalPlatform:
             # check here, and bench/ measures latency. Production keeps the 5 s default.
             "GRPC_DEFAULT_DEADLINE_SECONDS": "20",
             "GRPC_ADVERTISE_HOST": "127.0.0.1",
-            "STRIPE_API_BASE": stripe_mock.api_base,
+            "STRIPE_API_BASE": stripe.api_base,
             "STRIPE_WEBHOOK_SECRET": self.webhook_secret,
             "KITCHEN_SECONDS_PER_ITEM": str(seconds_per_item),
             "KITCHEN_WORKERS": str(kitchen_workers),
@@ -129,6 +144,29 @@ class LocalPlatform:
             self.base_env["OTEL_EXPORTER_OTLP_ENDPOINT"] = jaeger.otlp_grpc_endpoint
         else:
             self.base_env["OTEL_SDK_DISABLED"] = "true"
+        self.base_env.update(env or {})
+
+    @property
+    def amqp_url(self) -> str:
+        """The platform's own vhost on the broker."""
+        return self.base_env["RABBITMQ_URL"]
+
+    def database_name(self, service: str) -> str:
+        """The database `service` keeps its documents in (`oms.platform.mongo.database`)."""
+        return f"{self.database}_{service}"
+
+    def channel(self, process: ServiceProcess) -> grpc.aio.Channel:
+        """A gRPC channel to one process, over the platform's mutual TLS when it has one."""
+        target = f"127.0.0.1:{process.port}"
+        if self.tls is None:
+            return grpc.aio.insecure_channel(target)
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=self.tls.ca.read_bytes(),
+            private_key=self.tls.key.read_bytes(),
+            certificate_chain=self.tls.cert.read_bytes(),
+        )
+        options = [("grpc.ssl_target_name_override", grpc_tls.SERVER_NAME)]
+        return grpc.aio.secure_channel(target, credentials, options=options)
 
     def create_vhost(self) -> None:
         url = f"{self.rabbitmq.management_url}/api/vhosts/{quote(self.vhost, safe='')}"
@@ -171,6 +209,13 @@ class LocalPlatform:
 
     def running(self, service: str) -> list[ServiceProcess]:
         return [p for p in self.processes if p.service == service and p.running]
+
+    def process(self, service: str) -> ServiceProcess:
+        """The first running instance of `service`."""
+        running = self.running(service)
+        if not running:
+            raise LookupError(f"no {service} process is running")
+        return running[0]
 
     def logs(self) -> str:
         """Every process's log tail, for a failure message."""

@@ -1,4 +1,9 @@
-"""The whole platform as separate processes on the real servers, driven through the gateway."""
+"""The whole platform as separate processes on the real servers, driven through the gateway.
+
+`platform` is shared by the tests that only use the platform as a customer and staff would.
+A test that injects faults, kills processes or needs other settings runs on a platform of its
+own (`own_platform`), so it never changes the shared one for the tests after it.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +11,67 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import grpc
 import httpx
 import pytest
 
 from devtools import servers, stripe_webhooks
-from devtools.platform import LocalPlatform
-from oms.contracts.v1 import payment_pb2, payment_pb2_grpc
+from devtools.platform import LocalPlatform, StripeApi
+from devtools.stripe_emulator import StripeEmulator
 
 Json = dict[str, Any]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "soak: the randomized soak of the whole platform (`-m soak` runs only it)"
+    )
+
+
+@dataclass(frozen=True)
+class Servers:
+    """The real servers every platform of a test session shares (each in its own vhost,
+    database and Consul prefix)."""
+
+    workdir: Path
+    rabbitmq: servers.RabbitMQ
+    ferretdb: servers.FerretDB
+    consul: servers.Consul
+    stripe_mock: servers.StripeMock
+
+
 @pytest.fixture(scope="session")
-def platform(
+def real_servers(
     servers_dir: Path,
     rabbitmq: servers.RabbitMQ,
     ferretdb: servers.FerretDB,
     consul: servers.Consul,
-    jaeger: servers.Jaeger,
     stripe_mock: servers.StripeMock,
+) -> Servers:
+    return Servers(servers_dir, rabbitmq, ferretdb, consul, stripe_mock)
+
+
+@contextmanager
+def own_platform(
+    real: Servers,
+    name: str,
+    *,
+    rabbitmq: servers.RabbitMQ | None = None,
+    stripe: StripeApi | None = None,
+    **options: Any,
 ) -> Iterator[LocalPlatform]:
+    """A platform for one test module or test, stopped when it is done with it."""
     started = LocalPlatform(
-        servers_dir / "oms-e2e", rabbitmq, ferretdb, consul, stripe_mock, jaeger=jaeger
+        real.workdir / f"oms-{name}-{uuid.uuid4().hex[:6]}",
+        rabbitmq or real.rabbitmq,
+        real.ferretdb,
+        real.consul,
+        stripe or real.stripe_mock,
+        **options,
     )
     try:
         started.start()
@@ -40,9 +80,49 @@ def platform(
         started.stop()
 
 
+@contextmanager
+def stripe_emulator(real: Servers) -> Iterator[StripeEmulator]:
+    emulator = StripeEmulator(real.workdir / f"stripe-emulator-{uuid.uuid4().hex[:6]}")
+    emulator.start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def platform(real_servers: Servers, jaeger: servers.Jaeger) -> Iterator[LocalPlatform]:
+    with own_platform(real_servers, "e2e", jaeger=jaeger) as started:
+        yield started
+
+
+@dataclass(frozen=True)
+class Customer:
+    """A customer's session (`POST /api/session`)."""
+
+    id: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def eventually(what: str, check: Callable[[], Any], within: float = 30.0) -> Any:
+    """The first truthy result of the coroutine function `check`, polled until `within`."""
+    deadline = time.monotonic() + within
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never {what} within {within}s (last: {result!r})")
+        await asyncio.sleep(0.05)
+
+
 @dataclass
 class Shop:
-    """A customer's and the manager's view of a running platform, through the gateway."""
+    """A customer's and the staff's view of a running platform, through the gateway."""
 
     platform: LocalPlatform
     http: httpx.AsyncClient
@@ -51,87 +131,115 @@ class Shop:
     def admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.platform.admin_token}"}
 
+    async def customer(self) -> Customer:
+        response = await self.http.post("/api/session")
+        assert response.status_code == 201, response.text
+        assert response.cookies.get("oms_session") == response.json()["token"]
+        # Customers share this client: each sends its own bearer token, never a cookie.
+        self.http.cookies.clear()
+        body = response.json()
+        return Customer(body["customer_id"], body["token"])
+
     async def new_item(self, on_hand: int, price: int = 1000) -> str:
         """A menu item of its own for one test, with `on_hand` in stock."""
         item_id = f"dish-{uuid.uuid4().hex[:10]}"
         body = {"name": f"Dish {item_id}", "price": price, "currency": "EUR"}
-        created = await self.http.put(f"/api/admin/menu/items/{item_id}", json=body, **self._a)
+        created = await self.http.put(
+            f"/api/admin/menu/items/{item_id}", json=body, headers=self.admin
+        )
         assert created.status_code == 200, created.text
         stocked = await self.http.put(
-            f"/api/admin/stock/{item_id}", json={"on_hand": on_hand}, **self._a
+            f"/api/admin/stock/{item_id}", json={"on_hand": on_hand}, headers=self.admin
         )
         assert stocked.status_code == 200, stocked.text
         return item_id
 
-    @property
-    def _a(self) -> dict[str, Any]:
-        return {"headers": self.admin}
-
     async def stock(self, item_id: str) -> Json:
-        response = await self.http.get("/api/admin/stock", params={"item_id": item_id}, **self._a)
+        response = await self.http.get(
+            "/api/admin/stock", params={"item_id": item_id}, headers=self.admin
+        )
         assert response.status_code == 200, response.text
         levels: list[Json] = response.json()["levels"]
         return levels[0]
 
     async def stock_when(
-        self, item_id: str, condition: Callable[[Json], bool], within: float = 20
+        self, item_id: str, condition: Callable[[Json], bool], within: float = 30
     ) -> Json:
         """The item's stock level once `condition` holds (events settle it asynchronously)."""
-        deadline = time.monotonic() + within
-        level = await self.stock(item_id)
-        while not condition(level):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"stock of {item_id} stayed {level}:\n{self.platform.logs()}")
-            await asyncio.sleep(0.1)
-            level = await self.stock(item_id)
-        return level
+
+        async def level() -> Json | None:
+            found = await self.stock(item_id)
+            return found if condition(found) else None
+
+        found: Json = await eventually(f"the stock of {item_id} as wanted", level, within)
+        return found
 
     async def order(
-        self, customer: str, items: list[tuple[str, int]], **kwargs: Any
+        self, customer: Customer, items: list[tuple[str, int]], **kwargs: Any
     ) -> httpx.Response:
         body = {"items": [{"id": item, "quantity": quantity} for item, quantity in items]}
-        return await self.http.post(f"/api/customers/{customer}/orders", json=body, **kwargs)
+        headers = {**customer.headers, **kwargs.pop("headers", {})}
+        return await self.http.post("/api/orders", json=body, headers=headers, **kwargs)
 
-    async def get(self, customer: str, order_id: str) -> Json:
-        response = await self.http.get(f"/api/customers/{customer}/orders/{order_id}")
+    async def place(self, customer: Customer, items: list[tuple[str, int]]) -> Json:
+        """An accepted order, once its checkout is open."""
+        created = await self.order(customer, items)
+        assert created.status_code == 201, created.text
+        return await self.wait_for(customer, created.json()["id"], "awaiting_payment")
+
+    async def get(self, customer: Customer, order_id: str) -> Json:
+        response = await self.http.get(f"/api/orders/{order_id}", headers=customer.headers)
         assert response.status_code == 200, response.text
         found: Json = response.json()
         return found
 
-    async def wait_for(
-        self, customer: str, order_id: str, status: str, within: float = 30
-    ) -> tuple[Json, list[str]]:
-        """The order once it has `status`, and every status seen on the way."""
-        seen: list[str] = []
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            order = await self.get(customer, order_id)
-            if not seen or seen[-1] != order["status"]:
-                seen.append(order["status"])
-            if order["status"] == status and (
-                status != "awaiting_payment" or order["payment_link"]
-            ):
-                return order, seen
-            await asyncio.sleep(0.05)
-        raise AssertionError(
-            f"order {order_id} never became {status} (saw {seen}):\n{self.platform.logs()}"
+    async def staff_order(self, order_id: str) -> Json:
+        response = await self.http.get(f"/api/admin/orders/{order_id}", headers=self.admin)
+        assert response.status_code == 200, response.text
+        found: Json = response.json()
+        return found
+
+    async def cancel(self, customer: Customer, order_id: str) -> httpx.Response:
+        return await self.http.post(f"/api/orders/{order_id}/cancel", headers=customer.headers)
+
+    async def refund(self, order_id: str, reason: str = "customer complaint") -> httpx.Response:
+        return await self.http.post(
+            f"/api/admin/orders/{order_id}/refund", json={"reason": reason}, headers=self.admin
         )
 
-    async def checkout_session(self, order_id: str) -> str:
-        """The Checkout Session Payment opened for the order, asked of Payment over gRPC."""
-        port = self.platform.running("payment")[0].port
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            payment = await payment_pb2_grpc.PaymentServiceStub(channel).GetPayment(
-                payment_pb2.GetPaymentRequest(order_id=order_id), timeout=5
+    async def wait_for(
+        self, customer: Customer, order_id: str, status: str, within: float = 30
+    ) -> Json:
+        """The order once it has `status` (its checkout link too, for awaiting_payment)."""
+
+        async def arrived() -> Json | None:
+            order = await self.get(customer, order_id)
+            wanted = order["status"] == status
+            return (
+                order
+                if wanted and (status != "awaiting_payment" or order["payment_link"])
+                else None
             )
-        return payment.checkout_session_id
+
+        try:
+            found: Json = await eventually(f"{order_id} {status}", arrived, within)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.platform.logs()}") from None
+        return found
+
+    async def pay(self, order: Json) -> httpx.Response:
+        """The customer pays on the local test payment page (a signed webhook, via Payment)."""
+        return await self.http.post(f"/test-payments/{order['id']}/pay")
 
     async def stripe_says(
         self, event_type: str, order: Json, secret: str | None = None, **fields: Any
     ) -> httpx.Response:
         """Stripe's webhook about the order's checkout, signed as Stripe signs it."""
-        session = await self.checkout_session(order["id"])
-        event = stripe_webhooks.checkout_event(event_type, order["id"], session, **fields)
+        fields.setdefault("amount_total", order["total"])
+        fields.setdefault("currency", order["currency"])
+        event = stripe_webhooks.checkout_event(
+            event_type, order["id"], order["checkout_session_id"], **fields
+        )
         return await self.deliver(event, secret)
 
     async def deliver(self, event: Json, secret: str | None = None) -> httpx.Response:
@@ -143,7 +251,13 @@ class Shop:
         )
 
 
-@pytest.fixture
-async def shop(platform: LocalPlatform) -> AsyncIterator[Shop]:
+@asynccontextmanager
+async def shop_of(platform: LocalPlatform) -> AsyncIterator[Shop]:
     async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=30) as http:
         yield Shop(platform, http)
+
+
+@pytest.fixture
+async def shop(platform: LocalPlatform) -> AsyncIterator[Shop]:
+    async with shop_of(platform) as opened:
+        yield opened

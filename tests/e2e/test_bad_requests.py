@@ -1,5 +1,9 @@
 """Every bad request to the public API gets a 4xx with a reason, never a 5xx or a traceback,
-through the gateway of the running platform (so the services' own checks are reached too)."""
+through the gateway of the running platform (so the services' own checks are reached too).
+
+Customer routes (`/api/orders...`) are asked with a valid session unless the case is about
+the session itself.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ import pytest
 
 from tests.e2e.conftest import Shop
 
-ORDERS = "/api/customers/zoe/orders"
+ORDERS = "/api/orders"
+ANONYMOUS = {"session": False}  # asked without a customer session
 A_UUID = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
 
 
@@ -73,13 +78,36 @@ BAD_REQUESTS: list[tuple[str, str, str, dict[str, Any], int]] = [
         422,
     ),
     (
-        "bad customer id",
+        "no session",
         "POST",
-        "/api/customers/bad%20customer!/orders",
-        {"json": _items({"id": "margherita", "quantity": 1})},
+        ORDERS,
+        {**ANONYMOUS, "json": _items({"id": "margherita", "quantity": 1})},
+        401,
+    ),
+    (
+        "a forged session",
+        "POST",
+        ORDERS,
+        {
+            **ANONYMOUS,
+            "json": _items({"id": "margherita", "quantity": 1}),
+            "headers": {"Authorization": "Bearer eyJjIjoibWFsbG9yeSJ9.forged.sig"},
+        },
+        401,
+    ),
+    ("listing without a session", "GET", ORDERS, ANONYMOUS, 401),
+    ("bad order id", "GET", f"{ORDERS}/not%20an%20id!", {}, 422),
+    ("order id too long", "GET", f"{ORDERS}/{'o' * 65}", {}, 422),
+    (
+        "idempotency key too long",
+        "POST",
+        ORDERS,
+        {
+            "json": _items({"id": "margherita", "quantity": 1}),
+            "headers": {"Idempotency-Key": "k" * 129},
+        },
         422,
     ),
-    ("customer id too long", "GET", f"/api/customers/{'c' * 65}/orders", {}, 422),
     ("unknown order", "GET", f"{ORDERS}/{A_UUID}", {}, 404),
     ("unknown order cancelled", "POST", f"{ORDERS}/{A_UUID}/cancel", {}, 404),
     ("page size zero", "GET", ORDERS, {"params": {"page_size": 0}}, 422),
@@ -144,7 +172,11 @@ async def _check(shop: Shop, method: str, path: str, kwargs: dict[str, Any], exp
 async def test_a_bad_request_gets_a_4xx_with_a_reason(
     shop: Shop, name: str, method: str, path: str, kwargs: dict[str, Any], expected: int
 ) -> None:
-    await _check(shop, method, path, kwargs, expected)
+    request = dict(kwargs)
+    if request.pop("session", path.startswith(ORDERS)):
+        session = (await shop.customer()).headers
+        request["headers"] = {**session, **request.get("headers", {})}
+    await _check(shop, method, path, request, expected)
 
 
 @pytest.mark.parametrize(
