@@ -127,7 +127,7 @@ class LocalPlatform:
             "GATEWAY_WEBHOOK_RATE_PER_SECOND": "10000",
             # The local mode: stripe-mock's test payment page is served by the gateway.
             "OMS_MODE": "development",
-            "PAYMENT_TEST_PAGE_URL": f"{gateway}/test-payments/{{order_id}}?t={{access_token}}",
+            "PAYMENT_TEST_PAGE_URL": f"{gateway}/test-payments/{{order_id}}",
             "STRIPE_SUCCESS_URL": f"{gateway}/orders/{{order_id}}?t={{access_token}}&paid=1",
             "STRIPE_CANCEL_URL": f"{gateway}/orders/{{order_id}}?t={{access_token}}",
             "ORDER_OUTBOX_SWEEP_SECONDS": "2",

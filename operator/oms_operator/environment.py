@@ -111,7 +111,7 @@ def _payment(restaurant: Restaurant) -> list[EnvVar]:
         # Where Stripe sends the customer back: the order's page on the public gateway.
         value("STRIPE_SUCCESS_URL", f"{public}/orders/{{order_id}}?t={{access_token}}&paid=1"),
         value("STRIPE_CANCEL_URL", f"{public}/orders/{{order_id}}?t={{access_token}}"),
-        value("PAYMENT_TEST_PAGE_URL", f"{public}/test-payments/{{order_id}}?t={{access_token}}"),
+        value("PAYMENT_TEST_PAGE_URL", f"{public}/test-payments/{{order_id}}"),
     ]
     ref = spec.stripe.secret_ref
     if ref is not None:

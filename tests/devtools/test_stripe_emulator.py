@@ -19,8 +19,7 @@ import stripe
 from devtools import servers, stripe_webhooks
 from devtools.stripe_emulator import StripeEmulator
 from oms.payment.domain import CheckoutRefused
-from oms.payment.stripe_gateway import CheckoutLine, StripeCheckout, StripeSettings
-from oms.stripe_keys import MOCK_API_KEY
+from oms.payment.stripe_gateway import MOCK_API_KEY, CheckoutLine, StripeCheckout, StripeSettings
 
 Json = dict[str, Any]
 AUTH = {"Authorization": f"Bearer {MOCK_API_KEY}"}

@@ -228,8 +228,10 @@ class Shop:
         return found
 
     async def pay(self, order: Json) -> httpx.Response:
-        """The customer pays on the local test payment page (a signed webhook, via Payment)."""
-        return await self.http.post(f"/test-payments/{order['id']}/pay")
+        """The customer pays on the local test payment page (a signed webhook, via Payment);
+        the page is the order's customer's only: its tracking token opens it."""
+        token = order["tracking_url"].rpartition("?t=")[2]
+        return await self.http.post(f"/test-payments/{order['id']}/pay", params={"t": token})
 
     async def stripe_says(
         self, event_type: str, order: Json, secret: str | None = None, **fields: Any

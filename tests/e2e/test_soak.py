@@ -37,7 +37,7 @@ AT_ONCE = 12
 PENDING_SECONDS = 4
 SETTINGS = {
     "ORDER_PENDING_SECONDS": str(PENDING_SECONDS),
-    "ORDER_CHECKOUT_WINDOW_SECONDS": "2000",
+    "ORDER_CHECKOUT_WINDOW_SECONDS": "2400",
     # As in production, the retries outlast a killed service's restart and Stock's takeover
     # of an operation its dead caller left half done (STOCK_TAKEOVER_AFTER_SECONDS, 60 s):
     # a release asked before then is answered UNAVAILABLE.

@@ -107,8 +107,9 @@ class Customer:
 
     async def pay(self, order_id: str) -> None:
         """Pay through the local test payment page, once the checkout is open."""
-        await self.wait_for(order_id, "awaiting_payment")
-        paid = await self.http.post(f"/test-payments/{order_id}/pay")
+        waiting = await self.wait_for(order_id, "awaiting_payment")
+        token = waiting["tracking_url"].rpartition("?t=")[2]  # the page is the owner's only
+        paid = await self.http.post(f"/test-payments/{order_id}/pay", params={"t": token})
         assert paid.status_code == 303, paid.text
 
 

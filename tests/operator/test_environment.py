@@ -124,7 +124,7 @@ def test_payment_reads_stripe_keys_from_the_secret_and_sends_customers_to_the_pu
     public = "http://127.0.0.1:30080"
     assert env["STRIPE_SUCCESS_URL"] == f"{public}/orders/{{order_id}}?t={{access_token}}&paid=1"
     assert env["STRIPE_CANCEL_URL"] == f"{public}/orders/{{order_id}}?t={{access_token}}"
-    assert env["PAYMENT_TEST_PAGE_URL"] == f"{public}/test-payments/{{order_id}}?t={{access_token}}"
+    assert env["PAYMENT_TEST_PAGE_URL"] == f"{public}/test-payments/{{order_id}}"
 
 
 def test_in_development_without_a_public_url_customers_go_to_the_gateways_service() -> None:
@@ -133,7 +133,7 @@ def test_in_development_without_a_public_url_customers_go_to_the_gateways_servic
 
     assert env["OMS_MODE"] == "development"
     assert env["PAYMENT_TEST_PAGE_URL"] == (
-        "http://osteria-gateway.food.svc:8080/test-payments/{order_id}?t={access_token}"
+        "http://osteria-gateway.food.svc:8080/test-payments/{order_id}"
     )
     assert "STRIPE_WEBHOOK_SECRET" not in env  # development accepts the placeholder
 

@@ -14,7 +14,10 @@ from tests.order.conftest import OrderWorld
 
 # What each decision announces besides status and step.
 ANNOUNCED: dict[Status, tuple[type[events.OrderEvent], dict[str, Any]]] = {
-    Status.AWAITING_PAYMENT: (events.OrderAwaitingPayment, {"payment_link": "https://pay/x"}),
+    Status.AWAITING_PAYMENT: (
+        events.OrderAwaitingPayment,
+        {"payment_link": "https://pay/x", "checkout_session_id": "cs_x"},
+    ),
     Status.PAID: (
         events.OrderConfirmed,
         {"lines": [{"item_id": "pizza", "name": "Pizza", "quantity": 2, "unit_price_minor": 900}]},

@@ -66,6 +66,8 @@ async def sample_process(
         "CONSUL_SERVICE_PREFIX": prefix,
         "GRPC_PORT": str(grpc_port),
         "OPS_PORT": str(ops_port),
+        # Production mode, plain gRPC on purpose: the runner is what these tests are about.
+        "GRPC_TLS_INSECURE": "true",
         "SAMPLE_QUEUE": queue,
         "OTEL_SDK_DISABLED": "true",
         **environment,

@@ -26,7 +26,10 @@ INDEXES = {"work": [IndexModel([("state", ASCENDING)], name="by_state")]}
 
 async def main(lifecycle: runner.Lifecycle) -> None:
     async with AsyncExitStack() as stack:
-        platform = await open_platform(stack, NAME, PlatformSettings(), EXCHANGE, INDEXES)
+        # Consumer-only, like the kitchen: without its broker it is not ready.
+        platform = await open_platform(
+            stack, NAME, PlatformSettings(), EXCHANGE, INDEXES, broker_required=True
+        )
         work = platform.db.work
 
         async def handle(event: Event) -> None:

@@ -20,7 +20,9 @@ class Ops:
 
     def __init__(self) -> None:
         self.ready = True
-        self.server = OpsServer("127.0.0.1", 0, lambda: {"mongodb": self.ready})
+        self.server = OpsServer(
+            "127.0.0.1", 0, lambda: ({"mongodb": self.ready}, frozenset({"mongodb"}))
+        )
 
     async def start(self) -> Ops:
         await self.server.start()

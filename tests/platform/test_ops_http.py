@@ -17,8 +17,10 @@ class Dependencies:
     def __init__(self) -> None:
         self.state = {"mongodb": True, "rabbitmq": True}
 
-    def __call__(self) -> dict[str, bool]:
-        return dict(self.state)
+    required: frozenset[str] = frozenset({"mongodb", "rabbitmq"})
+
+    def __call__(self) -> tuple[dict[str, bool], frozenset[str]]:
+        return dict(self.state), self.required
 
 
 @pytest.fixture
@@ -42,7 +44,12 @@ async def test_readyz_answers_200_while_every_dependency_is_up_and_503_naming_th
     ready = await http.get("/readyz")
     assert (ready.status_code, ready.json()) == (
         200,
-        {"ready": True, "checks": {"mongodb": True, "rabbitmq": True}, "failing": []},
+        {
+            "ready": True,
+            "checks": {"mongodb": True, "rabbitmq": True},
+            "failing": [],
+            "degraded": [],
+        },
     )
 
     dependencies.state = {"mongodb": False, "rabbitmq": False}
@@ -65,3 +72,22 @@ async def test_metrics_are_served_in_the_prometheus_text_format(http: httpx.Asyn
     names = {family.name for family in text_string_to_metric_families(response.text)}
     assert {"oms_rpc_server_seconds", "oms_mongo_commands", "oms_events_published"} <= names
     assert "oms_kitchen_busy_cooks 2.0" in response.text.splitlines()
+
+
+async def test_a_degrading_dependency_down_is_named_but_the_process_stays_ready(
+    http: httpx.AsyncClient, dependencies: Dependencies
+) -> None:
+    dependencies.required = frozenset({"mongodb"})  # RabbitMQ only delays its events
+    dependencies.state = {"mongodb": True, "rabbitmq": False}
+
+    answer = await http.get("/readyz")
+
+    assert (answer.status_code, answer.json()) == (
+        200,
+        {
+            "ready": True,
+            "checks": {"mongodb": True, "rabbitmq": False},
+            "failing": [],
+            "degraded": ["rabbitmq"],
+        },
+    )

@@ -124,9 +124,9 @@ class Shop:
         await self.order_when(order["id"], "awaiting_payment")
         return order
 
-    async def pay(self, order_id: str) -> None:
+    async def pay(self, order_id: str, token: str) -> None:
         """What the test payment page's button does: a signed webhook, then the tracker."""
-        paid = await self.http.post(f"/test-payments/{order_id}/pay")
+        paid = await self.http.post(f"/test-payments/{order_id}/pay", params={"t": token})
         assert paid.status_code == 303, paid.text
 
     @contextlib.asynccontextmanager

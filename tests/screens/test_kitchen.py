@@ -25,7 +25,7 @@ async def test_a_paid_order_appears_moves_through_the_columns_and_leaves_when_bu
         order = await shop.place_order([("insalata-mista", 1), ("quattro-formaggi", 2)])
         ticket = page.locator(f'.ticket[data-order="{order["id"]}"]')
         await expect(ticket).to_have_count(0)  # unpaid orders are not the kitchen's yet
-        await shop.pay(order["id"])
+        await shop.pay(order["id"], order["tracking_url"].rpartition("?t=")[2])
         await expect(queued.locator(ticket)).to_be_visible()
         await expect(ticket.locator("[data-number]")).to_have_text(short_number(order["id"]))
         await expect(ticket.locator("[data-lines] li")).to_have_text(
@@ -68,7 +68,7 @@ async def test_a_ticket_turns_amber_then_red_at_the_configured_ages(
     await expect(board).to_have_attribute("data-late-seconds", str(KDS_LATE_SECONDS))
     async with shop.kitchen_held():
         order = await shop.place_order([("acqua-frizzante", 1)])
-        await shop.pay(order["id"])
+        await shop.pay(order["id"], order["tracking_url"].rpartition("?t=")[2])
         ticket = page.locator(f'.ticket[data-order="{order["id"]}"]')
         await expect(ticket).to_have_attribute("data-age", "ok")
         await expect(ticket.locator("[data-flag]")).to_have_text("")

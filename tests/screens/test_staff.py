@@ -60,7 +60,7 @@ async def test_the_staff_board_finds_orders_and_refunds_voids_and_edits_the_menu
         paid = await shop.place_order([(item, 2)])
         paid_row = page.locator(f'tr[data-order="{paid["id"]}"]')
         await expect(paid_row).to_contain_text("Awaiting payment")
-        await shop.pay(paid["id"])
+        await shop.pay(paid["id"], paid["tracking_url"].rpartition("?t=")[2])
         await expect(paid_row).to_contain_text("Paid")
         await page.get_by_label("Status").select_option("paid")
         await expect(paid_row).to_be_visible()

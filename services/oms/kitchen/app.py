@@ -42,7 +42,8 @@ class Settings(PlatformSettings):
 
 async def main(lifecycle: Lifecycle, settings: Settings) -> None:
     async with AsyncExitStack() as stack:
-        platform = await open_platform(stack, NAME, settings, events.EXCHANGE)
+        # The kitchen only consumes: without its broker it has nothing to do.
+        platform = await open_platform(stack, NAME, settings, events.EXCHANGE, broker_required=True)
         config = settings.kitchen
         outbox = await platform.outbox(
             platform.db[COLLECTION], events.must_be_routed, config.outbox_sweep_seconds

@@ -15,15 +15,18 @@ import asyncio
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from oms import domain_events as events
 from oms.kitchen.domain import Ticket, TicketStatus, cook_seconds
 from oms.kitchen.repository import TicketRepository
 from oms.platform import logs, metrics
+from oms.platform.consumer import current_delivery
 from oms.platform.events import HandBack
 
 log = logs.get(__name__)
+# Beyond the longest cook time, a ticket still cooking has lost its cook.
+STALE_MARGIN_SECONDS = 30.0
 
 
 def utc_now() -> datetime:
@@ -98,8 +101,9 @@ class Kitchen:
         # Known before the ticket is stored: a void landing while it is stored stops this cook.
         self._cooking[cook] = cooking
         ticket = await self._start(cook, order_id, items)
-        if ticket is None or ticket.status is not TicketStatus.COOKING:
-            return ticket  # voided, or cooked already (a redelivery)
+        if ticket is None or ticket.status is not TicketStatus.COOKING or ticket.cook != cook:
+            return ticket  # voided, cooked already (a redelivery), or another cook's
+
         cooking.finishes_at = loop.time() + seconds
         metrics.KITCHEN_BUSY_COOKS.set(len(self._cooking))
         log.info("kitchen.cooking", order_id=order_id, cook=cook, items=items)
@@ -121,9 +125,23 @@ class Kitchen:
         existing = await self.repository.get(order_id)
         if existing is None or existing.status is not TicketStatus.COOKING:
             return existing
+        if not self._previous_cook_gone(existing, now):
+            # A second copy of the event while another kitchen's cook has the order (events
+            # are published at least once): that cook finishes it; if it dies, RabbitMQ
+            # gives its own copy again, marked redelivered.
+            log.info("kitchen.cooked_elsewhere", order_id=order_id, cook=existing.cook)
+            return existing
         # A cook stopped mid-way (redelivered): this one starts it again.
         again = events.TicketStarted(order_id=order_id, cook=cook, attempt=existing.attempts + 1)
         return await self.repository.take_over(order_id, cook, now, [again.to_event()])
+
+    def _previous_cook_gone(self, ticket: Ticket, now: datetime) -> bool:
+        """True when the cook who has the ticket cannot still be cooking it."""
+        if current_delivery().after_an_earlier_attempt:
+            return True
+        # No sign either way: a cook cooks for at most the longest cook time.
+        stale = timedelta(seconds=self.longest_cook_seconds + STALE_MARGIN_SECONDS)
+        return now - ticket.started_at > stale
 
     async def _wait_while_cooking(self, cooking: _Cooking) -> None:
         loop = asyncio.get_running_loop()

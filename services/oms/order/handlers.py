@@ -39,8 +39,10 @@ from oms.order_lines import Line, merge_lines
 from oms.platform import logs, metrics
 from oms.platform.errors import FailedPrecondition, InvalidArgument, NotFound
 from oms.platform.events import Event
+from oms.platform.outbox import Delayed
 
 log = logs.get(__name__)
+TIMER_SECONDS = 2.0  # for setting an order's deadline timer before its stock is held
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5b8f2a8e-6f0b-4d67-9a53-0f6d0c1e7a11")
 Clock = Callable[[], datetime]
 
@@ -151,18 +153,37 @@ class OrderHandlers:
             history=((Status.PENDING, now),),
         )
         # The timer goes first: if this process dies after the stock is held but before the
-        # order is stored, the timer finds no order and gives the stock back.
-        await self.timers.deadline_in(order.id, self.deadlines.pending.total_seconds())
+        # order is stored, the timer finds no order and gives the stock back. With the broker
+        # away, the timer is stored with the order instead and set once the broker is back
+        # (the order is still taken; only that crash in between would then hold stock).
+        pending = self.deadlines.pending.total_seconds()
+        try:
+            # Not long: a broker that is reconnecting would otherwise hold the order up.
+            async with asyncio.timeout(TIMER_SECONDS):
+                await self.timers.deadline_in(order.id, pending)
+            later: list[Delayed] = []
+        except Exception:
+            log.warning("order.timer_deferred", order_id=order.id, exc_info=True)
+            later = [Delayed(events.DeadlineDue(order_id=order.id).to_event(), pending)]
         # From the reservation on, finish (store the order, or give the stock back) even if
         # the caller stops waiting: a cancelled call must not leave stock held for nothing.
-        return await asyncio.shield(self._reserve_and_store(order, wanted))
+        return await asyncio.shield(self._reserve_and_store(order, wanted, later))
 
-    async def _reserve_and_store(self, order: Order, wanted: Sequence[Line]) -> Order:
+    async def _reserve_and_store(
+        self, order: Order, wanted: Sequence[Line], later: Sequence[Delayed]
+    ) -> Order:
         try:
             shortages = await self.stock.reserve(order.id, wanted)
         except ReservationClosed:
             # A repeated key whose order was since cancelled or expired: that order stands.
-            return await self._stored(order.id)
+            stored = await self.repository.get(order.id)
+            if stored is None:
+                # Its first attempt died before storing it, and its stock went back since.
+                raise FailedPrecondition(
+                    "this Idempotency-Key belongs to an order that was never completed; "
+                    "place it again with a new key"
+                ) from None
+            return stored
         if shortages:
             raise InsufficientStock(shortages)
         placed = announce(
@@ -175,7 +196,7 @@ class OrderHandlers:
             access_token=order.access_token,
         )
         try:
-            await self.repository.insert(order, [placed])
+            await self.repository.insert(order, [placed, *later])
         except DuplicateKeyError:
             return await self._stored(order.id)  # a repeated key: the first order stands
         except Exception:

@@ -103,7 +103,14 @@ class OrderReactions:
         if order is None:
             # Stock was held for an order that was never stored (its process died between
             # the two): nobody else will ever release it.
-            await self.handlers.stock.release(due.order_id, "order never stored")
+            try:
+                await self.handlers.stock.release(due.order_id, "order never stored")
+            except Exception:
+                # Stock busy with it (an abandoned reserve it will take over) or away: look
+                # again later rather than let the timer run out of retries and be parked.
+                log.warning("order.orphan_release_deferred", order_id=due.order_id, exc_info=True)
+                await self._check_again(due.order_id, RETRY_LATER)
+                return
             log.warning("order.orphan_reservation_released", order_id=due.order_id)
             return
         deadline = order.deadline(self.handlers.deadlines)

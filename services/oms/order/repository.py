@@ -21,7 +21,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from oms.order.domain import Checkout, Order, OrderItem, Status
 from oms.platform.events import Event
 from oms.platform.mongo import Document
-from oms.platform.outbox import Outbox
+from oms.platform.outbox import Delayed, Outbox
 
 COLLECTION = "orders"
 INDEXES = {
@@ -34,7 +34,7 @@ HIDDEN = {"outbox": 0}
 
 
 class OrderRepository(Protocol):
-    async def insert(self, order: Order, events: Sequence[Event]) -> None: ...
+    async def insert(self, order: Order, events: Sequence[Event | Delayed]) -> None: ...
     async def get(self, order_id: str) -> Order | None: ...
     async def transition(
         self,
@@ -98,7 +98,7 @@ class MongoOrderRepository:
         self.orders = orders
         self.outbox = outbox
 
-    async def insert(self, order: Order, events: Sequence[Event]) -> None:
+    async def insert(self, order: Order, events: Sequence[Event | Delayed]) -> None:
         """Store a new order with its events (DuplicateKeyError if the id exists)."""
         await self.outbox.insert(
             {

@@ -28,7 +28,7 @@ class PaymentSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PAYMENT_")
 
-    test_page_url: str = "http://127.0.0.1:8080/test-payments/{order_id}?t={access_token}"
+    test_page_url: str = "http://127.0.0.1:8080/test-payments/{order_id}"
     outbox_sweep_seconds: float = Field(default=30.0, gt=0)
 
 

@@ -74,8 +74,9 @@ class Platform:
     serving: bool = False
     _balancers: dict[str, Balancer] = field(default_factory=dict)
 
-    def readiness(self) -> dict[str, bool]:
-        return {**self.monitor.state(), "serving": self.serving}
+    def readiness(self) -> tuple[dict[str, bool], frozenset[str]]:
+        checks = {**self.monitor.state(), "serving": self.serving}
+        return checks, self.monitor.required() | {"serving"}
 
     @property
     def db(self) -> AsyncDatabase[mongo.Document]:
@@ -149,8 +150,8 @@ class Platform:
     ) -> GrpcServer:
         """Start the gRPC server and register it in Consul; both undone at shutdown.
 
-        Its health follows the dependency monitor: NOT_SERVING while MongoDB or RabbitMQ is
-        down, SERVING when they are back.
+        Its health follows the dependency monitor: NOT_SERVING while a required dependency
+        (MongoDB; RabbitMQ for a consumer-only process) is down, SERVING when it is back.
         """
         server = GrpcServer(self.settings.grpc, service_names, self.faults)
         add_servicers(server.server)
@@ -180,7 +181,10 @@ async def open_platform(
     indexes: Mapping[str, Sequence[IndexModel]] | None = None,
     *,
     database: bool = True,
+    broker_required: bool = False,
 ) -> Platform:
+    """The plumbing of one process. `broker_required`: RabbitMQ down makes it unready (a
+    process that only consumes); otherwise it keeps serving and its outboxes wait."""
     logs.setup(name, settings.log)
     allowed = settings.runtime.development or settings.faults.enabled
     if settings.faults.rules and not allowed:
@@ -207,7 +211,7 @@ async def open_platform(
     broker = Broker(settings.rabbitmq, exchange, name=name)
     await broker.connect()
     stack.push_async_callback(broker.close)
-    monitor.add("rabbitmq", _connected(broker))
+    monitor.add("rabbitmq", _connected(broker), required=broker_required)
 
     await monitor.start()
     stack.push_async_callback(monitor.stop)

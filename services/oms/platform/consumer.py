@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -99,6 +101,30 @@ def _copy(message: AbstractIncomingMessage, extra_headers: dict[str, Any]) -> ai
         timestamp=message.timestamp,
         headers={**headers, **extra_headers},
     )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How the message being handled came: a handler that must tell a second delivery of an
+    event still in someone's hands from one whose first handler is gone reads this."""
+
+    # RabbitMQ gives it again because the consumer that had it is gone (or gave it back).
+    redelivered: bool = False
+    # Our own retries count up from 1; above 1, an earlier attempt ended in failure.
+    attempt: int = 1
+
+    @property
+    def after_an_earlier_attempt(self) -> bool:
+        return self.redelivered or self.attempt > 1
+
+
+# Delivery is frozen: a shared default cannot be changed through the variable.
+_delivery: ContextVar[Delivery] = ContextVar("delivery", default=Delivery())  # noqa: B039
+
+
+def current_delivery() -> Delivery:
+    """The delivery of the message the running handler is handling."""
+    return _delivery.get()
 
 
 def _attempt(message: AbstractIncomingMessage) -> int:
@@ -181,6 +207,7 @@ class Consumer:
     async def _handle(self, message: AbstractIncomingMessage) -> tuple[str, str]:
         """Handle, retry, park or hand back `message`; returns its type and which it was."""
         attempt = _attempt(message)
+        _delivery.set(Delivery(bool(message.redelivered), attempt))
         try:
             event = Event.from_json(message.body)
         except MalformedMessage as exc:

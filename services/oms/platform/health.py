@@ -1,9 +1,16 @@
-"""Readiness that tells the truth: a process is ready while its dependencies answer.
+"""Readiness that tells the truth: a process is ready while what it needs answers.
 
 `DependencyMonitor` runs each check every few seconds (MongoDB answers a ping, the RabbitMQ
 connection is open) and reports a change to its listeners: the gRPC health service turns
-NOT_SERVING while one fails (so Consul and callers stop sending us work) and SERVING again
-when it recovers; `/readyz` reads the same state.
+NOT_SERVING while a *required* dependency fails (so Consul and callers stop sending us work)
+and SERVING again when it recovers; `/readyz` reads the same state.
+
+A dependency the process can do without for a while is *degrading*, not required: `/readyz`
+and the metrics say it is down, but the process keeps serving. RabbitMQ is such a dependency
+for every service that writes through an outbox (Order, Stock, Payment, Menu): they keep
+taking orders and store the events they cannot publish yet, so a broker outage delays
+events instead of stopping the shop. For a process that only consumes (the kitchen), the
+broker is required.
 """
 
 from __future__ import annotations
@@ -30,12 +37,18 @@ class DependencyMonitor:
         self._checks: dict[str, Check] = {}
         self._state: dict[str, bool] = {}
         self._failed: dict[str, int] = {}
+        self._required: set[str] = set()
         self._listeners: list[Listener] = []
         self._task: asyncio.Task[None] | None = None
 
-    def add(self, name: str, check: Check) -> None:
+    def add(self, name: str, check: Check, required: bool = True) -> None:
         self._checks[name] = check
         self._state[name] = True
+        if required:
+            self._required.add(name)
+
+    def required(self) -> frozenset[str]:
+        return frozenset(self._required)
 
     def listen(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -45,7 +58,8 @@ class DependencyMonitor:
 
     @property
     def healthy(self) -> bool:
-        return all(self._state.values())
+        """Every required dependency is up (a degrading one may be down)."""
+        return all(self._state[name] for name in self._required)
 
     async def start(self) -> None:
         await self.check_once()

@@ -1,7 +1,8 @@
 """The ops HTTP server every process runs beside its real work: metrics and probes.
 
 `/metrics` (Prometheus text format), `/healthz` (the process answers) and `/readyz` (200 when
-every dependency check passes, else 503 naming the ones that fail). Kubernetes probes and
+every required dependency answers, else 503 naming the ones that fail; a degrading one that
+is down is named under `degraded`, with a 200). Kubernetes probes and
 Prometheus use it; it is separate from the gRPC port, so it needs no client certificate.
 """
 
@@ -16,8 +17,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from oms.platform import logs
 
 log = logs.get(__name__)
-# Dependency name -> True while it is usable.
-Readiness = Callable[[], dict[str, bool]]
+# Check name -> True while it is usable; and the names the process cannot serve without.
+Readiness = Callable[[], tuple[dict[str, bool], frozenset[str]]]
 
 
 class OpsServer:
@@ -55,7 +56,9 @@ class OpsServer:
         return web.json_response({"status": "ok"})
 
     async def _ready(self, _: web.Request) -> web.Response:
-        checks = self.readiness()
-        failing = sorted(name for name, ok in checks.items() if not ok)
-        body = {"ready": not failing, "checks": checks, "failing": failing}
+        checks, required = self.readiness()
+        down = sorted(name for name, ok in checks.items() if not ok)
+        failing = [name for name in down if name in required]
+        degraded = [name for name in down if name not in required]
+        body = {"ready": not failing, "checks": checks, "failing": failing, "degraded": degraded}
         return web.json_response(body, status=503 if failing else 200)

@@ -37,11 +37,21 @@ from oms.platform import logs, metrics
 from oms.platform.broker import Broker
 from oms.platform.events import Event
 from oms.platform.mongo import Document
+from oms.platform.timers import Timers
 
 log = logs.get(__name__)
 tracer = trace.get_tracer(__name__)
 
 FIELD = "outbox"
+
+
+@dataclass(frozen=True)
+class Delayed:
+    """An event to deliver `seconds` after it is published: a timer (`oms.platform.timers`)
+    stored with the change, for when it could not be set before it."""
+
+    event: Event
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -51,17 +61,32 @@ class Staged:
     document_id: Any
     event: Event
     headers: dict[str, str] = field(default_factory=dict)
+    delay_seconds: float | None = None
 
     def entry(self) -> dict[str, Any]:
-        return {"event": self.event.model_dump(mode="json"), "headers": self.headers}
+        entry: dict[str, Any] = {
+            "event": self.event.model_dump(mode="json"),
+            "headers": self.headers,
+        }
+        if self.delay_seconds is not None:
+            entry["delay_seconds"] = self.delay_seconds
+        return entry
+
+    @classmethod
+    def from_entry(cls, document_id: Any, entry: dict[str, Any]) -> Staged:
+        event = Event.model_validate(entry["event"])
+        return cls(document_id, event, entry.get("headers") or {}, entry.get("delay_seconds"))
 
 
-def _stage(document_id: Any, events: Iterable[Event]) -> list[Staged]:
+def _stage(document_id: Any, events: Iterable[Event | Delayed]) -> list[Staged]:
     staged = []
-    for event in events:
+    for item in events:
         headers: dict[str, str] = {}
         propagate.inject(headers)  # the publish continues the trace of the change
-        staged.append(Staged(document_id, event, headers))
+        if isinstance(item, Delayed):
+            staged.append(Staged(document_id, item.event, headers, item.seconds))
+        else:
+            staged.append(Staged(document_id, item, headers))
     return staged
 
 
@@ -72,7 +97,7 @@ class Outbox:
         self.collection = collection
         self.relay = relay
 
-    async def insert(self, document: Document, events: Sequence[Event] = ()) -> None:
+    async def insert(self, document: Document, events: Sequence[Event | Delayed] = ()) -> None:
         """Insert `document` with `events` (DuplicateKeyError if its `_id` exists)."""
         staged = _stage(document["_id"], events)
         entries = {item.event.id: item.entry() for item in staged}
@@ -83,7 +108,7 @@ class Outbox:
         self,
         query: Mapping[str, Any],
         update: Mapping[str, Any],
-        events: Sequence[Event] = (),
+        events: Sequence[Event | Delayed] = (),
     ) -> Document | None:
         """Apply `update` where `query` matches (compare-and-set), storing `events` with it.
 
@@ -152,6 +177,7 @@ class OutboxRelay:
     ) -> None:
         self.collection = collection
         self.broker = broker
+        self._timers = Timers(broker)
         self.must_route = must_route
         self.sweep_interval = sweep_interval
         self.publish_timeout = publish_timeout
@@ -255,9 +281,12 @@ class OutboxRelay:
         async with self._slots:
             with tracer.start_as_current_span(f"outbox publish {item.event.type}", context=parent):
                 async with asyncio.timeout(self.publish_timeout):
-                    await self.broker.publish(
-                        item.event, mandatory=self.must_route(item.event.type)
-                    )
+                    if item.delay_seconds is not None:
+                        await self._timers.set(item.event, item.delay_seconds)
+                    else:
+                        await self.broker.publish(
+                            item.event, mandatory=self.must_route(item.event.type)
+                        )
 
     def take_confirmed(self, document_id: Any) -> list[str]:
         """The document's confirmed entries, for a write of the document to clear."""
@@ -337,11 +366,13 @@ class OutboxRelay:
         after a failed publish, never on a request's path.
         """
         cursor = self.collection.find({FIELD: {"$exists": True, "$ne": {}}}, {FIELD: 1})
-        handled_here = self._in_flight.union(*self._published.values())
         handed = 0
         async for document in cursor.limit(limit):
+            # Looked at now, not before the query: an event stored and handed to this relay
+            # while the query ran is already on its way and must not go out twice.
+            handled_here = self._in_flight.union(self._published.get(document["_id"], []))
             staged = [
-                Staged(document["_id"], Event.model_validate(entry["event"]), entry["headers"])
+                Staged.from_entry(document["_id"], entry)
                 for event_id, entry in (document.get(FIELD) or {}).items()
                 if event_id not in handled_here
             ]
