@@ -3,6 +3,7 @@
     scripts/bench                         # starts every server and service here, then runs
     scripts/bench --seconds 20 --json before.json
     scripts/bench --only closed --concurrency 32
+    scripts/bench --only closed --concurrency 8 --profile /tmp/profiles   # py-spy hot spots
     scripts/bench --gateway http://127.0.0.1:8080 --webhook-secret whsec_... --admin-token ...
 
 One run reports: create-order throughput and latency closed loop at several concurrencies and
@@ -18,15 +19,17 @@ import argparse
 import asyncio
 import sys
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
 
-from bench import load, measure
+from bench import load, measure, profile
 from bench.platform import Target, local_target
 
 
@@ -36,7 +39,7 @@ class Step:
     seconds: float
     tally: load.Tally
     cpu: dict[str, float]
-    commands: float
+    commands: Counter[str]
     extra: dict[str, Any] = field(default_factory=dict)
 
     def figures(self) -> dict[str, Any]:
@@ -63,21 +66,39 @@ class Step:
             "cpu_seconds_per_1000_orders": {
                 name: round(s * 1000 / done, 2) for name, s in sorted(self.cpu.items())
             },
-            "db_commands_per_order": round(self.commands / done, 2),
+            "db_commands_per_order": round(self.commands.total() / done, 2),
+            "db_commands_per_order_by_service": {
+                key: round(count / done, 2) for key, count in sorted(self.commands.items())
+            },
             **self.extra,
         }
 
 
-async def _measured(target: Target, name: str, run: Callable[[], Awaitable[load.Tally]]) -> Step:
+async def _measured(
+    target: Target,
+    name: str,
+    run: Callable[[], Awaitable[load.Tally]],
+    recorder: profile.Recorder | None = None,
+) -> Step:
     meter = measure.CpuMeter(target.process_groups)
     commands_before = measure.mongo_commands(target.metrics_urls)
     meter.start()
+    if recorder is not None:
+        recorder.start()
     started = time.perf_counter()
     tally = await run()
     seconds = time.perf_counter() - started
     cpu = meter.stop()
     commands = measure.mongo_commands(target.metrics_urls) - commands_before
-    return Step(name, seconds, tally, cpu, commands)
+    step = Step(name, seconds, tally, cpu, commands)
+    if recorder is not None:
+        profiles = await asyncio.to_thread(recorder.finish)
+        profile.report(profiles)
+        step.extra["profile"] = {
+            p.service: {"areas": p.top(p.areas, 10), "functions": p.top(p.functions, 10)}
+            for p in profiles
+        }
+    return step
 
 
 def _print(step: Step) -> None:
@@ -91,6 +112,8 @@ def _print(step: Step) -> None:
     if f["paid_to_ready_ms"]:
         ready = f["paid_to_ready_ms"]
         print(f"{'':<28} paid -> ready p50 {ready['p50']:.1f}  p99 {ready['p99']:.1f} ms")
+    by = f["db_commands_per_order_by_service"]
+    print(f"{'':<28} db commands/order: " + ", ".join(f"{k} {v}" for k, v in by.items() if v))
     cpu = f["cpu_ms_per_order"]
     total = sum(cpu.values())
     print(
@@ -121,8 +144,13 @@ async def run(args: argparse.Namespace, target: Target) -> list[dict[str, Any]]:
             for c in args.lifecycle_concurrency:
                 life = partial(load.lifecycles, http, items, c, args.seconds, target.webhook_secret)
                 steps.append((f"lifecycle closed c={c}", life))
-        for name, step in steps:
-            measured = await _measured(target, name, step)
+        for index, (name, step) in enumerate(steps):
+            recorder = None
+            if args.profile and index == 0:
+                if not target.service_pids:
+                    raise SystemExit("bench: --profile needs the local platform")
+                recorder = profile.Recorder(Path(args.profile), target.service_pids, args.seconds)
+            measured = await _measured(target, name, step, recorder)
             _print(measured)
             results.append(measured.figures())
         if args.only in (None, "live"):
@@ -165,6 +193,9 @@ def main() -> None:
     parser.add_argument("--live-orders", type=int, default=100)
     parser.add_argument("--only", choices=["closed", "open", "lifecycle", "live"])
     parser.add_argument("--json", help="write every figure to this file")
+    parser.add_argument(
+        "--profile", help="py-spy every service during the first step; stacks go to this folder"
+    )
     parser.add_argument("--gateway", help="a running platform's gateway URL (else one is started)")
     parser.add_argument("--webhook-secret", default="", help="with --gateway")
     parser.add_argument("--admin-token", default="", help="with --gateway")

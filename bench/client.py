@@ -8,7 +8,9 @@ not load the platform the way polling ones would.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -48,26 +50,15 @@ class Customer:
             order: Json = orjson.loads(await response.read())
             return order
 
-    async def follow(self, order_id: str, until: set[str], within: float = 120) -> Json:
-        """The order's newest state once its status is one of `until` (by its live events)."""
+    @contextlib.asynccontextmanager
+    async def tracking(self, order_id: str, within: float = 120) -> AsyncIterator[Tracker]:
+        """The order's live updates on one stream, as a tracker page open throughout."""
         url = f"/api/orders/{order_id}/events"
-        state: Json = {}
         client_timeout = aiohttp.ClientTimeout(total=within, sock_read=within)
         async with self.http.get(url, headers=self.auth, timeout=client_timeout) as response:
             if response.status != 200:
                 raise Refused("events", response.status, await response.text())
-            async for line in response.content:
-                if not line.startswith(b"data:"):
-                    continue
-                data = orjson.loads(line[5:])
-                update = data if "status" in data else {}
-                if update and update.get("step", 0) >= state.get("step", 0):
-                    state = {**state, **update}
-                if state.get("status") in until and (
-                    state["status"] != "awaiting_payment" or state.get("payment_link")
-                ):
-                    return state
-        raise Refused("events", 0, f"stream ended before {until}")
+            yield Tracker(response)
 
     async def pay(self, order: Json, session_id: str, secret: str) -> float:
         """Deliver Stripe's "paid" webhook for the order; when it was accepted (perf time)."""
@@ -91,3 +82,31 @@ class Customer:
                 raise Refused("get", response.status, await response.text())
             order: Json = orjson.loads(await response.read())
             return order
+
+
+class Tracker:
+    """An order's event stream, read up to the status a step waits for."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self.response = response
+        self.state: Json = {}
+
+    async def until(self, until: set[str]) -> Json:
+        if self._reached(until):
+            return self.state
+        async for line in self.response.content:
+            if not line.startswith(b"data:"):
+                continue
+            data = orjson.loads(line[5:])
+            update = data if "status" in data else {}
+            if update and update.get("step", 0) >= self.state.get("step", 0):
+                self.state = {**self.state, **update}
+            if self._reached(until):
+                return self.state
+        raise Refused("events", 0, f"stream ended before {until}")
+
+    def _reached(self, until: set[str]) -> bool:
+        status = self.state.get("status")
+        return status in until and (
+            status != "awaiting_payment" or bool(self.state.get("payment_link"))
+        )

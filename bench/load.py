@@ -118,10 +118,11 @@ async def lifecycles(
     async def shop(customer: Customer) -> None:
         async def life(started: float) -> None:
             order = await customer.order(items)
-            waiting = await customer.follow(order["id"], {"awaiting_payment"})
-            session = waiting.get("checkout_session_id") or ""
-            paid_at = await customer.pay(order, session, webhook_secret)
-            await customer.follow(order["id"], {"ready"})
+            async with customer.tracking(order["id"]) as tracker:
+                waiting = await tracker.until({"awaiting_payment"})
+                session = waiting.get("checkout_session_id") or ""
+                paid_at = await customer.pay(order, session, webhook_secret)
+                await tracker.until({"ready"})
             now = time.perf_counter()
             tally.latencies_ms.append((now - started) * 1000)
             tally.second_ms.append((now - paid_at) * 1000)
@@ -196,11 +197,12 @@ async def with_subscribers(
     async def buy(customer: Customer, count: int) -> None:
         for _ in range(count):
             order = await customer.order(items)
-            waiting = await customer.follow(order["id"], {"awaiting_payment"})
-            session = waiting.get("checkout_session_id") or ""
-            paid_at[order["id"]] = time.perf_counter()
-            await customer.pay(order, session, webhook_secret)
-            await customer.follow(order["id"], {"ready"})
+            async with customer.tracking(order["id"]) as tracker:
+                waiting = await tracker.until({"awaiting_payment"})
+                session = waiting.get("checkout_session_id") or ""
+                paid_at[order["id"]] = time.perf_counter()
+                await customer.pay(order, session, webhook_secret)
+                await tracker.until({"ready"})
 
     await asyncio.gather(*(buy(c, max(1, orders // len(buyers))) for c in buyers))
     for task in [*watch, display]:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 import statistics
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from devtools import metrics
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -52,18 +55,20 @@ class CpuMeter:
         }
 
 
-def mongo_commands(metrics_urls: Iterable[str]) -> float:
-    """The sum of `oms_mongo_commands_total` over every service's metrics."""
-    total = 0.0
-    for url in metrics_urls:
+def mongo_commands(metrics_urls: Mapping[str, str]) -> Counter[str]:
+    """`oms_mongo_commands_total` of every service, as "service command collection" (pings
+    left out: they are the readiness check's, not the orders')."""
+    counts: Counter[str] = Counter()
+    for service, url in metrics_urls.items():
         try:
             text = httpx.get(url, timeout=5).text
         except httpx.HTTPError:
             continue
-        for line in text.splitlines():
-            if line.startswith("oms_mongo_commands_total{"):
-                total += float(line.rsplit(" ", 1)[1])
-    return total
+        for name, labels, value in metrics.parse(text).samples:
+            found = dict(labels)
+            if name == "oms_mongo_commands_total" and found["command"] != "ping":
+                counts[f"{service} {found['command']} {found['collection']}".strip()] += int(value)
+    return counts
 
 
 def percentiles(values: list[float]) -> dict[str, float]:

@@ -29,7 +29,8 @@ class Target:
     webhook_secret: str
     admin_token: str
     process_groups: dict[str, int] = field(default_factory=dict)
-    metrics_urls: list[str] = field(default_factory=list)
+    metrics_urls: dict[str, str] = field(default_factory=dict)
+    service_pids: dict[str, int] = field(default_factory=dict)
     note: str = ""
 
     @classmethod
@@ -94,15 +95,16 @@ def local_target(sample_ratio: float) -> Iterator[Target]:
         )
         local.start()
         groups = {process.name: _group(process) for process in started}
-        for service in local.processes:
-            groups[service.service] = _group(service)
+        services = {service.service: _group(service) for service in local.processes}
+        groups.update(services)
         print(f"bench: platform up (logs in {workdir})", flush=True)
         yield Target(
             local.gateway_url,
             local.webhook_secret,
             local.admin_token,
             groups,
-            [process.metrics_url for process in local.processes],
+            {process.service: process.metrics_url for process in local.processes},
+            services,
             note="(local: every server and service on this machine)",
         )
     finally:

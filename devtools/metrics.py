@@ -25,6 +25,15 @@ class Samples:
             if sample_name == name and wanted <= set(sample_labels)
         )
 
+    def by(self, name: str, label: str) -> dict[str, float]:
+        """The samples named `name`, summed by the value of one of their labels."""
+        sums: dict[str, float] = {}
+        for sample_name, sample_labels, value in self.samples:
+            if sample_name == name:
+                key = dict(sample_labels).get(label, "")
+                sums[key] = sums.get(key, 0.0) + value
+        return sums
+
 
 def parse(text: str) -> Samples:
     return Samples(

@@ -76,8 +76,10 @@ async def test_every_allowed_transition_applies_once_and_announces_status_and_st
         order = await _in(world, before)
         payload, fields = ANNOUNCED[after]
 
-        applied = await world.handlers.move(order, after, payload=payload, **fields)
-        again = await world.handlers.move(order, after, payload=payload, **fields)
+        applied = await world.handlers.transitions.move(
+            order.facts, after, payload=payload, **fields
+        )
+        again = await world.handlers.transitions.move(order.facts, after, payload=payload, **fields)
 
         assert applied is not None, f"{before} -> {after}"
         assert applied.status is after
@@ -102,7 +104,9 @@ async def test_every_other_transition_is_refused_and_changes_nothing(world: Orde
         order = await _in(world, before)
         payload, fields = ANNOUNCED[after]
 
-        refused = await world.handlers.move(order, after, payload=payload, **fields)
+        refused = await world.handlers.transitions.move(
+            order.facts, after, payload=payload, **fields
+        )
 
         assert refused is None, f"{before} -> {after} was allowed"
         stored = await world.order(order.id)
@@ -113,11 +117,13 @@ async def test_every_other_transition_is_refused_and_changes_nothing(world: Orde
 
 async def test_a_move_from_a_state_the_order_left_meanwhile_is_refused(world: OrderWorld) -> None:
     order = await _in(world, Status.PAID)
-    await world.handlers.move(order, Status.PREPARING, payload=events.OrderPreparing, cook="c")
+    await world.handlers.transitions.move(
+        order.facts, Status.PREPARING, payload=events.OrderPreparing, cook="c"
+    )
 
     # `order` still says paid: refunding it as paid would return stock a cook has used.
-    late = await world.handlers.move(
-        order,
+    late = await world.handlers.transitions.move(
+        order.facts,
         Status.REFUNDED,
         payload=events.OrderRefunded,
         from_states={Status.PAID},

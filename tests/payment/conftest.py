@@ -9,7 +9,6 @@ Stripe is stripe-mock, or (`remembering`) the stateful emulation in front of it.
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,8 +25,9 @@ from oms.contracts.v1 import order_pb2_grpc
 from oms.order.clients import DeadlineTimers, MenuCache, PaymentClient, StockClient
 from oms.order.domain import Deadlines, Order, OrderItem, Status
 from oms.order.grpc_api import OrderApi
-from oms.order.handlers import OrderHandlers, announce, priced_lines
+from oms.order.handlers import OrderHandlers
 from oms.order.repository import MongoOrderRepository
+from oms.order.transitions import announce, priced_lines
 from oms.payment.clients import OrderClient
 from oms.payment.domain import Payment
 from oms.payment.handlers import PaymentHandlers, WebhookOutcome
@@ -89,11 +89,12 @@ class PaymentWorld:
         """The `order.placed` Order published for a new order (as Payment receives it)."""
         order = await self.order(status, expires_in, unit_minor)
         event = announce(
-            dataclasses.replace(order, status=Status.PENDING),
+            order.facts,
+            Status.PENDING,
             events.OrderPlaced,
             currency=order.currency,
             total_minor=order.total_minor,
-            lines=priced_lines(order),
+            lines=priced_lines(order.facts),
             checkout_expires_at=order.checkout_expires_at,
             access_token=order.access_token,
         )

@@ -125,7 +125,8 @@ async def _mongo_commands(sample: SampleProcess) -> dict[str, float]:
         if family.name == "oms_mongo_commands":  # the parser drops `_total`
             for sample_ in family.samples:
                 if sample_.name == "oms_mongo_commands_total":
-                    counts[sample_.labels["command"]] = sample_.value
+                    command = sample_.labels["command"]
+                    counts[command] = counts.get(command, 0.0) + sample_.value
     return counts
 
 

@@ -97,9 +97,22 @@ class ScriptedRepository(MongoStockRepository):
             await after()
         return result
 
-    async def apply(self, item_id: str, order_id: str, op: Op, quantity: int, at: datetime) -> bool:
-        real = functools.partial(super().apply, item_id, order_id, op, quantity, at)
-        return await self._scripted("apply", real)
+    async def apply_all(
+        self, order_id: str, op: Op, lines: Sequence[tuple[str, int]], at: datetime
+    ) -> list[str]:
+        """`apply` is the whole bulk write. It is sent line by line, each an `apply_line`, so
+        that a test can stop between its statements: a server that dies mid-bulk leaves a
+        prefix of an ordered bulk applied."""
+        whole = super().apply_all
+
+        async def line_by_line() -> list[str]:
+            short: list[str] = []
+            for line in lines:
+                real = functools.partial(whole, order_id, op, [line], at)
+                short += await self._scripted("apply_line", real)
+            return short
+
+        return await self._scripted("apply", line_by_line)
 
     async def undo_hold(self, item_id: str, order_id: str, quantity: int) -> None:
         real = functools.partial(super().undo_hold, item_id, order_id, quantity)

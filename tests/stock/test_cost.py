@@ -118,13 +118,16 @@ async def store_ended_reservations(db: AsyncDatabase[Document], count: int) -> N
 
 Flow = Callable[[StockHandlers], Awaitable[None]]
 # Each step's commands, in order, for an order of two lines (pizza, wine).
-RESERVE = ["insert", "update", "update", "update"]  # the reservation, each hold, "held"
-# Commit, release or return: read it, claim the operation, each line, the outcome.
-OPERATE = ["find", "findAndModify", "update", "update", "update"]
+# The reservation, every line's hold in one bulk write, "held".
+RESERVE = ["insert", "update", "update"]
+# Commit, the usual case, claims first: the claim, every line, the outcome.
+COMMIT = ["findAndModify", "update", "update"]
+# Release or return: read it, claim the operation, every line, the outcome.
+OPERATE = ["find", "findAndModify", "update", "update"]
 BUDGET: list[tuple[Flow, list[str]]] = [
-    (reserve_and_commit, [*RESERVE, *OPERATE]),
+    (reserve_and_commit, [*RESERVE, *COMMIT]),
     (reserve_and_release, [*RESERVE, *OPERATE]),
-    (reserve_commit_and_return, [*RESERVE, *OPERATE, *OPERATE]),
+    (reserve_commit_and_return, [*RESERVE, *COMMIT, *OPERATE]),
 ]
 
 

@@ -37,7 +37,7 @@ async def test_a_reserve_stopped_midway_is_its_owners_until_takeover_after(
     owner, other = spawn(scripted), spawn()
     await stocked(owner, bread=5, wine=5)
     order = new_order()
-    scripted.before("apply", 2, crash)  # bread is held, wine not yet
+    scripted.before("apply_line", 2, crash)  # the server dies mid-bulk: bread is held, wine not yet
 
     with pytest.raises(Crash):
         await owner.reserve(order, lines(**ORDER_LINES))
@@ -59,7 +59,7 @@ async def test_after_takeover_after_the_next_reserve_finishes_it_once(
     owner, other = spawn(scripted), spawn()
     await stocked(owner, bread=5, wine=5)
     order = new_order()
-    scripted.before("apply", 2, crash)
+    scripted.before("apply_line", 2, crash)
     with pytest.raises(Crash):
         await owner.reserve(order, lines(**ORDER_LINES))
 
@@ -89,7 +89,7 @@ async def test_a_release_of_an_abandoned_reserve_gives_back_exactly_the_holds_ma
     await stocked(owner, bread=5, wine=5)
     order = new_order()
     if stop == "before the second hold":
-        scripted.before("apply", 2, crash)
+        scripted.before("apply_line", 2, crash)
     else:
         scripted.before("finish", 1, crash)
     with pytest.raises(Crash):
@@ -155,7 +155,7 @@ async def test_an_operation_stopped_between_lines_is_finished_once_after_takeove
     setup, owner, other = spawn(), spawn(scripted), spawn()
     await stocked(setup, bread=5, wine=5)
     order = await start(setup, **ORDER_LINES)
-    scripted.before("apply", 2, crash)
+    scripted.before("apply_line", 2, crash)
 
     with pytest.raises(Crash):
         await operate(owner, order)
@@ -220,7 +220,7 @@ async def test_a_commit_in_progress_cannot_be_released(
     setup, owner, other = spawn(), spawn(scripted), spawn()
     await stocked(setup, bread=5, wine=5)
     order = await held(setup, **ORDER_LINES)
-    scripted.before("apply", 2, crash)
+    scripted.before("apply_line", 2, crash)
     with pytest.raises(Crash):
         await owner.commit(order)
 

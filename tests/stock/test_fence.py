@@ -30,14 +30,14 @@ PAST_THE_FENCE = TAKEOVER / 2 + timedelta(seconds=1)
 ORDER_LINES = {"bread": 2, "wine": 3}
 
 
-async def test_an_owner_past_the_fence_stops_before_its_next_line(
+async def test_an_owner_past_the_fence_does_not_record_and_its_successor_applies_nothing_twice(
     spawn: Spawn, scripted: ScriptedRepository, clock: Clock
 ) -> None:
     setup, owner = spawn(), spawn(scripted)
     await stocked(setup, bread=5, wine=5)
     order = await held(setup, **ORDER_LINES)
     gate = Gate()
-    scripted.after("apply", 1, gate.wait)  # bread is sold; the owner stalls before wine
+    scripted.after("apply", 1, gate.wait)  # both lines sold; the owner stalls before "done"
 
     commit = asyncio.create_task(owner.commit(order))
     await gate.arrived()
@@ -46,12 +46,13 @@ async def test_an_owner_past_the_fence_stops_before_its_next_line(
 
     with pytest.raises(Unavailable, match="too long"):
         await commit
-    assert await levels(setup, "bread", "wine") == {"bread": (3, 3), "wine": (5, 2)}
+    assert await levels(setup, "bread", "wine") == {"bread": (3, 3), "wine": (2, 2)}
     assert await state(setup, order) is R.COMMITTING
 
     clock.advance(TAKEOVER)
     await spawn().commit(order)
     assert await levels(setup, "bread", "wine") == {"bread": (3, 3), "wine": (2, 2)}
+    assert await state(setup, order) is R.COMMITTED
 
 
 async def test_a_slow_owner_does_not_record_over_its_successor(
@@ -70,7 +71,7 @@ async def test_a_slow_owner_does_not_record_over_its_successor(
     await stalled.arrived()
     clock.advance(TAKEOVER)
     second = asyncio.create_task(spawn(next_owner).commit(order))
-    await midway.arrived()  # the successor has claimed the commit and passed bread
+    await midway.arrived()  # the successor has claimed the commit and applied its lines
     stalled.open()
 
     with pytest.raises(Unavailable):
@@ -94,7 +95,7 @@ async def test_an_owner_whose_clock_lags_does_not_record_over_its_successor(
     lagging = Clock()
     slow, next_owner = ScriptedRepository(db), ScriptedRepository(db)
     stalled, midway = Gate(), Gate()
-    slow.after("apply", 2, stalled.wait)  # both lines sold; the outcome is written after this
+    slow.after("apply", 1, stalled.wait)  # both lines sold; the outcome is written after this
     next_owner.after("apply", 1, midway.wait)
 
     first = asyncio.create_task(spawn(slow, on=lagging).commit(order))
@@ -143,7 +144,7 @@ async def test_a_slow_refusal_does_not_give_back_its_successors_holds(
     await stocked(setup, bread=5, wine=1)
     order = new_order()
     slow, stalled = ScriptedRepository(db), Gate()
-    slow.after("apply", 2, stalled.wait)  # wine was short; bread not given back yet
+    slow.after("apply", 1, stalled.wait)  # wine was short; bread not given back yet
 
     first = asyncio.create_task(spawn(slow).reserve(order, lines(**ORDER_LINES)))
     await stalled.arrived()

@@ -72,7 +72,7 @@ async def test_the_line_that_failed_is_named_even_if_its_stock_came_back_since(
     owner = spawn(scripted)
     await stocked(owner, bread=5, wine=1)
     # Between wine's failed hold and the re-read of the levels, a restock brings wine back.
-    scripted.after("apply", 2, lambda: stocked(owner, wine=8))
+    scripted.after("apply", 1, lambda: stocked(owner, wine=8))
 
     shortages = await owner.reserve(new_order(), lines(bread=2, wine=3))
 

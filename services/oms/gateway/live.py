@@ -43,8 +43,6 @@ class Subscription:
         self.queue: asyncio.Queue[Update | None] = asyncio.Queue(size)
 
     def offer(self, update: Update) -> bool:
-        if self.order_id is not None and update.order_id != self.order_id:
-            return True
         try:
             self.queue.put_nowait(update)
         except asyncio.QueueFull:
@@ -62,11 +60,12 @@ class LiveFeed:
         self.queue_size = queue_size
         self._ring: deque[Update] = deque(maxlen=ring_size)
         self._seq = itertools.count(1)
-        self._subscriptions: set[Subscription] = set()
+        # By the order they want (None: every order), so an update visits only its streams.
+        self._subscriptions: dict[str | None, set[Subscription]] = {}
 
     @property
     def subscribers(self) -> int:
-        return len(self._subscriptions)
+        return sum(len(group) for group in self._subscriptions.values())
 
     def position(self) -> str:
         """The id of the newest update, for a snapshot: resuming from it misses nothing."""
@@ -82,7 +81,11 @@ class LiveFeed:
         seq = next(self._seq)
         update = Update(f"{self.boot}-{seq}", seq, str(data.get("order_id", "")), data)
         self._ring.append(update)
-        for subscription in list(self._subscriptions):
+        wanting = [
+            *self._subscriptions.get(update.order_id, ()),
+            *self._subscriptions.get(None, ()),
+        ]
+        for subscription in wanting:
             if not subscription.offer(update):
                 log.info("live.slow_subscriber_closed", order_id=subscription.order_id)
                 self._close(subscription)
@@ -100,20 +103,28 @@ class LiveFeed:
     @contextlib.contextmanager
     def subscribe(self, order_id: str | None = None) -> Any:
         subscription = Subscription(order_id, self.queue_size)
-        self._subscriptions.add(subscription)
+        self._subscriptions.setdefault(order_id, set()).add(subscription)
         try:
             yield subscription
         finally:
-            self._subscriptions.discard(subscription)
+            self._discard(subscription)
+
+    def _discard(self, subscription: Subscription) -> None:
+        group = self._subscriptions.get(subscription.order_id)
+        if group is not None:
+            group.discard(subscription)
+            if not group:
+                del self._subscriptions[subscription.order_id]
 
     def _close(self, subscription: Subscription) -> None:
-        self._subscriptions.discard(subscription)
+        self._discard(subscription)
         with contextlib.suppress(asyncio.QueueFull):
             subscription.queue.put_nowait(None)
 
     def close_all(self) -> None:
-        for subscription in list(self._subscriptions):
-            self._close(subscription)
+        for group in list(self._subscriptions.values()):
+            for subscription in list(group):
+                self._close(subscription)
 
 
 # What a screen is told of an order event: never its access token.

@@ -35,8 +35,8 @@ def _message(update: Update) -> dict[str, Any]:
     return {"id": update.id, "event": "order", "data": orjson.dumps(update.data).decode()}
 
 
-def _snapshot(feed: LiveFeed, body: Any) -> dict[str, Any]:
-    return {"id": feed.position(), "event": "snapshot", "data": orjson.dumps(body).decode()}
+def _snapshot(position: str, body: Any) -> dict[str, Any]:
+    return {"id": position, "event": "snapshot", "data": orjson.dumps(body).decode()}
 
 
 def router(
@@ -59,20 +59,32 @@ def router(
     ) -> EventSourceResponse:
         """The order's updates as they happen: its tracker needs no reload."""
         owner = "" if t else require(customer_id)
+        position = feed.position()  # taken before the read: nothing after it is missed
+        order = await backends.order.get(order_id, owner, t)  # a 404 before the stream opens
+        snapshot = CustomerOrder.owned(order).model_dump(mode="json")
 
         async def stream() -> AsyncIterator[dict[str, Any]]:
             with feed.subscribe(order_id) as subscription:
-                missed = feed.missed(last_event_id, order_id) if last_event_id else None
-                if missed is None:
-                    order = await backends.order.get(order_id, owner, t)
-                    yield _snapshot(feed, CustomerOrder.owned(order).model_dump(mode="json"))
-                else:
-                    for update in missed:
-                        yield _message(update)
-                async for update in subscription.updates():
+                resumed = feed.missed(last_event_id, order_id) if last_event_id else None
+                if resumed is None:
+                    yield _snapshot(position, snapshot)
+                    # What came between the read and the subscription (duplicates of what
+                    # the snapshot shows are harmless: screens keep the highest step).
+                    resumed = feed.missed(position, order_id)
+                    if resumed is None:  # a burst pushed it out of the ring: read again
+                        fresh = await backends.order.get(order_id, owner, t)
+                        yield _snapshot(
+                            feed.position(), CustomerOrder.owned(fresh).model_dump(mode="json")
+                        )
+                        resumed = []
+                sent = 0
+                for update in resumed:
+                    sent = update.seq
                     yield _message(update)
+                async for update in subscription.updates():
+                    if update.seq > sent:  # the ring and the queue may both hold it
+                        yield _message(update)
 
-        await backends.order.get(order_id, owner, t)  # 404 before the stream opens
         return EventSourceResponse(stream(), ping=heartbeat)
 
     @live.get(
@@ -91,7 +103,7 @@ def router(
                 if missed is None:
                     page = await backends.order.list_all(ACTIVE, "", MAX_PAGE_SIZE, "")
                     orders = [Order.from_proto(o).model_dump(mode="json") for o in page.orders]
-                    yield _snapshot(feed, {"orders": orders})
+                    yield _snapshot(feed.position(), {"orders": orders})
                 else:
                     for update in missed:
                         yield _message(update)

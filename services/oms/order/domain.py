@@ -157,6 +157,21 @@ class Checkout:
 
 
 @dataclass(frozen=True)
+class OrderFacts:
+    """What never changes once an order is placed: enough to decide and announce a
+    transition without reading the order first."""
+
+    id: str
+    customer_id: str
+    items: tuple[OrderItem, ...]
+    currency: str
+
+    @property
+    def total_minor(self) -> int:
+        return sum(item.line_total_minor for item in self.items)
+
+
+@dataclass(frozen=True)
 class Order:
     id: str
     customer_id: str
@@ -181,6 +196,10 @@ class Order:
     @property
     def step(self) -> int:
         return STEP[self.status]
+
+    @property
+    def facts(self) -> OrderFacts:
+        return OrderFacts(self.id, self.customer_id, self.items, self.currency)
 
     def entered_at(self, status: Status) -> datetime:
         """When the order entered `status` (its last change, if history does not say)."""

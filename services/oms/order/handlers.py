@@ -7,7 +7,6 @@ What the other services report (payment, kitchen, deadlines) is applied in
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hmac
 import secrets
 import uuid
@@ -35,10 +34,10 @@ from oms.order.domain import (
     check_customer_id,
 )
 from oms.order.repository import OrderRepository, parse_page_token
+from oms.order.transitions import Transitions, announce, priced_lines
 from oms.order_lines import Line, merge_lines
 from oms.platform import logs, metrics
 from oms.platform.errors import FailedPrecondition, InvalidArgument, NotFound
-from oms.platform.events import Event
 from oms.platform.outbox import Delayed
 
 log = logs.get(__name__)
@@ -68,32 +67,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def announce(order: Order, payload_type: type[events.OrderEvent], **fields: object) -> Event:
-    """The event telling everyone that `order` is now in its status."""
-    payload = payload_type.model_validate(
-        {
-            "order_id": order.id,
-            "customer_id": order.customer_id,
-            "status": order.status.value,
-            "step": order.step,
-            **fields,
-        }
-    )
-    return payload.to_event()
-
-
-def priced_lines(order: Order) -> list[dict[str, object]]:
-    return [
-        {
-            "item_id": i.item_id,
-            "name": i.name,
-            "quantity": i.quantity,
-            "unit_price_minor": i.unit_price_minor,
-        }
-        for i in order.items
-    ]
-
-
 class OrderHandlers:
     def __init__(
         self,
@@ -112,6 +85,7 @@ class OrderHandlers:
         self.timers = timers
         self.deadlines = deadlines
         self.clock = clock
+        self.transitions = Transitions(repository, clock)
 
     # --- placing -----------------------------------------------------------------------
 
@@ -187,11 +161,12 @@ class OrderHandlers:
         if shortages:
             raise InsufficientStock(shortages)
         placed = announce(
-            order,
+            order.facts,
+            order.status,
             events.OrderPlaced,
             currency=order.currency,
             total_minor=order.total_minor,
-            lines=priced_lines(order),
+            lines=priced_lines(order.facts),
             checkout_expires_at=order.checkout_expires_at,
             access_token=order.access_token,
         )
@@ -204,7 +179,7 @@ class OrderHandlers:
             raise
         metrics.ORDER_TRANSITIONS.labels(Status.PENDING.value).inc()
         log.info("order.placed", order_id=order.id, total_minor=order.total_minor)
-        return order
+        return self.transitions.remember(order)
 
     async def _stored(self, order_id: str) -> Order:
         stored = await self.repository.get(order_id)
@@ -234,7 +209,7 @@ class OrderHandlers:
 
     async def get(self, order_id: str, customer_id: str = "", access_token: str = "") -> Order:
         """The order; with a customer or an access token, only if it is theirs."""
-        order = await self.repository.get(order_id) if order_id else None
+        order = await self.transitions.read(order_id) if order_id else None
         if order is None:
             raise NotFound(f"no order {order_id}")
         if customer_id and order.customer_id != customer_id:
@@ -267,19 +242,18 @@ class OrderHandlers:
         """Payment opened the checkout: the customer can pay now."""
         if not (order_id and session_id and link):
             raise InvalidArgument("order_id, checkout_session_id and payment_link are required")
-        order = await self.get(order_id)
-        if order.status is Status.PENDING:
-            moved = await self.move(
-                order,
-                Status.AWAITING_PAYMENT,
-                fields={"checkout": {"session_id": session_id, "link": link}},
-                payload=events.OrderAwaitingPayment,
-                payment_link=link,
-                checkout_session_id=session_id,
-            )
-            if moved is not None:
-                return moved
-            order = await self.get(order_id)
+        facts = await self.transitions.facts(order_id)
+        moved = await self.transitions.move(
+            facts,
+            Status.AWAITING_PAYMENT,
+            fields={"checkout": {"session_id": session_id, "link": link}},
+            payload=events.OrderAwaitingPayment,
+            payment_link=link,
+            checkout_session_id=session_id,
+        )
+        if moved is not None:
+            return moved
+        order = await self.transitions.current(order_id)
         if order.status in (Status.CANCELLED, Status.EXPIRED):
             raise IllegalTransition(order_id, order.status, Status.AWAITING_PAYMENT)
         return order  # a repeat, or the payment overtook its own link
@@ -295,8 +269,8 @@ class OrderHandlers:
             raise IllegalTransition(order.id, order.status, Status.CANCELLED)
         if await self.payment.close_checkout(order.id) is CheckoutClosed.ALREADY_PAID:
             raise FailedPrecondition(f"order {order.id} was paid while it was being cancelled")
-        cancelled = await self.move(
-            order,
+        cancelled = await self.transitions.move(
+            order.facts,
             Status.CANCELLED,
             fields={"state.reason": reason},
             payload=events.OrderCancelled,
@@ -322,8 +296,8 @@ class OrderHandlers:
             if order.status not in ENTERED_FROM[Status.REFUNDED]:
                 raise IllegalTransition(order.id, order.status, Status.REFUNDED)
             stock = "return" if order.status is Status.PAID else "write_off"
-            refunded = await self.move(
-                order,
+            refunded = await self.transitions.move(
+                order.facts,
                 Status.REFUNDED,
                 fields={"state.reason": reason},
                 payload=events.OrderRefunded,
@@ -337,41 +311,14 @@ class OrderHandlers:
         raise FailedPrecondition(f"order {order_id} kept changing; try again")
 
     async def pick_up(self, order_id: str) -> Order:
-        order = await self.get(order_id)
-        if order.status is Status.PICKED_UP:
-            return order
-        moved = await self.move(order, Status.PICKED_UP, payload=events.OrderPickedUp)
-        if moved is None:
-            current = await self.get(order_id)
-            if current.status is Status.PICKED_UP:
-                return current
-            raise IllegalTransition(order_id, current.status, Status.PICKED_UP)
-        return moved
-
-    async def move(
-        self,
-        order: Order,
-        to: Status,
-        *,
-        payload: type[events.OrderEvent],
-        fields: dict[str, object] | None = None,
-        from_states: Collection[Status] | None = None,
-        **event_fields: object,
-    ) -> Order | None:
-        """The transition and its event in one compare-and-set; None if another won."""
-        now = self.clock()
-        after = dataclasses.replace(order, status=to, updated_at=now)
-        moved = await self.repository.transition(
-            order.id,
-            to,
-            ENTERED_FROM[to] if from_states is None else from_states,
-            now,
-            [announce(after, payload, **event_fields)],
-            dict(fields or {}),
-        )
+        facts = await self.transitions.facts(order_id)
+        moved = await self.transitions.move(facts, Status.PICKED_UP, payload=events.OrderPickedUp)
         if moved is not None:
-            metrics.ORDER_TRANSITIONS.labels(to.value).inc()
-        return moved
+            return moved
+        current = await self.transitions.current(order_id)
+        if current.status is Status.PICKED_UP:
+            return current
+        raise IllegalTransition(order_id, current.status, Status.PICKED_UP)
 
 
 def _stored_precision(moment: datetime) -> datetime:

@@ -13,9 +13,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from oms import domain_events as events
-from oms.order.domain import STEP, UNPAID, CheckoutClosed, Order, Status
-from oms.order.handlers import OrderHandlers, announce, priced_lines
+from oms.order.domain import STEP, UNPAID, CheckoutClosed, Order, OrderFacts, Status
+from oms.order.handlers import OrderHandlers
+from oms.order.transitions import announce, priced_lines
 from oms.platform import logs, metrics
+from oms.platform.errors import NotFound
 from oms.platform.events import PermanentError
 
 log = logs.get(__name__)
@@ -26,40 +28,48 @@ class OrderReactions:
     def __init__(self, handlers: OrderHandlers) -> None:
         self.handlers = handlers
         self.repository = handlers.repository
+        self.transitions = handlers.transitions
 
     async def _order(self, order_id: str) -> Order:
-        order = await self.repository.get(order_id)
+        order = await self.transitions.read(order_id)
         if order is None:
             raise PermanentError(f"no order {order_id}")
         return order
 
+    async def _facts(self, order_id: str) -> OrderFacts:
+        try:
+            return await self.transitions.facts(order_id)
+        except NotFound as missing:
+            raise PermanentError(str(missing)) from None
+
     # --- payment -----------------------------------------------------------------------
 
     async def payment_captured(self, captured: events.PaymentCaptured) -> None:
-        order = await self._order(captured.order_id)
-        if order.status in UNPAID:
-            if (captured.amount_minor, captured.currency) != (order.total_minor, order.currency):
-                # Payment checks this too; money that does not match the order goes back.
+        facts = await self._facts(captured.order_id)
+        if (captured.amount_minor, captured.currency) != (facts.total_minor, facts.currency):
+            # Payment checks this too; money that does not match the order goes back.
+            order = await self._order(facts.id)
+            if order.status in UNPAID:
                 reason = "the captured amount does not match the order"
                 await self._expire(order, reason, close_checkout=False)
                 order = await self._order(order.id)
-            else:
-                # The placement's timer next looks at the checkout's expiry, maybe an hour
-                # on: the kitchen-start deadline gets a timer of its own, set before the write.
-                await self._check_again(order.id, self.handlers.deadlines.kitchen_start)
-                confirmed = await self.handlers.move(
-                    order, Status.PAID, payload=events.OrderConfirmed, lines=priced_lines(order)
-                )
-                if confirmed is not None:
-                    log.info("order.confirmed", order_id=order.id)
-                    return
-                order = await self._order(order.id)  # another decision won the race
+        else:
+            # The placement's timer next looks at the checkout's expiry, maybe an hour on:
+            # the kitchen-start deadline gets a timer of its own, set before the write (on a
+            # redelivery too: a timer that finds its order past the deadline's state is idle).
+            await self._check_again(facts.id, self.handlers.deadlines.kitchen_start)
+            confirmed = await self.transitions.move(
+                facts, Status.PAID, payload=events.OrderConfirmed, lines=priced_lines(facts)
+            )
+            if confirmed is not None:
+                log.info("order.confirmed", order_id=facts.id)
+                return
+            order = await self._order(facts.id)  # paid already, or another decision won
         if order.status in (Status.CANCELLED, Status.EXPIRED):
             reason = f"paid after the order was {order.status.value}"
-            after = order  # the status stays; the refund is the decision
-            required = await self.repository.require_refund(
-                order.id, reason, [announce(after, events.RefundRequired, reason=reason)]
-            )
+            # The status stays; the refund is the decision.
+            event = announce(facts, order.status, events.RefundRequired, reason=reason)
+            required = await self.repository.require_refund(order.id, reason, [event])
             if required is not None:
                 log.warning("order.refund_required", order_id=order.id, status=order.status.value)
 
@@ -82,9 +92,9 @@ class OrderReactions:
     async def _cooked(
         self, order_id: str, to: Status, payload: type[events.OrderEvent], cook: str
     ) -> None:
-        order = await self._order(order_id)
-        moved = await self.handlers.move(
-            order, to, payload=payload, fields={"cook": cook}, cook=cook
+        facts = await self._facts(order_id)
+        moved = await self.transitions.move(
+            facts, to, payload=payload, fields={"cook": cook}, cook=cook
         )
         if moved is not None:
             return
@@ -99,7 +109,7 @@ class OrderReactions:
     # --- deadlines ---------------------------------------------------------------------
 
     async def deadline_due(self, due: events.DeadlineDue) -> None:
-        order = await self.repository.get(due.order_id)
+        order = await self.transitions.read(due.order_id)
         if order is None:
             # Stock was held for an order that was never stored (its process died between
             # the two): nobody else will ever release it.
@@ -153,8 +163,8 @@ class OrderReactions:
             closed = await self.handlers.payment.close_checkout(order.id)
             if closed is CheckoutClosed.ALREADY_PAID:
                 return False  # the capture is on its way and decides
-        expired = await self.handlers.move(
-            order,
+        expired = await self.transitions.move(
+            order.facts,
             Status.EXPIRED,
             payload=events.OrderExpired,
             fields={"state.reason": reason},

@@ -35,7 +35,9 @@ OUTBOX_OLDEST_SECONDS = Gauge(
     ["collection"],
 )
 MONGO_COMMANDS = Counter(
-    "oms_mongo_commands_total", "Commands sent to MongoDB, by name", ["command"]
+    "oms_mongo_commands_total",
+    "Commands sent to MongoDB, by name and collection (empty for commands on none)",
+    ["command", "collection"],
 )
 ORDER_TRANSITIONS = Counter(
     "oms_order_transitions_total", "Orders entering each status (Order's decisions)", ["status"]
@@ -53,7 +55,10 @@ class MongoCommands(monitoring.CommandListener):
     """PyMongo command monitoring into `oms_mongo_commands_total`."""
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        MONGO_COMMANDS.labels(event.command_name).inc()
+        # CRUD commands name their collection as the command's own value (`{"find": "orders"}`).
+        target = event.command.get(event.command_name)
+        collection = target if isinstance(target, str) else ""
+        MONGO_COMMANDS.labels(event.command_name, collection).inc()
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass

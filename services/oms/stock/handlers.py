@@ -106,14 +106,13 @@ class StockHandlers:
     async def _hold_all(
         self, order_id: str, lines: Sequence[Line], claimed: datetime
     ) -> list[Shortage]:
-        held: list[Line] = []
-        for line in lines:
-            self._fence(claimed)
-            if not await self.repository.apply(
-                line.item_id, order_id, EFFECT[R.RESERVING], line.quantity, claimed
-            ):
-                return await self._refuse(order_id, lines, held, line, claimed)
-            held.append(line)
+        self._fence(claimed)
+        pairs = [(line.item_id, line.quantity) for line in lines]
+        short = await self.repository.apply_all(order_id, EFFECT[R.RESERVING], pairs, claimed)
+        if short:
+            held = [line for line in lines if line.item_id not in short]
+            failed = next(line for line in lines if line.item_id in short)
+            return await self._refuse(order_id, lines, held, failed, claimed)
         # If it was taken over, this owner leaves its holds alone: they are its successor's.
         await self._finish(order_id, R.RESERVING, R.HELD, claimed)
         self.repository.prune_later(order_id, EFFECT[R.RESERVING], [x.item_id for x in lines])
@@ -167,6 +166,12 @@ class StockHandlers:
 
     async def commit(self, order_id: str) -> None:
         """The order was paid: what it held is sold (on hand goes down)."""
+        # The usual case first, as one compare-and-set: a held reservation, claimed.
+        now = self.clock()
+        claimed = await self.repository.claim(order_id, R.HELD, R.COMMITTING, now)
+        if claimed is not None:
+            await self._carry_out(claimed, R.COMMITTING, now)
+            return
         reservation = await self._existing(order_id)
         if reservation.state in (R.COMMITTED, R.RETURNING, R.RETURNED, R.WRITTEN_OFF):
             return
@@ -218,16 +223,23 @@ class StockHandlers:
             raise FailedPrecondition(
                 f"the reservation of order {reservation.order_id} is {reservation.state}"
             )
+        return await self._carry_out(reservation, working, now)
+
+    async def _carry_out(self, reservation: Reservation, working: R, now: datetime) -> bool:
+        """Apply `working`'s effect to each line of a reservation claimed at `now`, then
+        record the outcome."""
+        done = FINISHES[working]
         order_id = reservation.order_id
         undo_holds = working is R.RELEASING and reservation.came_from is R.RESERVING
         effect = EFFECT[working]
-        for item_id, quantity in reservation.lines:
-            self._fence(now)
-            if undo_holds:
-                # A reservation that never finished: give back only the holds that were made.
+        if undo_holds:
+            # A reservation that never finished: give back only the holds that were made.
+            for item_id, quantity in reservation.lines:
+                self._fence(now)
                 await self.repository.undo_hold(item_id, order_id, quantity)
-            else:
-                await self.repository.apply(item_id, order_id, effect, quantity, now)
+        else:
+            self._fence(now)
+            await self.repository.apply_all(order_id, effect, reservation.lines, now)
         await self._finish(order_id, working, done, now)
         if not undo_holds:
             # Only now: until the outcome is recorded, a successor relies on these markers.

@@ -2,7 +2,8 @@
 
 `stock_items`: `{_id: item, stock: {on_hand, available}, ops: {"<order>:<op>": at}}`. An
 effect on an item's counters is one conditional update that also sets its marker in `ops`,
-and matches only while that marker is absent, so applying it again changes nothing. Markers
+and matches only while that marker is absent, so applying it again changes nothing; an
+operation sends the updates for all its lines in one bulk write. Markers
 live only while their operation is in progress: once the reservation records the outcome, the
 marker is removed by this process's next write to the item (or a flush shortly after), so an
 item document stays small however many orders hold it.
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -45,9 +46,9 @@ class StockRepository(Protocol):
     async def level(self, item_id: str) -> Level | None: ...
     async def set_on_hand(self, item_id: str, on_hand: int) -> Level | None: ...
     async def add_item(self, item_id: str, on_hand: int) -> bool: ...
-    async def apply(
-        self, item_id: str, order_id: str, op: Op, quantity: int, at: datetime
-    ) -> bool: ...
+    async def apply_all(
+        self, order_id: str, op: Op, lines: Sequence[tuple[str, int]], at: datetime
+    ) -> list[str]: ...
     async def undo_hold(self, item_id: str, order_id: str, quantity: int) -> None: ...
     def prune_later(self, order_id: str, op: Op, item_ids: Sequence[str]) -> None: ...
     async def start(self, order_id: str, lines: Sequence[Line], at: datetime) -> None: ...
@@ -145,33 +146,46 @@ class MongoStockRepository:
                 return _level(doc)
         raise ItemBusy(f"the stock of {item_id} kept changing; try again")
 
-    async def apply(self, item_id: str, order_id: str, op: Op, quantity: int, at: datetime) -> bool:
-        """Apply `op` for the order once; False only when a hold finds too little available."""
+    async def apply_all(
+        self, order_id: str, op: Op, lines: Sequence[tuple[str, int]], at: datetime
+    ) -> list[str]:
+        """Apply `op` for the order once to each (item, quantity), in one round trip; the
+        items a hold found too little available on (always none for other operations)."""
         marker = _marker(order_id, op)
-        query: dict[str, Any] = {"_id": item_id, marker: {"$exists": False}}
-        if op is Op.HOLD:
-            query["stock.available"] = {"$gte": quantity}
-        update: dict[str, Any] = {
-            "$inc": {f"stock.{name}": per_unit * quantity for name, per_unit in DELTAS[op].items()},
-            "$set": {marker: at},
-        }
-        prunable = self._prunable.pop(item_id, set())
-        if prunable:
-            update["$unset"] = dict.fromkeys(prunable, "")
+        requests: list[UpdateOne] = []
+        taken: dict[str, set[str]] = {}
+        for item_id, quantity in lines:
+            query: dict[str, Any] = {"_id": item_id, marker: {"$exists": False}}
+            if op is Op.HOLD:
+                query["stock.available"] = {"$gte": quantity}
+            update: dict[str, Any] = {
+                "$inc": {f"stock.{k}": per_unit * quantity for k, per_unit in DELTAS[op].items()},
+                "$set": {marker: at},
+            }
+            prunable = taken[item_id] = self._prunable.pop(item_id, set())
+            if prunable:
+                update["$unset"] = dict.fromkeys(prunable, "")
+            requests.append(UpdateOne(query, update))
         try:
-            result = await self.items.update_one(query, update)
+            result = await self.items.bulk_write(requests, ordered=True)
         except BaseException:
-            self._keep_for_later(item_id, prunable)
+            self._keep_all_for_later(taken)
             raise
-        if result.matched_count:
-            return True
-        self._keep_for_later(item_id, prunable)
-        doc = await self.items.find_one({"_id": item_id, marker: {"$exists": True}}, {"_id": 1})
-        if doc is not None:
-            return True  # applied before (a retry, or a takeover of a dead attempt)
-        if op is Op.HOLD:
-            return False
-        raise RuntimeError(f"stock item {item_id} does not exist")
+        if result.matched_count == len(requests):
+            return []
+        # Which ones matched is not said: their markers tell (a marker also means the effect
+        # was applied before, by a retry or by a dead attempt taken over). Markers that a
+        # write which did happen took along are unset again later, which is harmless.
+        self._keep_all_for_later(taken)
+        short = []
+        for item_id, _ in lines:
+            marked = {"_id": item_id, marker: {"$exists": True}}
+            if await self.items.find_one(marked, {"_id": 1}) is not None:
+                continue
+            if op is not Op.HOLD:
+                raise RuntimeError(f"stock item {item_id} does not exist")
+            short.append(item_id)
+        return short
 
     async def undo_hold(self, item_id: str, order_id: str, quantity: int) -> None:
         """Give back a hold whose marker is still there (a refused or abandoned reservation)."""
@@ -187,6 +201,10 @@ class MongoStockRepository:
             self._keep_for_later(item_id, {_marker(order_id, op)})
         if self._flush is None or self._flush.done():
             self._flush = asyncio.create_task(self._flush_soon())
+
+    def _keep_all_for_later(self, markers: dict[str, set[str]]) -> None:
+        for item_id, taken in markers.items():
+            self._keep_for_later(item_id, taken)
 
     def _keep_for_later(self, item_id: str, markers: set[str]) -> None:
         if markers:
