@@ -91,8 +91,13 @@ def local_target(sample_ratio: float) -> Iterator[Target]:
                 "LOG_LEVEL": "WARNING",
                 # Steps stay independent: no placement deadline falls due during a run.
                 "ORDER_PENDING_SECONDS": "900",
+                # Production's pace for the background work the tests speed up.
+                "ORDER_OUTBOX_SWEEP_SECONDS": "30",
+                "PAYMENT_OUTBOX_SWEEP_SECONDS": "30",
+                "KITCHEN_OUTBOX_SWEEP_SECONDS": "30",
             }
         )
+        local.base_env.pop("OPS_CHECK_INTERVAL_SECONDS", None)
         local.start()
         groups = {process.name: _group(process) for process in started}
         services = {service.service: _group(service) for service in local.processes}

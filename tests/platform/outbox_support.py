@@ -4,7 +4,8 @@ handed, and a broker that remembers when it was asked to publish."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -45,3 +46,36 @@ class RecordingBroker(Broker):
 def entry(event: Event) -> dict[str, object]:
     """The event as its outbox entry stores it."""
     return event.model_dump(mode="json")
+
+
+class ReadBeforeChange:
+    """The collection, except that a query's documents are handed over only after `meanwhile`
+    ran: as a query that read them just before that change landed."""
+
+    def __init__(
+        self, collection: AsyncCollection[mongo.Document], meanwhile: Callable[[], Awaitable[None]]
+    ) -> None:
+        self.collection = collection
+        self.meanwhile = meanwhile
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.collection, name)
+
+    def find(self, *args: Any, **kwargs: Any) -> _ReadEarly:
+        return _ReadEarly(self.collection.find(*args, **kwargs), self.meanwhile)
+
+
+class _ReadEarly:
+    def __init__(self, cursor: Any, meanwhile: Callable[[], Awaitable[None]]) -> None:
+        self.cursor = cursor
+        self.meanwhile = meanwhile
+
+    def limit(self, count: int) -> _ReadEarly:
+        self.cursor = self.cursor.limit(count)
+        return self
+
+    async def __aiter__(self) -> AsyncIterator[mongo.Document]:
+        read = [document async for document in self.cursor]
+        await self.meanwhile()
+        for document in read:
+            yield document

@@ -4,6 +4,7 @@ each, in the order staged per document, and cleared from the document once confi
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import cast
 
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -12,7 +13,7 @@ from oms.platform.broker import Broker
 from oms.platform.consumer import Consumer
 from oms.platform.events import Event
 from oms.platform.outbox import Outbox, OutboxRelay
-from tests.platform.outbox_support import HeldRelay, entry
+from tests.platform.outbox_support import HeldRelay, ReadBeforeChange, entry
 from tests.platform.support import bound_queue, event_type, eventually, take, unique
 
 
@@ -175,3 +176,26 @@ async def test_a_change_that_matches_nothing_leaves_the_confirmed_entries_to_the
         "state": "cancelled",
         "outbox": {},
     }
+
+
+async def test_an_entry_cleared_while_a_sweep_reads_its_document_is_not_published_again(
+    broker: Broker, things: AsyncCollection[mongo.Document]
+) -> None:
+    key = event_type()
+    queue = await bound_queue(broker, key)
+
+    async def clear() -> None:
+        await relay.drain()
+
+    # The sweep's query reads the document while the entry is there; the clear lands next.
+    late_reads = cast(AsyncCollection[mongo.Document], ReadBeforeChange(things, clear))
+    relay = OutboxRelay(late_reads, broker, clear_after=3600)
+    outbox = Outbox(things, relay)
+    await outbox.insert({"_id": "o-1"}, [Event(type=key)])
+    await relay.published()  # confirmed, not cleared yet
+
+    handed = await relay.sweep()
+
+    assert handed == 0
+    assert await things.find_one({"_id": "o-1"}) == {"_id": "o-1", "outbox": {}}
+    assert (await queue.declare()).message_count == 1

@@ -194,6 +194,9 @@ class OutboxRelay:
         self._backlog = metrics.OUTBOX_BACKLOG.labels(collection.name)
         self._oldest = metrics.OUTBOX_OLDEST_SECONDS.labels(collection.name)
         self._published: dict[Any, list[str]] = {}
+        # While a sweep runs: the entries cleared (or taken by a write to clear) meanwhile. Its
+        # query may have read them before they went; they are published, not to send again.
+        self._gone_while_sweeping: set[str] | None = None
         # Documents with an event that failed to publish: their events wait for a sweep.
         self._blocked: set[Any] = set()
         # One clear at a time, so `drain` waits for the one the clear loop has under way.
@@ -290,7 +293,10 @@ class OutboxRelay:
 
     def take_confirmed(self, document_id: Any) -> list[str]:
         """The document's confirmed entries, for a write of the document to clear."""
-        return self._published.pop(document_id, [])
+        taken = self._published.pop(document_id, [])
+        if self._gone_while_sweeping is not None:
+            self._gone_while_sweeping.update(taken)
+        return taken
 
     def give_back(self, document_id: Any, event_ids: list[str]) -> None:
         """Entries a write did not clear after all: the relay clears them."""
@@ -333,6 +339,8 @@ class OutboxRelay:
                 await self.collection.bulk_write(operations, ordered=False)
                 for document_id, ids in batch.items():
                     cleared = set(ids)
+                    if self._gone_while_sweeping is not None:
+                        self._gone_while_sweeping.update(cleared)
                     left = [e for e in self._published.pop(document_id, []) if e not in cleared]
                     if left:  # published while this write was under way
                         self._published[document_id] = left
@@ -365,12 +373,19 @@ class OutboxRelay:
         This query is not served by `_id`: it runs at start, every `sweep_interval` seconds and
         after a failed publish, never on a request's path.
         """
+        self._gone_while_sweeping = set()
+        try:
+            return await self._sweep(limit, self._gone_while_sweeping)
+        finally:
+            self._gone_while_sweeping = None
+
+    async def _sweep(self, limit: int, gone: set[str]) -> int:
         cursor = self.collection.find({FIELD: {"$exists": True, "$ne": {}}}, {FIELD: 1})
         handed = 0
         async for document in cursor.limit(limit):
             # Looked at now, not before the query: an event stored and handed to this relay
             # while the query ran is already on its way and must not go out twice.
-            handled_here = self._in_flight.union(self._published.get(document["_id"], []))
+            handled_here = self._in_flight.union(self._published.get(document["_id"], []), gone)
             staged = [
                 Staged.from_entry(document["_id"], entry)
                 for event_id, entry in (document.get(FIELD) or {}).items()
