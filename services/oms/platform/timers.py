@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 
+from oms.platform import metrics
 from oms.platform.broker import Broker, event_message
 from oms.platform.events import Event
 
@@ -56,4 +57,5 @@ class Timers:
                 )
             self._declared.add(queue)
         await self.broker.send_to_queue(queue, event_message(event))
+        metrics.EVENTS_PUBLISHED.labels(event.type).inc()
         return seconds

@@ -215,16 +215,20 @@ class MongoStockRepository:
         await self.flush()
 
     async def flush(self) -> None:
-        """Remove the markers no write has taken along yet (those that fail stay for later)."""
+        """Remove, in one bulk write, the markers no write has taken along yet (if it fails,
+        they stay for later)."""
         due, self._prunable = self._prunable, {}
-        for item_id, markers in due.items():
-            try:
-                await self.items.update_one(
-                    {"_id": item_id}, {"$unset": dict.fromkeys(markers, "")}
-                )
-            except Exception:
-                log.warning("stock.prune_failed", item_id=item_id, exc_info=True)
-                self._keep_for_later(item_id, markers)
+        if not due:
+            return
+        unsets = [
+            UpdateOne({"_id": item_id}, {"$unset": dict.fromkeys(markers, "")})
+            for item_id, markers in due.items()
+        ]
+        try:
+            await self.items.bulk_write(unsets, ordered=False)
+        except Exception:
+            log.warning("stock.prune_failed", items=sorted(due), exc_info=True)
+            self._keep_all_for_later(due)
 
     async def close(self) -> None:
         if self._flush is not None:
