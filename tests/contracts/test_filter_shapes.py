@@ -29,7 +29,8 @@ from oms.payment.domain import Payment, PaymentStatus
 from oms.payment.repository import MongoPaymentRepository
 from oms.platform import mongo
 from oms.platform.broker import Broker
-from oms.platform.outbox import Outbox, OutboxRelay
+from oms.platform.outbox import Outbox
+from oms.platform.outbox_relay import OutboxRelay
 from oms.platform.settings import MongoSettings
 from oms.stock.domain import Op, R
 from oms.stock.repository import MongoStockRepository

@@ -17,7 +17,8 @@ from oms.kitchen.handlers import Kitchen
 from oms.kitchen.repository import COLLECTION, MongoTicketRepository
 from oms.platform import mongo
 from oms.platform.events import Event
-from oms.platform.outbox import Outbox, OutboxRelay
+from oms.platform.outbox import Outbox
+from oms.platform.outbox_relay import OutboxRelay
 from oms.platform.settings import MongoSettings
 from tests.order.bus import Bus, Tap, bus, tap
 

@@ -14,7 +14,8 @@ from oms.menu.domain import MenuItem
 from oms.menu.handlers import MenuHandlers
 from oms.menu.repository import COLLECTION, MongoMenuRepository
 from oms.platform import mongo
-from oms.platform.outbox import Outbox, OutboxRelay
+from oms.platform.outbox import Outbox
+from oms.platform.outbox_relay import OutboxRelay
 from oms.platform.settings import MongoSettings
 from tests.order.bus import Bus, Tap, bus, tap
 

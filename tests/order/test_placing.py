@@ -10,7 +10,7 @@ import pytest
 from oms import domain_events as events
 from oms.contracts.v1 import menu_pb2
 from oms.order.domain import InsufficientStock, Status
-from oms.order.handlers import IDEMPOTENCY_NAMESPACE
+from oms.order.placing import IDEMPOTENCY_NAMESPACE
 from oms.platform.errors import InvalidArgument, Unavailable
 from tests.order.bus import payloads, timers
 from tests.order.conftest import DEADLINES, NO_CHECKOUT, OrderWorld

@@ -37,7 +37,8 @@ from oms.platform import mongo
 from oms.platform.events import Event
 from oms.platform.grpc_client import Balancer, Channels
 from oms.platform.grpc_server import GrpcServer
-from oms.platform.outbox import Outbox, OutboxRelay
+from oms.platform.outbox import Outbox
+from oms.platform.outbox_relay import OutboxRelay
 from oms.platform.settings import GrpcSettings, MongoSettings
 from oms.platform.timers import Timers
 from tests.order.bus import Bus, Tap, bus, tap

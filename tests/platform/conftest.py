@@ -10,7 +10,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from oms.platform import mongo
 from oms.platform.broker import Broker
-from oms.platform.outbox import OutboxRelay
+from oms.platform.outbox_relay import OutboxRelay
 from oms.platform.settings import MongoSettings
 
 

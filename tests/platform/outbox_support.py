@@ -12,7 +12,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 from oms.platform import mongo
 from oms.platform.broker import Broker
 from oms.platform.events import Event
-from oms.platform.outbox import OutboxRelay, Staged
+from oms.platform.outbox_entries import Staged
+from oms.platform.outbox_relay import OutboxRelay
 
 
 class HeldRelay(OutboxRelay):

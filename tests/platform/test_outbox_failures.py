@@ -12,7 +12,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 from oms.platform import mongo
 from oms.platform.broker import Broker
 from oms.platform.events import Event
-from oms.platform.outbox import Outbox, OutboxRelay
+from oms.platform.outbox import Outbox
+from oms.platform.outbox_relay import OutboxRelay
 from tests.platform.outbox_support import RecordingBroker, entry
 from tests.platform.support import bound_queue, event_type, eventually, take
 

@@ -21,7 +21,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 from oms.order.domain import Checkout, Order, OrderItem, Status
 from oms.platform.events import Event
 from oms.platform.mongo import Document
-from oms.platform.outbox import Delayed, Outbox
+from oms.platform.outbox import Outbox
+from oms.platform.outbox_entries import Delayed
 
 COLLECTION = "orders"
 INDEXES = {

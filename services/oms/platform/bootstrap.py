@@ -28,7 +28,8 @@ from oms.platform.grpc_client import Balancer, Channels, resolving_as_unavailabl
 from oms.platform.grpc_server import GrpcServer
 from oms.platform.health import DependencyMonitor
 from oms.platform.ops_http import OpsServer
-from oms.platform.outbox import Outbox, OutboxRelay
+from oms.platform.outbox import Outbox
+from oms.platform.outbox_relay import OutboxRelay
 from oms.platform.periodic import Periodic
 from oms.platform.settings import (
     ConsulSettings,

@@ -20,74 +20,16 @@ are idempotent by state, so a duplicate changes nothing.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import functools
-import itertools
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from opentelemetry import propagate, trace
-from pymongo import ReturnDocument, UpdateOne
+from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
-from oms.platform import logs, metrics
-from oms.platform.broker import Broker
 from oms.platform.events import Event
 from oms.platform.mongo import Document
-from oms.platform.timers import Timers
-
-log = logs.get(__name__)
-tracer = trace.get_tracer(__name__)
-
-FIELD = "outbox"
-
-
-@dataclass(frozen=True)
-class Delayed:
-    """An event to deliver `seconds` after it is published: a timer (`oms.platform.timers`)
-    stored with the change, for when it could not be set before it."""
-
-    event: Event
-    seconds: float
-
-
-@dataclass(frozen=True)
-class Staged:
-    """One stored event and the trace context of the change that caused it."""
-
-    document_id: Any
-    event: Event
-    headers: dict[str, str] = field(default_factory=dict)
-    delay_seconds: float | None = None
-
-    def entry(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {
-            "event": self.event.model_dump(mode="json"),
-            "headers": self.headers,
-        }
-        if self.delay_seconds is not None:
-            entry["delay_seconds"] = self.delay_seconds
-        return entry
-
-    @classmethod
-    def from_entry(cls, document_id: Any, entry: dict[str, Any]) -> Staged:
-        event = Event.model_validate(entry["event"])
-        return cls(document_id, event, entry.get("headers") or {}, entry.get("delay_seconds"))
-
-
-def _stage(document_id: Any, events: Iterable[Event | Delayed]) -> list[Staged]:
-    staged = []
-    for item in events:
-        headers: dict[str, str] = {}
-        propagate.inject(headers)  # the publish continues the trace of the change
-        if isinstance(item, Delayed):
-            staged.append(Staged(document_id, item.event, headers, item.seconds))
-        else:
-            staged.append(Staged(document_id, item, headers))
-    return staged
+from oms.platform.outbox_entries import FIELD, Delayed, paths, stage
+from oms.platform.outbox_relay import OutboxRelay
 
 
 class Outbox:
@@ -99,7 +41,7 @@ class Outbox:
 
     async def insert(self, document: Document, events: Sequence[Event | Delayed] = ()) -> None:
         """Insert `document` with `events` (DuplicateKeyError if its `_id` exists)."""
-        staged = _stage(document["_id"], events)
+        staged = stage(document["_id"], events)
         entries = {item.event.id: item.entry() for item in staged}
         await self.collection.insert_one({**document, FIELD: entries})
         self.relay.publish(staged)
@@ -116,7 +58,7 @@ class Outbox:
         event is stored or published).
         """
         document_id = query["_id"]
-        staged = _stage(document_id, events)
+        staged = stage(document_id, events)
         merged = {operator: dict(fields) for operator, fields in update.items()}
         if staged:
             merged.setdefault("$set", {}).update(
@@ -129,7 +71,7 @@ class Outbox:
             self.relay.give_back(document_id, [e for e in confirmed if e in restaged])
             confirmed = [e for e in confirmed if e not in restaged]
         if confirmed:
-            merged.setdefault("$unset", {}).update(dict.fromkeys(_paths(confirmed), ""))
+            merged.setdefault("$unset", {}).update(dict.fromkeys(paths(confirmed), ""))
         # No projection: FerretDB's findAndModify does not implement one.
         try:
             document = await self.collection.find_one_and_update(
@@ -143,269 +85,3 @@ class Outbox:
         else:
             self.relay.publish(staged)
         return document
-
-
-def _paths(event_ids: Iterable[str]) -> list[str]:
-    return [f"{FIELD}.{event_id}" for event_id in event_ids]
-
-
-class OutboxRelay:
-    """Publishes one collection's staged events until the broker has confirmed each.
-
-    Events of one document are published in the order they were staged, even when one
-    fails: the document's later events then wait, stored, for the sweep that publishes them
-    all in order. Documents are published side by side, up to `max_in_flight`.
-
-    A confirmed entry is cleared `clear_after` seconds later, in one bulk write with the
-    others, unless a change to its document took it along first (most do: an order is
-    usually changed again within a second), which saves that write.
-    `must_route(routing_key)` says whether a durable queue takes the event, so an unroutable
-    one is an error rather than lost.
-    """
-
-    def __init__(
-        self,
-        collection: AsyncCollection[Document],
-        broker: Broker,
-        must_route: Callable[[str], bool] = lambda _: True,
-        sweep_interval: float = 30.0,
-        publish_timeout: float = 5.0,
-        max_in_flight: int = 64,
-        clear_batch: int = 200,
-        retry_after: float = 1.0,
-        clear_after: float = 1.0,
-    ) -> None:
-        self.collection = collection
-        self.broker = broker
-        self._timers = Timers(broker)
-        self.must_route = must_route
-        self.sweep_interval = sweep_interval
-        self.publish_timeout = publish_timeout
-        self.clear_batch = clear_batch
-        self.retry_after = retry_after
-        self.clear_after = clear_after
-        self._clear_now = asyncio.Event()
-        self._retry_delay = retry_after
-        self._publish_failed = False
-        self._slots = asyncio.Semaphore(max_in_flight)
-        self._chains: dict[Any, asyncio.Task[None]] = {}
-        self._in_flight: set[str] = set()
-        self._staged_at: dict[str, float] = {}  # in flight: since when (for the age gauge)
-        self._backlog = metrics.OUTBOX_BACKLOG.labels(collection.name)
-        self._oldest = metrics.OUTBOX_OLDEST_SECONDS.labels(collection.name)
-        self._published: dict[Any, list[str]] = {}
-        # While a sweep runs: the entries cleared (or taken by a write to clear) meanwhile. Its
-        # query may have read them before they went; they are published, not to send again.
-        self._gone_while_sweeping: set[str] | None = None
-        # Documents with an event that failed to publish: their events wait for a sweep.
-        self._blocked: set[Any] = set()
-        # One clear at a time, so `drain` waits for the one the clear loop has under way.
-        self._clearing = asyncio.Lock()
-        self._clear_due = asyncio.Event()
-        self._sweep_due = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
-
-    def publish(self, staged: Sequence[Staged]) -> None:
-        """Publish these just-stored events now, after any still in flight for their document."""
-        by_document: dict[Any, list[Staged]] = {}
-        for item in staged:
-            by_document.setdefault(item.document_id, []).append(item)
-        for document_id, items in by_document.items():
-            if document_id in self._blocked:
-                continue  # stored: the sweep publishes them after the one that failed
-            previous = self._chains.get(document_id)
-            self._in_flight.update(item.event.id for item in items)
-            for item in items:
-                self._staged_at.setdefault(item.event.id, time.monotonic())
-            task = asyncio.create_task(self._publish_after(previous, items))
-            self._chains[document_id] = task
-            task.add_done_callback(functools.partial(self._forget, document_id))
-
-    def sweep_soon(self) -> None:
-        self._sweep_due.set()
-
-    async def start(self) -> None:
-        name = self.collection.name
-        self._tasks = [
-            asyncio.create_task(self._clear_loop(), name=f"outbox-clear-{name}"),
-            asyncio.create_task(self._sweep_loop(), name=f"outbox-sweep-{name}"),
-        ]
-
-    async def stop(self, grace_seconds: float = 5.0) -> None:
-        """Give in-flight publishes `grace_seconds`, store their clears, then stop."""
-        chains = list(self._chains.values())
-        if chains:
-            await asyncio.wait(chains, timeout=grace_seconds)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        with contextlib.suppress(Exception):
-            await self._clear()
-
-    def _forget(self, document_id: Any, done: asyncio.Task[None]) -> None:
-        if self._chains.get(document_id) is done:
-            del self._chains[document_id]
-
-    async def _publish_after(
-        self, previous: asyncio.Task[None] | None, items: Sequence[Staged]
-    ) -> None:
-        if previous is not None:
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.shield(previous)
-        try:
-            if items[0].document_id in self._blocked:
-                return  # the one before failed: these wait for the sweep, in order
-            for item in items:
-                await self._publish(item)
-                self._published.setdefault(item.document_id, []).append(item.event.id)
-                self._clear_due.set()
-                self._retry_delay = self.retry_after
-        except Exception:
-            # Nothing is lost: the events stay stored and the next sweep publishes them.
-            log.warning("outbox.publish_failed", collection=self.collection.name, exc_info=True)
-            self._blocked.add(items[0].document_id)
-            self._publish_failed = True
-            self._sweep_due.set()
-        finally:
-            for item in items:
-                self._in_flight.discard(item.event.id)
-                self._staged_at.pop(item.event.id, None)
-            self._measure()
-
-    def _measure(self) -> None:
-        self._backlog.set(len(self._in_flight))
-        oldest = min(self._staged_at.values(), default=None)
-        self._oldest.set(0.0 if oldest is None else time.monotonic() - oldest)
-
-    async def _publish(self, item: Staged) -> None:
-        parent = propagate.extract(item.headers)
-        async with self._slots:
-            with tracer.start_as_current_span(f"outbox publish {item.event.type}", context=parent):
-                async with asyncio.timeout(self.publish_timeout):
-                    if item.delay_seconds is not None:
-                        await self._timers.set(item.event, item.delay_seconds)
-                    else:
-                        await self.broker.publish(
-                            item.event, mandatory=self.must_route(item.event.type)
-                        )
-
-    def take_confirmed(self, document_id: Any) -> list[str]:
-        """The document's confirmed entries, for a write of the document to clear."""
-        taken = self._published.pop(document_id, [])
-        if self._gone_while_sweeping is not None:
-            self._gone_while_sweeping.update(taken)
-        return taken
-
-    def give_back(self, document_id: Any, event_ids: list[str]) -> None:
-        """Entries a write did not clear after all: the relay clears them."""
-        if event_ids:
-            self._published.setdefault(document_id, []).extend(event_ids)
-            self._clear_due.set()
-
-    async def _clear_loop(self) -> None:
-        while True:
-            await self._clear_due.wait()
-            self._clear_due.clear()
-            # A while for the documents' own next writes to take them along.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.clear_after):
-                    await self._clear_now.wait()
-            try:
-                await self._clear()
-            except Exception:
-                # The entries stay stored; a sweep may publish them again (consumers dedupe).
-                log.warning("outbox.clear_failed", collection=self.collection.name, exc_info=True)
-
-    async def _clear(self) -> None:
-        """One bulk write removes every confirmed entry, one `_id`-only update per document.
-
-        Entries are forgotten only once the write succeeded: a failed (or interrupted) clear
-        is tried again by the next one.
-        """
-        async with self._clearing:
-            while self._published:
-                batch = {
-                    document_id: list(ids)
-                    for document_id, ids in itertools.islice(
-                        self._published.items(), self.clear_batch
-                    )
-                }
-                operations = [
-                    UpdateOne({"_id": document_id}, {"$unset": {f"{FIELD}.{e}": "" for e in ids}})
-                    for document_id, ids in batch.items()
-                ]
-                await self.collection.bulk_write(operations, ordered=False)
-                for document_id, ids in batch.items():
-                    cleared = set(ids)
-                    if self._gone_while_sweeping is not None:
-                        self._gone_while_sweeping.update(cleared)
-                    left = [e for e in self._published.pop(document_id, []) if e not in cleared]
-                    if left:  # published while this write was under way
-                        self._published[document_id] = left
-
-    async def _sweep_loop(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except Exception:
-                log.warning("outbox.sweep_failed", collection=self.collection.name, exc_info=True)
-            await self._until_sweep_due()
-
-    async def _until_sweep_due(self) -> None:
-        """`sweep_interval`, or sooner when asked; after a failed publish, the retry delay."""
-        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancellation stop()
-        # sends when the event is set at that moment, and stop would then never return.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.sweep_interval):
-                await self._sweep_due.wait()
-        self._sweep_due.clear()
-        if self._publish_failed:
-            self._publish_failed = False
-            delay = min(self._retry_delay, self.sweep_interval)
-            self._retry_delay = min(delay * 2, self.sweep_interval)
-            await asyncio.sleep(delay)
-
-    async def sweep(self, limit: int = 500) -> int:
-        """Publish what is stored but not in flight here; returns how many events it handed on.
-
-        This query is not served by `_id`: it runs at start, every `sweep_interval` seconds and
-        after a failed publish, never on a request's path.
-        """
-        self._gone_while_sweeping = set()
-        try:
-            return await self._sweep(limit, self._gone_while_sweeping)
-        finally:
-            self._gone_while_sweeping = None
-
-    async def _sweep(self, limit: int, gone: set[str]) -> int:
-        cursor = self.collection.find({FIELD: {"$exists": True, "$ne": {}}}, {FIELD: 1})
-        handed = 0
-        async for document in cursor.limit(limit):
-            # Looked at now, not before the query: an event stored and handed to this relay
-            # while the query ran is already on its way and must not go out twice.
-            handled_here = self._in_flight.union(self._published.get(document["_id"], []), gone)
-            staged = [
-                Staged.from_entry(document["_id"], entry)
-                for event_id, entry in (document.get(FIELD) or {}).items()
-                if event_id not in handled_here
-            ]
-            handed += len(staged)
-            self._blocked.discard(document["_id"])  # its stored events go out in order now
-            self.publish(staged)
-        return handed
-
-    async def published(self) -> None:
-        """Wait until every event handed over so far was published (or failed to be)."""
-        while self._chains:
-            await asyncio.gather(*self._chains.values(), return_exceptions=True)
-
-    async def drain(self) -> None:
-        """Wait until every event handed over so far is published and cleared (tests, stop)."""
-        await self.published()
-        self._clear_now.set()
-        try:
-            await self._clear()
-        finally:
-            self._clear_now.clear()
