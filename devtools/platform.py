@@ -49,6 +49,11 @@ class ServiceProcess(ManagedProcess):
         self.ops_port = ops_port
 
     @property
+    def cooks(self) -> str:
+        """For a kitchen: the prefix of its cooks' names (`KITCHEN_INSTANCE/`)."""
+        return f"{self.env['KITCHEN_INSTANCE']}/"
+
+    @property
     def metrics_url(self) -> str:
         return f"http://127.0.0.1:{self.ops_port}/metrics"
 
@@ -188,6 +193,9 @@ class LocalPlatform:
             env["GATEWAY_PORT"] = str(port)
         else:
             env["GRPC_PORT"] = str(port)
+        if service == "kitchen":
+            # Every process here shares the host name: its cooks need names of their own.
+            env.setdefault("KITCHEN_INSTANCE", f"kitchen-{port}")
         process = ServiceProcess(service, env, self.workdir, port, ops_port)
         self.processes.append(process)
         process.start()

@@ -44,6 +44,7 @@ NOT_ON_THE_PATH = {
     ("stock_items", "find", ()): "all levels: the collection is the menu",
     ("menu_items", "find", ()): "the whole menu, read into caches",
     ("menu_items", "find", ("offered",)): "the menu on offer, read into caches",
+    ("stripe_events", "delete", ("received_at",)): "the hourly cleanup of old foreign events",
 }
 WRITES = {"update", "findAndModify", "delete"}
 FILTERED = {"find", *WRITES}
@@ -158,6 +159,7 @@ async def test_every_filter_on_an_orders_path_is_served_by_id(
     )
     await payments.note_stripe_event("o-1", "evt_2")
     await payments.note_foreign_event("evt_3", "checkout.session.completed")
+    await payments.forget_foreign_events(timedelta(days=7))
 
     tickets = MongoTicketRepository(db["kitchen_tickets"], outbox("kitchen_tickets"))
     await tickets.start("o-1", "cook-1", 1, now, [])
@@ -199,6 +201,7 @@ async def test_every_filter_on_an_orders_path_is_served_by_id(
     for collection in ("orders", "payments", "kitchen_tickets", "stock_items", "menu_items"):
         assert (collection, "find") in seen or (collection, "findAndModify") in seen, collection
     assert ("stock_reservations", "findAndModify") in seen
+    assert ("stripe_events", "delete") in seen
 
 
 def test_the_rule_itself() -> None:

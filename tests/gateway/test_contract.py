@@ -13,7 +13,8 @@ serves.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, get_args
 
 import httpx
 import pytest
@@ -29,11 +30,12 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from devtools.platform import LocalPlatform
+from oms.gateway.routes_faults import FaultyService
 from tests.gateway.helpers import gateway_document
 
 Case = SchemathesisCase[Any]
 SEED = 20261201
-EXAMPLES_PER_OPERATION = 25  # x 20 operations: about 500 requests
+EXAMPLES_PER_OPERATION = 25  # x 22 operations: about 550 requests
 
 
 def undeclared_query_refused(ctx: Any, response: Any, case: Case) -> bool | None:
@@ -83,8 +85,15 @@ def _no_framing_headers(context: Any, headers: dict[str, str] | None) -> dict[st
 
 
 @pytest.fixture(autouse=True)
-def live(platform: LocalPlatform, gateway_url: str) -> None:
+def live(platform: LocalPlatform, gateway_url: str) -> Iterator[None]:
     LIVE.update(url=gateway_url, admin_token=platform.admin_token)
+    yield
+    # The failure switch's generated cases may have set faults: none outlive the test.
+    headers = {"Authorization": f"Bearer {platform.admin_token}"}
+    with httpx.Client(base_url=gateway_url, headers=headers, timeout=30) as staff:
+        for service in get_args(FaultyService):
+            lifted = staff.put(f"/api/admin/faults/{service}", json={"faults": []})
+            assert lifted.status_code == 200, lifted.text
 
 
 def _bearer(token: str, case: Case) -> None:

@@ -27,6 +27,8 @@ STAFF_ROUTES = [
     ("POST", "/api/admin/orders/some-order/void"),
     ("POST", "/api/admin/orders/some-order/pick-up"),
     ("GET", "/api/admin/events"),
+    ("GET", "/api/admin/faults/kitchen"),
+    ("PUT", "/api/admin/faults/kitchen"),
 ]
 
 

@@ -115,6 +115,33 @@ def test_the_platform_chart_sets_the_same_pods_as_the_operator() -> None:
         assert scrape.items() <= chart["metadata"]["annotations"].items(), service
 
 
+@pytest.mark.parametrize(("longest", "drain"), [(60, 20), (300, 20), (10, 45.5)])
+def test_the_charts_kitchen_outlives_its_longest_cook_after_the_pre_stop_pause(
+    longest: float, drain: float
+) -> None:
+    kitchen = f"kitchen.longestCookSeconds={longest},kitchen.drainSeconds={drain}"
+    documents = charts.render("oms", "--set", f"{charts.PRODUCTION},{kitchen}")
+    (pod,) = [
+        d["spec"]["template"]["spec"]
+        for d in documents
+        if d["kind"] == "Deployment"
+        and d["metadata"]["labels"]["app.kubernetes.io/component"] == "kitchen"
+    ]
+    pre_stop = pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
+    env = {v["name"]: v.get("value") for v in pod["containers"][0]["env"]}
+
+    assert pre_stop == naming.PRE_STOP_SECONDS
+    assert pod["terminationGracePeriodSeconds"] > pre_stop + max(longest, drain)
+    spec = {"kitchen": {"longestCookSeconds": longest, "drainSeconds": drain}}
+    restaurant = Restaurant.parse("demo", "demo", examples.restaurant_document()["spec"] | spec)
+    assert pod["terminationGracePeriodSeconds"] == manifests.grace_seconds(restaurant, "kitchen")
+    # What the kitchen is told is what its grace period was computed from.
+    assert (env["KITCHEN_LONGEST_COOK_SECONDS"], env["KITCHEN_DRAIN_SECONDS"]) == (
+        str(longest),
+        str(drain),
+    )
+
+
 def test_the_platform_chart_installs_and_its_deployments_become_available(
     kube: ControlPlane,
 ) -> None:

@@ -15,6 +15,7 @@ from oms.gateway import (
     pages_docs,
     pages_staff,
     routes_admin,
+    routes_faults,
     routes_live,
     routes_orders,
     routes_public,
@@ -87,6 +88,7 @@ def create_app(edge: Edge) -> FastAPI:
         routes_live.router(backends, edge.sessions, edge.staff, edge.feed, edge.heartbeat_seconds)
     )
     app.include_router(routes_admin.router(backends, edge.catalog, edge.staff))
+    app.include_router(routes_faults.router(backends, edge.staff))
     app.include_router(routes_webhooks.router(backends, edge.webhook_limit))
     if edge.test_payments:
         app.include_router(routes_test_payments.router(backends, edge.screens, edge.sessions))

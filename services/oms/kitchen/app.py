@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from contextlib import AsyncExitStack
 
 from pydantic import Field
@@ -34,6 +35,9 @@ class KitchenSettings(BaseSettings):
     drain_seconds: float = Field(default=20.0, ge=0)
     outbox_sweep_seconds: float = Field(default=30.0, gt=0)
     queue_depth_interval_seconds: float = Field(default=5.0, gt=0)
+    # The name this process's cooks go by (`<instance>/cook-<n>`), on tickets and events.
+    # The host name (a pod's own on Kubernetes); processes sharing a host need one each.
+    instance: str = Field(default_factory=socket.gethostname, min_length=1)
 
 
 class Settings(PlatformSettings):
@@ -50,7 +54,11 @@ async def main(lifecycle: Lifecycle, settings: Settings) -> None:
         )
         tickets = MongoTicketRepository(platform.db[COLLECTION], outbox)
         kitchen = Kitchen(
-            tickets, config.workers, config.seconds_per_item, config.longest_cook_seconds
+            tickets,
+            config.workers,
+            config.seconds_per_item,
+            config.longest_cook_seconds,
+            instance=config.instance,
         )
         await platform.consume(events.KITCHEN_VOIDS.queue, consumers.voids(kitchen))
         # The void above lands in one process; the cook may be in another: each hears it.

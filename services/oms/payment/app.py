@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
+from datetime import timedelta
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -13,7 +14,7 @@ from oms.payment import consumers
 from oms.payment.clients import OrderClient
 from oms.payment.grpc_api import PaymentApi
 from oms.payment.handlers import PaymentHandlers
-from oms.payment.repository import COLLECTION, MongoPaymentRepository
+from oms.payment.repository import COLLECTION, INDEXES, STRIPE_EVENTS, MongoPaymentRepository
 from oms.payment.stripe_gateway import StripeCheckout, StripeSettings
 from oms.platform import runner
 from oms.platform.bootstrap import PlatformSettings, open_platform
@@ -30,6 +31,11 @@ class PaymentSettings(BaseSettings):
 
     test_page_url: str = "http://127.0.0.1:8080/test-payments/{order_id}"
     outbox_sweep_seconds: float = Field(default=30.0, gt=0)
+    # Ids of Stripe events about no payment of ours are kept this long, so that Stripe's
+    # retries of one are answered as duplicates. Stripe retries a webhook for up to 3 days:
+    # a week outlasts every retry with room to spare, and less than 3 days is refused.
+    stripe_events_retention_seconds: float = Field(default=7 * 24 * 3600, ge=3 * 24 * 3600)
+    stripe_events_cleanup_seconds: float = Field(default=3600.0, gt=0)
 
 
 class Settings(PlatformSettings):
@@ -50,14 +56,20 @@ def check(settings: Settings) -> None:
 async def main(lifecycle: Lifecycle, settings: Settings) -> None:
     check(settings)
     async with AsyncExitStack() as stack:
-        platform = await open_platform(stack, NAME, settings, events.EXCHANGE)
+        platform = await open_platform(stack, NAME, settings, events.EXCHANGE, INDEXES)
         stripe = StripeCheckout(settings.stripe)
         stack.push_async_callback(stripe.close)
         outbox = await platform.outbox(
             platform.db[COLLECTION], events.must_be_routed, settings.payment.outbox_sweep_seconds
         )
         repository = MongoPaymentRepository(
-            platform.db[COLLECTION], platform.db["stripe_events"], outbox
+            platform.db[COLLECTION], platform.db[STRIPE_EVENTS], outbox
+        )
+        retention = timedelta(seconds=settings.payment.stripe_events_retention_seconds)
+        await platform.every(
+            "payment-stripe-events-cleanup",
+            settings.payment.stripe_events_cleanup_seconds,
+            lambda: repository.forget_foreign_events(retention),
         )
         test_page = settings.runtime.development and settings.stripe.mocked
         handlers = PaymentHandlers(

@@ -5,15 +5,20 @@
 Stripe refused to open it). Status changes are compare-and-set on `state.status` and stage
 their event in the same write. The Stripe event ids a payment has applied are kept on it, and
 a webhook applies only with its id absent, so concurrent duplicates have one effect.
-`stripe_events`: ids of events about no payment of ours, answered as duplicates next time.
+`stripe_events`: ids of events about no payment of ours, answered as duplicates next time,
+each with when it was received; a periodic cleanup forgets those older than the retention
+(FerretDB v1 has no TTL indexes). A payment's own `stripe.events` needs none: Stripe sends
+each of a Checkout Session's few event types at most once (a retry repeats the same id), so
+it holds a handful of ids at most.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Collection, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -23,7 +28,14 @@ from oms.platform.mongo import Document
 from oms.platform.outbox import Outbox
 
 COLLECTION = "payments"
+STRIPE_EVENTS = "stripe_events"
+# For the cleanup (MongoDB uses it; FerretDB v1 scans whatever it is told).
+INDEXES = {STRIPE_EVENTS: [IndexModel([("received_at", ASCENDING)])]}
 HIDDEN = {"outbox": 0}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class PaymentRepository(Protocol):
@@ -67,10 +79,12 @@ class MongoPaymentRepository:
         payments: AsyncCollection[Document],
         stripe_events: AsyncCollection[Document],
         outbox: Outbox,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.payments = payments
         self.stripe_events = stripe_events
         self.outbox = outbox
+        self.clock = clock
 
     async def get(self, order_id: str) -> Payment | None:
         doc = await self.payments.find_one({"_id": order_id}, HIDDEN)
@@ -138,8 +152,17 @@ class MongoPaymentRepository:
         """Record an event about no payment of ours; False if it was recorded before."""
         try:
             await self.stripe_events.insert_one(
-                {"_id": stripe_event, "type": event_type, "at": datetime.now(UTC)}
+                {"_id": stripe_event, "type": event_type, "received_at": self.clock()}
             )
         except DuplicateKeyError:
             return False
         return True
+
+    async def forget_foreign_events(self, retention: timedelta) -> int:
+        """Forget the events about no payment of ours received longer than `retention` ago;
+        how many. A periodic job, off every payment's path: the one filter here not by
+        `_id` (an index on MongoDB, a scan of a small collection on FerretDB)."""
+        result = await self.stripe_events.delete_many(
+            {"received_at": {"$lt": self.clock() - retention}}
+        )
+        return result.deleted_count

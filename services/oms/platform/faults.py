@@ -26,6 +26,9 @@ Action = Literal["delay", "error", "pause"]
 
 # The API that lifts faults takes none itself: a fault on it could never be lifted.
 UNFAULTABLE = "rpc:/oms.contracts.v1.FaultService/"  # faults.proto's service
+# `rpc:/oms.contracts.v1.StockService/Reserve` or `consumer:order.payments` (ASCII, as our
+# method and queue names are).
+TARGET_PATTERN = r"^(rpc:/[A-Za-z0-9_.]+/[A-Za-z0-9_]+|consumer:[A-Za-z0-9_.-]+)$"
 # What an RPC error may answer: a failure status, by name.
 ERROR_CODES = frozenset(code.name for code in grpc.StatusCode if code is not grpc.StatusCode.OK)
 
@@ -33,8 +36,7 @@ ERROR_CODES = frozenset(code.name for code in grpc.StatusCode if code is not grp
 class Fault(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    # `rpc:/oms.contracts.v1.StockService/Reserve` or `consumer:order.payments`
-    target: str = Field(pattern=r"^(rpc:/[\w.]+/\w+|consumer:[\w.-]+)$")
+    target: str = Field(pattern=TARGET_PATTERN)
     action: Action
     seconds: float = Field(default=0.0, ge=0, le=600)
     code: str = "UNAVAILABLE"
