@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from oms.contracts.v1 import kitchen_pb2, kitchen_pb2_grpc
@@ -9,6 +10,7 @@ from oms.kitchen.domain import Ticket, TicketStatus
 from oms.kitchen.handlers import Kitchen
 from oms.kitchen.repository import TicketRepository
 from oms.platform.errors import InvalidArgument, NotFound
+from oms.platform.grpc_server import Contract
 from oms.platform.protobuf import timestamp
 
 STATUS = {
@@ -31,10 +33,10 @@ def to_proto(ticket: Ticket) -> kitchen_pb2.Ticket:
     return proto
 
 
+@dataclass
 class KitchenApi(kitchen_pb2_grpc.KitchenServiceServicer):
-    def __init__(self, kitchen: Kitchen, tickets: TicketRepository) -> None:
-        self.kitchen = kitchen
-        self.tickets = tickets
+    kitchen: Kitchen
+    tickets: TicketRepository
 
     async def GetStatus(
         self, request: kitchen_pb2.GetStatusRequest, context: Any
@@ -55,3 +57,9 @@ class KitchenApi(kitchen_pb2_grpc.KitchenServiceServicer):
         if ticket is None:
             raise NotFound(f"no cook has picked order {request.order_id} yet")
         return to_proto(ticket)
+
+
+CONTRACT = Contract(
+    kitchen_pb2.DESCRIPTOR.services_by_name["KitchenService"],
+    kitchen_pb2_grpc.add_KitchenServiceServicer_to_server,
+)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from oms.contracts.v1 import common_pb2, menu_pb2, menu_pb2_grpc
 from oms.menu.domain import MenuItem
 from oms.menu.handlers import MenuHandlers
+from oms.platform.grpc_server import Contract
 
 
 def to_proto(item: MenuItem) -> menu_pb2.MenuItem:
@@ -19,9 +21,9 @@ def to_proto(item: MenuItem) -> menu_pb2.MenuItem:
     )
 
 
+@dataclass
 class MenuApi(menu_pb2_grpc.MenuServiceServicer):
-    def __init__(self, handlers: MenuHandlers) -> None:
-        self.handlers = handlers
+    handlers: MenuHandlers
 
     async def ListItems(
         self, request: menu_pb2.ListItemsRequest, context: Any
@@ -55,3 +57,9 @@ class MenuApi(menu_pb2_grpc.MenuServiceServicer):
         self, request: menu_pb2.SetItemOfferedRequest, context: Any
     ) -> menu_pb2.MenuItem:
         return to_proto(await self.handlers.set_offered(request.id, request.offered))
+
+
+CONTRACT = Contract(
+    menu_pb2.DESCRIPTOR.services_by_name["MenuService"],
+    menu_pb2_grpc.add_MenuServiceServicer_to_server,
+)

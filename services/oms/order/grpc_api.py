@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from oms.contracts.v1 import common_pb2, order_pb2, order_pb2_grpc, stock_pb2
@@ -9,6 +10,7 @@ from oms.order.domain import InsufficientStock, Order, Status
 from oms.order.handlers import OrderHandlers
 from oms.order_lines import Line
 from oms.platform.errors import ResourceExhausted
+from oms.platform.grpc_server import Contract
 from oms.platform.protobuf import timestamp
 
 STATUS = {
@@ -68,9 +70,9 @@ def _page(orders: list[Order], token: str) -> order_pb2.ListOrdersResponse:
     )
 
 
+@dataclass
 class OrderApi(order_pb2_grpc.OrderServiceServicer):
-    def __init__(self, handlers: OrderHandlers) -> None:
-        self.handlers = handlers
+    handlers: OrderHandlers
 
     async def CreateOrder(
         self, request: order_pb2.CreateOrderRequest, context: Any
@@ -138,3 +140,9 @@ class OrderApi(order_pb2_grpc.OrderServiceServicer):
             request.order_id, request.checkout_session_id, request.payment_link
         )
         return to_proto(order)
+
+
+CONTRACT = Contract(
+    order_pb2.DESCRIPTOR.services_by_name["OrderService"],
+    order_pb2_grpc.add_OrderServiceServicer_to_server,
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from oms.contracts.v1 import payment_pb2, payment_pb2_grpc
@@ -9,6 +10,7 @@ from oms.limits import MAX_WEBHOOK_BYTES
 from oms.payment.domain import CloseOutcome, Payment, PaymentStatus
 from oms.payment.handlers import PaymentHandlers
 from oms.platform.errors import InvalidArgument, NotFound
+from oms.platform.grpc_server import Contract
 from oms.platform.protobuf import timestamp
 
 STATUS = {
@@ -40,9 +42,9 @@ def to_proto(payment: Payment) -> payment_pb2.Payment:
     return proto
 
 
+@dataclass
 class PaymentApi(payment_pb2_grpc.PaymentServiceServicer):
-    def __init__(self, handlers: PaymentHandlers) -> None:
-        self.handlers = handlers
+    handlers: PaymentHandlers
 
     async def GetPayment(
         self, request: payment_pb2.GetPaymentRequest, context: Any
@@ -75,3 +77,9 @@ class PaymentApi(payment_pb2_grpc.PaymentServiceServicer):
     ) -> payment_pb2.SignTestCompletionResponse:
         payload, header = await self.handlers.sign_test_completion(request.order_id)
         return payment_pb2.SignTestCompletionResponse(payload=payload, signature_header=header)
+
+
+CONTRACT = Contract(
+    payment_pb2.DESCRIPTOR.services_by_name["PaymentService"],
+    payment_pb2_grpc.add_PaymentServiceServicer_to_server,
+)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import grpc
+from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from oms.contracts.v1 import faults_pb2_grpc
@@ -18,6 +20,7 @@ from oms.platform.settings import GrpcSettings
 log = logs.get(__name__)
 _Req = TypeVar("_Req")
 _Resp = TypeVar("_Resp")
+Servicer = TypeVar("Servicer")
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 DETAILS_KEY = "oms-details-bin"
@@ -39,6 +42,19 @@ def status_for(error: errors.DomainError) -> grpc.StatusCode:
         if kind in STATUS_FOR_ERROR:
             return STATUS_FOR_ERROR[kind]
     return grpc.StatusCode.UNKNOWN
+
+
+@dataclass(frozen=True)
+class Contract(Generic[Servicer]):
+    """A generated gRPC service (`<x>_pb2.DESCRIPTOR.services_by_name[...]`) and the function
+    that adds a servicer of it to a server (`<x>_pb2_grpc.add_..._to_server`)."""
+
+    service: ServiceDescriptor
+    add_to_server: Callable[[Servicer, grpc.aio.Server], None]
+
+    @property
+    def name(self) -> str:
+        return self.service.full_name
 
 
 class CallInterceptor(grpc.aio.ServerInterceptor):

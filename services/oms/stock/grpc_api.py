@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from oms.contracts.v1 import stock_pb2, stock_pb2_grpc
 from oms.order_lines import Line
+from oms.platform.grpc_server import Contract
 from oms.stock.domain import Level, Shortage
 from oms.stock.handlers import StockHandlers
 
@@ -29,9 +31,9 @@ def _level(level: Level) -> stock_pb2.StockLevel:
     )
 
 
+@dataclass
 class StockApi(stock_pb2_grpc.StockServiceServicer):
-    def __init__(self, handlers: StockHandlers) -> None:
-        self.handlers = handlers
+    handlers: StockHandlers
 
     async def CheckStock(
         self, request: stock_pb2.CheckStockRequest, context: Any
@@ -69,3 +71,9 @@ class StockApi(stock_pb2_grpc.StockServiceServicer):
         self, request: stock_pb2.SetLevelRequest, context: Any
     ) -> stock_pb2.StockLevel:
         return _level(await self.handlers.set_on_hand(request.item_id, request.on_hand))
+
+
+CONTRACT = Contract(
+    stock_pb2.DESCRIPTOR.services_by_name["StockService"],
+    stock_pb2_grpc.add_StockServiceServicer_to_server,
+)
