@@ -27,6 +27,8 @@ from oms.platform.errors import InvalidArgument, Unauthenticated, Unavailable
 MOCK_API_KEY = "sk_test_123"  # stripe-mock's documented key, not a secret
 PLACEHOLDER_WEBHOOK_SECRET = "whsec_oms_local_test_secret"  # noqa: S105 - documented placeholder
 STRIPE_API = "https://api.stripe.com"
+# A Checkout Session's `payment_status` once its money is there.
+PAID_STATES = ("paid", "no_payment_required")
 
 
 class StripeSettings(BaseSettings):
