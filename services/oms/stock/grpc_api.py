@@ -16,10 +16,11 @@ def _lines(lines: Any) -> list[Line]:
     return [Line(line.item_id, line.quantity) for line in lines]
 
 
-def _shortage(shortage: Shortage) -> stock_pb2.Shortage:
-    return stock_pb2.Shortage(
-        item_id=shortage.item_id, requested=shortage.requested, available=shortage.available
-    )
+def _shortages(shortages: list[Shortage]) -> list[stock_pb2.Shortage]:
+    return [
+        stock_pb2.Shortage(item_id=s.item_id, requested=s.requested, available=s.available)
+        for s in shortages
+    ]
 
 
 def _level(level: Level) -> stock_pb2.StockLevel:
@@ -39,15 +40,13 @@ class StockApi(stock_pb2_grpc.StockServiceServicer):
         self, request: stock_pb2.CheckStockRequest, context: Any
     ) -> stock_pb2.CheckStockResponse:
         shortages = await self.handlers.check(_lines(request.lines))
-        return stock_pb2.CheckStockResponse(shortages=[_shortage(s) for s in shortages])
+        return stock_pb2.CheckStockResponse(shortages=_shortages(shortages))
 
     async def Reserve(
         self, request: stock_pb2.ReserveRequest, context: Any
     ) -> stock_pb2.ReserveResponse:
         shortages = await self.handlers.reserve(request.order_id, _lines(request.lines))
-        return stock_pb2.ReserveResponse(
-            reserved=not shortages, shortages=[_shortage(s) for s in shortages]
-        )
+        return stock_pb2.ReserveResponse(reserved=not shortages, shortages=_shortages(shortages))
 
     async def Release(
         self, request: stock_pb2.ReleaseRequest, context: Any
