@@ -59,7 +59,4 @@ class KitchenApi(kitchen_pb2_grpc.KitchenServiceServicer):
         return to_proto(ticket)
 
 
-CONTRACT = Contract(
-    kitchen_pb2.DESCRIPTOR.services_by_name["KitchenService"],
-    kitchen_pb2_grpc.add_KitchenServiceServicer_to_server,
-)
+CONTRACT = Contract(kitchen_pb2.DESCRIPTOR, kitchen_pb2_grpc.add_KitchenServiceServicer_to_server)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from oms.contracts.v1 import common_pb2, menu_pb2, menu_pb2_grpc
 from oms.menu.domain import MenuItem
 from oms.menu.handlers import MenuHandlers
-from oms.platform.grpc_server import Contract
+from oms.platform.grpc_server import Api, Contract
 
 
 def to_proto(item: MenuItem) -> menu_pb2.MenuItem:
@@ -21,10 +20,7 @@ def to_proto(item: MenuItem) -> menu_pb2.MenuItem:
     )
 
 
-@dataclass
-class MenuApi(menu_pb2_grpc.MenuServiceServicer):
-    handlers: MenuHandlers
-
+class MenuApi(Api[MenuHandlers], menu_pb2_grpc.MenuServiceServicer):
     async def ListItems(
         self, request: menu_pb2.ListItemsRequest, context: Any
     ) -> menu_pb2.ListItemsResponse:
@@ -59,7 +55,4 @@ class MenuApi(menu_pb2_grpc.MenuServiceServicer):
         return to_proto(await self.handlers.set_offered(request.id, request.offered))
 
 
-CONTRACT = Contract(
-    menu_pb2.DESCRIPTOR.services_by_name["MenuService"],
-    menu_pb2_grpc.add_MenuServiceServicer_to_server,
-)
+CONTRACT = Contract(menu_pb2.DESCRIPTOR, menu_pb2_grpc.add_MenuServiceServicer_to_server)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from oms.contracts.v1 import common_pb2, order_pb2, order_pb2_grpc, stock_pb2
@@ -10,7 +9,7 @@ from oms.order.domain import InsufficientStock, Order, Status
 from oms.order.handlers import OrderHandlers
 from oms.order_lines import Line
 from oms.platform.errors import ResourceExhausted
-from oms.platform.grpc_server import Contract
+from oms.platform.grpc_server import Api, Contract
 from oms.platform.protobuf import timestamp
 
 STATUS = {
@@ -70,10 +69,7 @@ def _page(orders: list[Order], token: str) -> order_pb2.ListOrdersResponse:
     )
 
 
-@dataclass
-class OrderApi(order_pb2_grpc.OrderServiceServicer):
-    handlers: OrderHandlers
-
+class OrderApi(Api[OrderHandlers], order_pb2_grpc.OrderServiceServicer):
     async def CreateOrder(
         self, request: order_pb2.CreateOrderRequest, context: Any
     ) -> order_pb2.Order:
@@ -142,7 +138,4 @@ class OrderApi(order_pb2_grpc.OrderServiceServicer):
         return to_proto(order)
 
 
-CONTRACT = Contract(
-    order_pb2.DESCRIPTOR.services_by_name["OrderService"],
-    order_pb2_grpc.add_OrderServiceServicer_to_server,
-)
+CONTRACT = Contract(order_pb2.DESCRIPTOR, order_pb2_grpc.add_OrderServiceServicer_to_server)

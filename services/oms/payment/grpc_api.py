@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from oms.contracts.v1 import payment_pb2, payment_pb2_grpc
@@ -10,7 +9,7 @@ from oms.limits import MAX_WEBHOOK_BYTES
 from oms.payment.domain import CloseOutcome, Payment, PaymentStatus
 from oms.payment.handlers import PaymentHandlers
 from oms.platform.errors import InvalidArgument, NotFound
-from oms.platform.grpc_server import Contract
+from oms.platform.grpc_server import Api, Contract
 from oms.platform.protobuf import timestamp
 
 STATUS = {
@@ -42,10 +41,7 @@ def to_proto(payment: Payment) -> payment_pb2.Payment:
     return proto
 
 
-@dataclass
-class PaymentApi(payment_pb2_grpc.PaymentServiceServicer):
-    handlers: PaymentHandlers
-
+class PaymentApi(Api[PaymentHandlers], payment_pb2_grpc.PaymentServiceServicer):
     async def GetPayment(
         self, request: payment_pb2.GetPaymentRequest, context: Any
     ) -> payment_pb2.Payment:
@@ -79,7 +75,4 @@ class PaymentApi(payment_pb2_grpc.PaymentServiceServicer):
         return payment_pb2.SignTestCompletionResponse(payload=payload, signature_header=header)
 
 
-CONTRACT = Contract(
-    payment_pb2.DESCRIPTOR.services_by_name["PaymentService"],
-    payment_pb2_grpc.add_PaymentServiceServicer_to_server,
-)
+CONTRACT = Contract(payment_pb2.DESCRIPTOR, payment_pb2_grpc.add_PaymentServiceServicer_to_server)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from oms.contracts.v1 import stock_pb2, stock_pb2_grpc
 from oms.order_lines import Line
-from oms.platform.grpc_server import Contract
+from oms.platform.grpc_server import Api, Contract
 from oms.stock.domain import Level, Shortage
 from oms.stock.handlers import StockHandlers
 
@@ -32,10 +31,7 @@ def _level(level: Level) -> stock_pb2.StockLevel:
     )
 
 
-@dataclass
-class StockApi(stock_pb2_grpc.StockServiceServicer):
-    handlers: StockHandlers
-
+class StockApi(Api[StockHandlers], stock_pb2_grpc.StockServiceServicer):
     async def CheckStock(
         self, request: stock_pb2.CheckStockRequest, context: Any
     ) -> stock_pb2.CheckStockResponse:
@@ -72,7 +68,4 @@ class StockApi(stock_pb2_grpc.StockServiceServicer):
         return _level(await self.handlers.set_on_hand(request.item_id, request.on_hand))
 
 
-CONTRACT = Contract(
-    stock_pb2.DESCRIPTOR.services_by_name["StockService"],
-    stock_pb2_grpc.add_StockServiceServicer_to_server,
-)
+CONTRACT = Contract(stock_pb2.DESCRIPTOR, stock_pb2_grpc.add_StockServiceServicer_to_server)
