@@ -26,7 +26,7 @@ from oms.payment.domain import (
     PaymentStatus,
 )
 from oms.payment.repository import PaymentRepository
-from oms.payment.stripe_gateway import PAID_STATES, CheckoutLine, CheckoutSession, StripeCheckout
+from oms.payment.stripe_gateway import PAID_STATES, CheckoutSession, StripeCheckout
 from oms.platform import logs
 from oms.platform.errors import FailedPrecondition, NotFound
 
@@ -64,7 +64,7 @@ class PaymentHandlers:
             session = await self.stripe.create_session(
                 placed.order_id,
                 placed.currency,
-                [CheckoutLine(x.name, x.unit_price_minor, x.quantity) for x in placed.lines],
+                placed.lines,
                 placed.checkout_expires_at,
                 placed.access_token,
             )

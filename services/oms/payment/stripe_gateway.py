@@ -21,6 +21,7 @@ import stripe
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from oms.domain_events import PricedLine
 from oms.payment.domain import CheckoutRefused
 from oms.platform.errors import InvalidArgument, Unauthenticated, Unavailable
 
@@ -61,13 +62,6 @@ class StripeSettings(BaseSettings):
     @property
     def placeholder_secret(self) -> bool:
         return self.webhook_secret == PLACEHOLDER_WEBHOOK_SECRET
-
-
-@dataclass(frozen=True)
-class CheckoutLine:
-    name: str
-    unit_amount_minor: int
-    quantity: int
 
 
 @dataclass(frozen=True)
@@ -132,7 +126,7 @@ class StripeCheckout:
         self,
         order_id: str,
         currency: str,
-        lines: Sequence[CheckoutLine],
+        lines: Sequence[PricedLine],
         expires_at: datetime,
         access_token: str,
     ) -> CheckoutSession:
@@ -158,7 +152,7 @@ class StripeCheckout:
                                 "quantity": line.quantity,
                                 "price_data": {
                                     "currency": currency.lower(),
-                                    "unit_amount": line.unit_amount_minor,
+                                    "unit_amount": line.unit_price_minor,
                                     "product_data": {"name": line.name},
                                 },
                             }
