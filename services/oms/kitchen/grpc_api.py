@@ -11,7 +11,7 @@ from oms.kitchen.handlers import Kitchen
 from oms.kitchen.repository import TicketRepository
 from oms.platform.errors import InvalidArgument, NotFound
 from oms.platform.grpc_server import Contract
-from oms.platform.protobuf import timestamp
+from oms.platform.protobuf import optional_timestamp, timestamp
 
 STATUS = {
     TicketStatus.COOKING: kitchen_pb2.TICKET_STATUS_PREPARING,
@@ -21,16 +21,14 @@ STATUS = {
 
 
 def to_proto(ticket: Ticket) -> kitchen_pb2.Ticket:
-    proto = kitchen_pb2.Ticket(
+    return kitchen_pb2.Ticket(
         order_id=ticket.order_id,
         status=STATUS[ticket.status],
         worker=ticket.cook,
         started_at=timestamp(ticket.started_at),
+        finished_at=optional_timestamp(ticket.finished_at),
         attempts=ticket.attempts,
     )
-    if ticket.finished_at is not None:
-        proto.finished_at.CopyFrom(timestamp(ticket.finished_at))
-    return proto
 
 
 @dataclass

@@ -11,6 +11,7 @@ the same write (`oms.payment.money`).
 from __future__ import annotations
 
 import time
+from enum import StrEnum
 from typing import Protocol
 
 import orjson
@@ -21,7 +22,6 @@ from oms.payment import money, webhooks
 from oms.payment.domain import (
     ENTERED_FROM,
     CheckoutRefused,
-    CloseOutcome,
     Payment,
     PaymentStatus,
 )
@@ -36,6 +36,14 @@ S = PaymentStatus
 
 class OrderGone(Exception):
     """The order no longer takes a checkout (it was cancelled or expired meanwhile)."""
+
+
+class CloseOutcome(StrEnum):
+    """What closing an order's checkout found (`close_checkout`)."""
+
+    CLOSED = "closed"
+    NO_CHECKOUT = "no_checkout"
+    ALREADY_PAID = "already_paid"
 
 
 class Orders(Protocol):
