@@ -37,6 +37,13 @@ class Tally:
     def refuse(self, status: int) -> None:
         self.refused[status] = self.refused.get(status, 0) + 1
 
+    def record(self, started: float) -> float:
+        """One more done, timed from `started` (a `perf_counter` reading); returns now."""
+        now = time.perf_counter()
+        self.latencies_ms.append((now - started) * 1000)
+        self.done += 1
+        return now
+
     @property
     def server_errors(self) -> int:
         return sum(n for status, n in self.refused.items() if status >= 500)
@@ -57,24 +64,39 @@ async def _guarded(tally: Tally, step: Callable[[float], Awaitable[None]], start
         tally.errors.append(repr(exc)[:200])
 
 
-async def closed_loop(
-    http: aiohttp.ClientSession, items: list[Json], concurrency: int, seconds: float
+async def _crowd(
+    http: aiohttp.ClientSession,
+    tally: Tally,
+    concurrency: int,
+    seconds: float,
+    step: Callable[[Customer, float], Awaitable[None]],
 ) -> Tally:
-    tally = Tally()
+    """Closed loop: `concurrency` customers, each starting its next `step` (given the time it
+    starts) as soon as its last one ended, for `seconds`."""
     crowd = await _customers(http, concurrency)
     stop_at = time.perf_counter() + seconds
 
     async def shop(customer: Customer) -> None:
-        async def create(started: float) -> None:
-            await customer.order(items)
-            tally.latencies_ms.append((time.perf_counter() - started) * 1000)
-            tally.done += 1
+        async def one(started: float) -> None:
+            await step(customer, started)
 
         while time.perf_counter() < stop_at:
-            await _guarded(tally, create, time.perf_counter())
+            await _guarded(tally, one, time.perf_counter())
 
     await asyncio.gather(*(shop(customer) for customer in crowd))
     return tally
+
+
+async def closed_loop(
+    http: aiohttp.ClientSession, items: list[Json], concurrency: int, seconds: float
+) -> Tally:
+    tally = Tally()
+
+    async def create(customer: Customer, started: float) -> None:
+        await customer.order(items)
+        tally.record(started)
+
+    return await _crowd(http, tally, concurrency, seconds, create)
 
 
 async def open_loop(
@@ -93,8 +115,7 @@ async def open_loop(
 
         async def create(started: float) -> None:
             await crowd[n % len(crowd)].order(items)
-            tally.latencies_ms.append((time.perf_counter() - started) * 1000)
-            tally.done += 1
+            tally.record(started)
 
         await _guarded(tally, create, scheduled)
 
@@ -112,27 +133,18 @@ async def lifecycles(
     webhook_secret: str,
 ) -> Tally:
     tally = Tally()
-    crowd = await _customers(http, concurrency)
-    stop_at = time.perf_counter() + seconds
 
-    async def shop(customer: Customer) -> None:
-        async def life(started: float) -> None:
-            order = await customer.order(items)
-            async with customer.tracking(order["id"]) as tracker:
-                waiting = await tracker.until({"awaiting_payment"})
-                session = waiting.get("checkout_session_id") or ""
-                paid_at = await customer.pay(order, session, webhook_secret)
-                await tracker.until({"ready"})
-            now = time.perf_counter()
-            tally.latencies_ms.append((now - started) * 1000)
-            tally.second_ms.append((now - paid_at) * 1000)
-            tally.done += 1
+    async def life(customer: Customer, started: float) -> None:
+        order = await customer.order(items)
+        async with customer.tracking(order["id"]) as tracker:
+            waiting = await tracker.until({"awaiting_payment"})
+            session = waiting.get("checkout_session_id") or ""
+            paid_at = await customer.pay(order, session, webhook_secret)
+            await tracker.until({"ready"})
+        now = tally.record(started)
+        tally.second_ms.append((now - paid_at) * 1000)
 
-        while time.perf_counter() < stop_at:
-            await _guarded(tally, life, time.perf_counter())
-
-    await asyncio.gather(*(shop(customer) for customer in crowd))
-    return tally
+    return await _crowd(http, tally, concurrency, seconds, life)
 
 
 @dataclass

@@ -10,24 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from devtools.kube_pki import openssl
+from devtools import openssl
 
 SERVER_NAME = "oms-services"
-_CONFIG = f"""\
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-[ca]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
+_CONFIG = openssl.config(f"""\
 [service]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature, keyEncipherment
 extendedKeyUsage = serverAuth, clientAuth
 subjectAltName = DNS:{SERVER_NAME}, DNS:localhost, IP:127.0.0.1
-"""
+""")
 
 
 @dataclass(frozen=True)
@@ -56,8 +48,8 @@ def make(folder: Path, name: str = "oms") -> Credentials:
     config = folder / "openssl.cnf"
     config.write_text(_CONFIG)
     ca_key = folder / "ca.key"
-    _certificate(config, f"/CN={name}-local-ca", "ca", ca_key, credentials.ca, None)
-    _certificate(
+    openssl.certificate(config, f"/CN={name}-local-ca", "ca", ca_key, credentials.ca, None)
+    openssl.certificate(
         config,
         f"/CN={SERVER_NAME}",
         "service",
@@ -66,22 +58,3 @@ def make(folder: Path, name: str = "oms") -> Credentials:
         (credentials.ca, ca_key),
     )
     return credentials
-
-
-def _certificate(
-    config: Path,
-    subject: str,
-    extensions: str,
-    key: Path,
-    cert: Path,
-    issuer: tuple[Path, Path] | None,
-) -> None:
-    command = [
-        *"req -x509 -new -nodes -days 365 -newkey ec".split(),
-        *("-pkeyopt", "ec_paramgen_curve:P-256", "-subj", subject),
-        *("-config", str(config), "-extensions", extensions),
-        *("-keyout", str(key), "-out", str(cert)),
-    ]
-    if issuer is not None:
-        command += ["-CA", str(issuer[0]), "-CAkey", str(issuer[1])]
-    openssl(*command)

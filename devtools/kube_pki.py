@@ -11,8 +11,9 @@ from __future__ import annotations
 import base64
 import json
 import ssl
-import subprocess
 from pathlib import Path
+
+from devtools import openssl
 
 
 class Pki:
@@ -40,8 +41,8 @@ class Pki:
             "front-proxy-client", "/CN=front-proxy-client", "client", "front-proxy-ca"
         )
         key, public = self.service_account_key, self.service_account_public_key
-        openssl(*_EC_KEY.split(), "-out", str(key))
-        openssl("pkey", "-in", str(key), "-pubout", "-out", str(public))
+        openssl.run(*openssl.EC_KEY.split(), "-out", str(key))
+        openssl.run("pkey", "-in", str(key), "-pubout", "-out", str(public))
 
     def client(self, name: str, user: str, groups: tuple[str, ...] = ()) -> tuple[Path, Path]:
         """A client certificate: the CN is the user name, each O a group."""
@@ -54,16 +55,15 @@ class Pki:
     ) -> None:
         """Writes NAME.key and NAME.crt, signed by the CA named ISSUER (None: self-signed)."""
         folder = self.folder
-        command = [
-            *"req -x509 -new -nodes -days 365 -newkey ec".split(),
-            *("-pkeyopt", "ec_paramgen_curve:P-256", "-subj", subject),
-            *("-config", str(folder / "openssl.cnf"), "-extensions", extensions),
-            *("-keyout", str(folder / f"{name}.key"), "-out", str(folder / f"{name}.crt")),
-        ]
-        if issuer is not None:
-            ca_cert, ca_key = folder / f"{issuer}.crt", folder / f"{issuer}.key"
-            command += ["-CA", str(ca_cert), "-CAkey", str(ca_key)]
-        openssl(*command)
+        signer = None if issuer is None else (folder / f"{issuer}.crt", folder / f"{issuer}.key")
+        openssl.certificate(
+            folder / "openssl.cnf",
+            subject,
+            extensions,
+            folder / f"{name}.key",
+            folder / f"{name}.crt",
+            signer,
+        )
 
     def ssl_context(self, cert: Path, key: Path) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=str(self.ca_cert))
@@ -71,26 +71,9 @@ class Pki:
         return context
 
 
-_EC_KEY = "genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256"
-
-
-def openssl(*args: str) -> None:
-    result = subprocess.run(["openssl", *args], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"openssl {args[0]} failed:\n{result.stderr}")
-
-
 # Extensions per kind of certificate; the serving one is valid for every name and address a
 # client on this machine or in a Pod would use for the API server.
-_OPENSSL_CONFIG = """\
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-[ca]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
+_OPENSSL_CONFIG = openssl.config("""\
 [serving]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
@@ -101,7 +84,7 @@ DNS:kubernetes.default, DNS:kubernetes.default.svc, DNS:kubernetes.default.svc.c
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
 extendedKeyUsage = clientAuth
-"""
+""")
 
 
 def write_kubeconfig(path: Path, server_url: str, ca: Path, cert: Path, key: Path) -> None:

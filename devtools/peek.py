@@ -7,8 +7,9 @@ with these; nothing here changes anything.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import grpc
 from pymongo import AsyncMongoClient
@@ -16,58 +17,69 @@ from pymongo import AsyncMongoClient
 from devtools.platform import LocalPlatform, ServiceProcess
 from oms.contracts.v1 import kitchen_pb2, kitchen_pb2_grpc, payment_pb2, payment_pb2_grpc
 
-PAYMENT_STATUS = {
+PAYMENT_STATUS: dict[int, str] = {
     payment_pb2.PAYMENT_STATUS_OPEN: "open",
     payment_pb2.PAYMENT_STATUS_PAID: "captured",
     payment_pb2.PAYMENT_STATUS_EXPIRED: "failed",
     payment_pb2.PAYMENT_STATUS_CANCELLED: "closed",
     payment_pb2.PAYMENT_STATUS_REFUNDED: "refunded",
 }
-TICKET_STATUS = {
+TICKET_STATUS: dict[int, str] = {
     kitchen_pb2.TICKET_STATUS_PREPARING: "cooking",
     kitchen_pb2.TICKET_STATUS_READY: "cooked",
     kitchen_pb2.TICKET_STATUS_VOIDED: "voided",
 }
 
 
-async def payment(platform: LocalPlatform, order_id: str) -> payment_pb2.Payment | None:
-    """The order's payment as Payment reports it; None before a checkout exists."""
-    async with platform.channel(platform.process("payment")) as channel:
-        stub = payment_pb2_grpc.PaymentServiceStub(channel)
-        try:
-            found: payment_pb2.Payment = await stub.GetPayment(
-                payment_pb2.GetPaymentRequest(order_id=order_id), timeout=10
-            )
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() is grpc.StatusCode.NOT_FOUND:
-                return None
-            raise
-    return found
+class _Recorded(Protocol):
+    @property
+    def status(self) -> int: ...
 
 
-async def payment_status(platform: LocalPlatform, order_id: str) -> str | None:
-    found = await payment(platform, order_id)
-    return None if found is None else PAYMENT_STATUS[found.status]
+M = TypeVar("M", bound=_Recorded)
 
 
-async def ticket(platform: LocalPlatform, order_id: str) -> kitchen_pb2.Ticket | None:
-    """The order's kitchen ticket; None while no cook has seen the order."""
-    async with platform.channel(platform.process("kitchen")) as channel:
-        stub = kitchen_pb2_grpc.KitchenServiceStub(channel)
-        try:
-            found: kitchen_pb2.Ticket = await stub.GetTicket(
-                kitchen_pb2.GetTicketRequest(order_id=order_id), timeout=10
-            )
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() is grpc.StatusCode.NOT_FOUND:
-                return None
-            raise
-    return found
+@dataclass(frozen=True)
+class _Lookup(Generic[M]):
+    """What one service records about an order, asked through its own contract."""
+
+    service: str
+    get: Callable[[grpc.aio.Channel, str], Awaitable[M]]
+    statuses: Mapping[int, str]
+
+    async def find(self, platform: LocalPlatform, order_id: str) -> M | None:
+        """The service's record of the order; None while it has none (NOT_FOUND)."""
+        async with platform.channel(platform.process(self.service)) as channel:
+            try:
+                return await self.get(channel, order_id)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() is grpc.StatusCode.NOT_FOUND:
+                    return None
+                raise
+
+    async def status(self, platform: LocalPlatform, order_id: str) -> str | None:
+        found = await self.find(platform, order_id)
+        return None if found is None else self.statuses[found.status]
 
 
-async def ticket_status(platform: LocalPlatform, order_id: str) -> str | None:
-    found = await ticket(platform, order_id)
-    return None if found is None else TICKET_STATUS[found.status]
+_PAYMENTS = _Lookup(
+    "payment",
+    lambda channel, order_id: payment_pb2_grpc.PaymentServiceStub(channel).GetPayment(
+        payment_pb2.GetPaymentRequest(order_id=order_id), timeout=10
+    ),
+    PAYMENT_STATUS,
+)
+_TICKETS = _Lookup(
+    "kitchen",
+    lambda channel, order_id: kitchen_pb2_grpc.KitchenServiceStub(channel).GetTicket(
+        kitchen_pb2.GetTicketRequest(order_id=order_id), timeout=10
+    ),
+    TICKET_STATUS,
+)
+# The order's payment as Payment reports it: None before a checkout exists.
+payment, payment_status = _PAYMENTS.find, _PAYMENTS.status
+# The order's kitchen ticket: None while no cook has seen the order.
+ticket, ticket_status = _TICKETS.find, _TICKETS.status
 
 
 async def cooking(platform: LocalPlatform, process: ServiceProcess) -> list[str]:

@@ -17,6 +17,7 @@ import ssl
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -36,6 +37,14 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _get(url: str, **options: Any) -> httpx.Response | None:
+    """GET `url`; None when it cannot be reached (a probe: connection errors are a plain no)."""
+    try:
+        return httpx.get(url, **options)
+    except httpx.HTTPError:
+        return None
+
+
 def http_ok(
     url: str,
     *,
@@ -44,12 +53,15 @@ def http_ok(
     verify: ssl.SSLContext | bool = True,
     timeout: float = 1,
 ) -> bool:
-    """Whether `url` answers 200 (a probe: connection errors are a plain no)."""
-    try:
-        response = httpx.get(url, auth=auth, headers=headers, verify=verify, timeout=timeout)
-    except httpx.HTTPError:
-        return False
-    return response.status_code == 200
+    """Whether `url` answers 200."""
+    response = _get(url, auth=auth, headers=headers, verify=verify, timeout=timeout)
+    return response is not None and response.status_code == 200
+
+
+def http_json(url: str, *, timeout: float = 1) -> Any:
+    """The JSON body `url` answers 200 with; None when it answers anything else, or nothing."""
+    response = _get(url, timeout=timeout)
+    return response.json() if response is not None and response.status_code == 200 else None
 
 
 def _signal_group(process: subprocess.Popen[bytes], number: signal.Signals) -> None:
@@ -142,3 +154,12 @@ class ManagedProcess:
         if not self.log_path.exists():
             return "(no log)"
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class LoopbackServer(ManagedProcess):
+    """A server on one loopback port: the one it is given, else a free one."""
+
+    def __init__(self, workdir: Path, port: int | None = None, *, cwd: Path | None = None) -> None:
+        super().__init__(workdir, cwd=cwd)
+        self.port = port or free_port()
+        self.address = f"127.0.0.1:{self.port}"

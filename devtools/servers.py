@@ -11,9 +11,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import httpx
-
-from devtools.process import ManagedProcess, free_port, http_ok, port_open
+from devtools.process import (
+    LoopbackServer,
+    ManagedProcess,
+    free_port,
+    http_json,
+    http_ok,
+    port_open,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 BIN_DIR = REPO / ".cache" / "servers" / "bin"
@@ -69,23 +74,22 @@ class RabbitMQ(ManagedProcess):
         return port_open(self.port) and http_ok(overview, auth=("guest", "guest"))
 
 
-class FerretDB(ManagedProcess):
+class FerretDB(LoopbackServer):
     name = "ferretdb"
-
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
-        super().__init__(workdir)
-        self.port = port or free_port()
-        self.mongodb_url = f"mongodb://127.0.0.1:{self.port}/"
 
     def command(self) -> list[str]:
         return [
             str(BIN_DIR / "ferretdb"),
-            f"-listen-addr=127.0.0.1:{self.port}",
+            f"-listen-addr={self.address}",
             f"-sqlite-dir={self.workdir / 'data'}",
         ]
 
     def is_ready(self) -> bool:
         return port_open(self.port)
+
+    @property
+    def mongodb_url(self) -> str:
+        return f"mongodb://{self.address}/"
 
 
 class Consul(ManagedProcess):
@@ -120,11 +124,8 @@ class Consul(ManagedProcess):
         ]
 
     def is_ready(self) -> bool:
-        try:
-            response = httpx.get(f"http://{self.http_address}/v1/status/leader", timeout=1)
-        except httpx.HTTPError:
-            return False
-        return response.status_code == 200 and response.json() not in ("", None)
+        # The leader's address; "" while the agent has not elected itself yet.
+        return http_json(f"http://{self.http_address}/v1/status/leader") not in ("", None)
 
 
 class Jaeger(ManagedProcess):
@@ -191,13 +192,8 @@ exporters:
 """
 
 
-class StripeMock(ManagedProcess):
+class StripeMock(LoopbackServer):
     name = "stripe-mock"
-
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
-        super().__init__(workdir)
-        self.port = port or free_port()
-        self.api_base = f"http://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
         return [str(BIN_DIR / "stripe-mock"), f"-http-port={self.port}"]
@@ -206,3 +202,7 @@ class StripeMock(ManagedProcess):
         return http_ok(
             f"{self.api_base}/v1/customers", headers={"Authorization": "Bearer sk_test_123"}
         )
+
+    @property
+    def api_base(self) -> str:
+        return f"http://{self.address}"

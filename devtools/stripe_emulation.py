@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from devtools import stripe_webhooks
+
 Json = dict[str, Any]
 MIN_EXPIRY, MAX_EXPIRY = 30 * 60, 24 * 3600
 
@@ -190,12 +192,4 @@ class Stripe:
         return refund
 
     def event(self, event_type: str, session: Session) -> Json:
-        return {
-            "id": f"evt_{secrets.token_hex(12)}",
-            "object": "event",
-            "api_version": "2024-06-20",
-            "created": int(time.time()),
-            "livemode": False,
-            "type": event_type,
-            "data": {"object": session.json()},
-        }
+        return stripe_webhooks.event(event_type, session.json())

@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from devtools.process import ManagedProcess, free_port, http_ok
+from devtools.process import LoopbackServer, http_ok
 from devtools.servers import REPO
 from devtools.stripe_emulation import Json, Stripe, StripeError, form_fields
 
@@ -133,21 +133,23 @@ def app() -> Starlette:
     )
 
 
-class StripeEmulator(ManagedProcess):
+class StripeEmulator(LoopbackServer):
     """The emulation as a process of its own on a loopback port."""
 
     name = "stripe-emulator"
 
     def __init__(self, workdir: Path, port: int | None = None) -> None:
-        super().__init__(workdir, cwd=REPO)
-        self.port = port or free_port()
-        self.api_base = f"http://127.0.0.1:{self.port}"
+        super().__init__(workdir, port, cwd=REPO)
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "devtools.stripe_emulator", str(self.port)]
 
     def is_ready(self) -> bool:
         return http_ok(f"{self.api_base}/_test/ledger")
+
+    @property
+    def api_base(self) -> str:
+        return f"http://{self.address}"
 
     async def _control(self, path: str, body: Json | None = None) -> httpx.Response:
         async with httpx.AsyncClient(base_url=self.api_base, timeout=10) as http:

@@ -37,13 +37,19 @@ def checkout_event(
         session["amount_total"] = amount_total
     if currency is not None:
         session["currency"] = currency.lower()
+    return event(event_type, session)
+
+
+def event(event_type: str, about: dict[str, Any]) -> dict[str, Any]:
+    """A Stripe event about the object `about`, as Stripe delivers it."""
     return {
         "id": f"evt_{uuid.uuid4().hex}",
         "object": "event",
         "api_version": "2024-06-20",
         "created": int(time.time()),
+        "livemode": False,
         "type": event_type,
-        "data": {"object": session},
+        "data": {"object": about},
     }
 
 

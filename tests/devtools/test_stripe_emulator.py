@@ -18,8 +18,9 @@ import stripe
 
 from devtools import servers, stripe_webhooks
 from devtools.stripe_emulator import StripeEmulator
+from oms.domain_events import PricedLine
 from oms.payment.domain import CheckoutRefused
-from oms.payment.stripe_gateway import MOCK_API_KEY, CheckoutLine, StripeCheckout, StripeSettings
+from oms.payment.stripe_gateway import MOCK_API_KEY, StripeCheckout, StripeSettings
 
 Json = dict[str, Any]
 AUTH = {"Authorization": f"Bearer {MOCK_API_KEY}"}
@@ -150,7 +151,7 @@ async def test_payments_stripe_adapter_works_against_both(
     emulator: StripeEmulator, stripe_mock: servers.StripeMock
 ) -> None:
     expires = datetime.now(UTC) + timedelta(hours=1)
-    lines = [CheckoutLine("Margherita", 950, 2)]
+    lines = [PricedLine(item_id="margherita", name="Margherita", quantity=2, unit_price_minor=950)]
     for base, remembers in ((stripe_mock.api_base, False), (emulator.api_base, True)):
         adapter = StripeCheckout(StripeSettings(api_base=base))
         try:
@@ -167,7 +168,7 @@ async def test_payments_stripe_adapter_works_against_both(
 async def test_it_remembers_what_stripe_mock_forgets(emulator: StripeEmulator) -> None:
     adapter = StripeCheckout(StripeSettings(api_base=emulator.api_base))
     expires = datetime.now(UTC) + timedelta(hours=1)
-    lines = [CheckoutLine("Margherita", 950, 1)]
+    lines = [PricedLine(item_id="margherita", name="Margherita", quantity=1, unit_price_minor=950)]
     try:
         session = await adapter.create_session("o-memory", "EUR", lines, expires, "t" * 16)
         again = await adapter.create_session("o-memory", "EUR", lines, expires, "t" * 16)
@@ -201,7 +202,11 @@ async def test_its_events_are_stripe_events_payment_verifies(emulator: StripeEmu
     expires = datetime.now(UTC) + timedelta(hours=1)
     try:
         session = await adapter.create_session(
-            "o-event", "EUR", [CheckoutLine("Tiramisu", 650, 1)], expires, "t" * 16
+            "o-event",
+            "EUR",
+            [PricedLine(item_id="tiramisu", name="Tiramisu", quantity=1, unit_price_minor=650)],
+            expires,
+            "t" * 16,
         )
     finally:
         await adapter.close()

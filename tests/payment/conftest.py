@@ -30,9 +30,10 @@ from oms.order.repository import MongoOrderRepository
 from oms.order.transitions import announce, priced_lines
 from oms.payment.clients import OrderClient
 from oms.payment.domain import Payment
-from oms.payment.handlers import PaymentHandlers, WebhookOutcome
+from oms.payment.handlers import PaymentHandlers
 from oms.payment.repository import COLLECTION, MongoPaymentRepository
 from oms.payment.stripe_gateway import StripeCheckout, StripeSettings
+from oms.payment.webhooks import WebhookOutcome
 from oms.platform import mongo
 from oms.platform.events import Event
 from oms.platform.grpc_client import Balancer, Channels

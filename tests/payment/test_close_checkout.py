@@ -9,8 +9,8 @@ from devtools import stripe_webhooks
 from devtools.process import free_port
 from oms import domain_events as events
 from oms.payment import consumers
-from oms.payment.domain import CloseOutcome, Payment, PaymentStatus
-from oms.payment.handlers import PaymentHandlers
+from oms.payment.domain import Payment, PaymentStatus
+from oms.payment.handlers import CloseOutcome, PaymentHandlers
 from oms.payment.stripe_gateway import StripeCheckout, StripeSettings
 from oms.platform.consumer import Consumer
 from oms.platform.errors import Unavailable

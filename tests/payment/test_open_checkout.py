@@ -6,8 +6,8 @@ from __future__ import annotations
 from oms import domain_events as events
 from oms.order.domain import Checkout, Status
 from oms.payment import consumers
-from oms.payment.domain import CloseOutcome, PaymentStatus
-from oms.payment.handlers import PaymentHandlers
+from oms.payment.domain import PaymentStatus
+from oms.payment.handlers import CloseOutcome, PaymentHandlers
 from oms.platform.consumer import Consumer
 from tests.order.bus import payloads
 from tests.payment.conftest import TEST_PAGE, PaymentWorld

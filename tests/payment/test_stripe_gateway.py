@@ -12,11 +12,15 @@ import stripe
 
 from devtools import servers, stripe_webhooks
 from devtools.process import free_port
-from oms.payment.stripe_gateway import CheckoutLine, StripeCheckout, StripeSettings
+from oms.domain_events import PricedLine
+from oms.payment.stripe_gateway import StripeCheckout, StripeSettings
 from oms.platform.errors import InvalidArgument, Unauthenticated, Unavailable
 
 SECRET = "whsec_adapter_tests"
-LINES = [CheckoutLine("Margherita", 950, 2), CheckoutLine("Tiramisu", 600, 1)]
+LINES = [
+    PricedLine(item_id="margherita", name="Margherita", quantity=2, unit_price_minor=950),
+    PricedLine(item_id="tiramisu", name="Tiramisu", quantity=1, unit_price_minor=600),
+]
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ import pytest
 from devtools import servers
 from oms import domain_events as events
 from oms.order.domain import Status
-from oms.payment.domain import CloseOutcome, PaymentStatus
+from oms.payment.domain import PaymentStatus
+from oms.payment.handlers import CloseOutcome
 from oms.payment.stripe_gateway import MOCK_API_KEY
 from tests.order.bus import payloads
 from tests.payment.conftest import PaymentWorld

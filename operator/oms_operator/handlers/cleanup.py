@@ -8,47 +8,44 @@ was left, so that an unreachable broker cannot keep a Restaurant from being dele
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Awaitable, Callable
 
 import httpx
 import kopf
 
-from oms_operator import consul_catalog, naming, rabbitmq_vhost, reconciliation, state
+from oms_operator import consul_catalog, naming, rabbitmq_vhost, reconciliation
+from oms_operator.handlers.call import Call, restaurant_handler
 from oms_operator.model import InvalidSpec, Restaurant
 
 ATTEMPTS = 10
 
 
-def _parse(body: kopf.Body, namespace: str, name: str) -> Restaurant | None:
-    try:
-        return Restaurant.parse(namespace, name, body.spec)
-    except InvalidSpec:
-        return None  # it was never reconciled, so there is nothing to remove
+def _cleanup(step: Callable[[Call, Restaurant], Awaitable[None]]) -> object:
+    """A step of the finalizer, tried at most `ATTEMPTS` times (registered with kopf)."""
+
+    @functools.wraps(step)
+    async def unless_never_reconciled(call: Call) -> None:
+        try:
+            restaurant = Restaurant.parse(call.namespace, call.name, call.body.spec)
+        except InvalidSpec:
+            return  # it was never reconciled, so there is nothing to remove
+        await step(call, restaurant)
+
+    on_delete = kopf.on.delete(naming.GROUP, naming.VERSION, naming.PLURAL, retries=ATTEMPTS)
+    return on_delete(restaurant_handler(unless_never_reconciled))
 
 
-def _give_up_or_retry(
-    body: kopf.Body, retry: int, reason: str, message: str
-) -> kopf.TemporaryError:
-    if retry + 1 >= ATTEMPTS:
-        kopf.warn(body, reason=reason, message=f"giving up, left behind: {message}")
+def _give_up_or_retry(call: Call, reason: str, message: str) -> kopf.TemporaryError:
+    if call.retry + 1 >= ATTEMPTS:
+        kopf.warn(call.body, reason=reason, message=f"giving up, left behind: {message}")
         raise kopf.PermanentError(message)
-    return kopf.TemporaryError(message, delay=reconciliation.backoff(retry))
+    return kopf.TemporaryError(message, delay=reconciliation.backoff(call.retry))
 
 
-@kopf.on.delete(naming.GROUP, naming.VERSION, naming.PLURAL, retries=ATTEMPTS)
-async def remove_vhost(
-    body: kopf.Body,
-    namespace: str | None,
-    name: str,
-    memo: kopf.Memo,
-    retry: int,
-    logger: kopf.Logger,
-    **_: Any,
-) -> None:
-    restaurant = _parse(body, state.namespaced(namespace), name)
-    if restaurant is None:
-        return
-    clients = state.clients(memo)
+@_cleanup
+async def remove_vhost(call: Call, restaurant: Restaurant) -> None:
+    body, clients = call.body, call.clients
     key = (restaurant.namespace, restaurant.name)
     try:
         broker = await reconciliation.broker_for(clients, restaurant)
@@ -64,38 +61,23 @@ async def remove_vhost(
             raise kopf.PermanentError(message) from exc
         else:
             message = f"vhost {restaurant.vhost}: {exc.message}"
-            raise _give_up_or_retry(body, retry, exc.reason, message) from exc
+            raise _give_up_or_retry(call, exc.reason, message) from exc
     try:
         removed = await rabbitmq_vhost.remove(clients.http, broker, restaurant.vhost)
     except httpx.HTTPError as exc:
         message = broker.redact(f"vhost {restaurant.vhost}: {exc!r}")
-        raise _give_up_or_retry(body, retry, "BrokerUnavailable", message) from exc
+        raise _give_up_or_retry(call, "BrokerUnavailable", message) from exc
     clients.brokers.pop(key, None)
-    logger.info("vhost.removed", extra={"vhost": restaurant.vhost, "existed": removed})
+    call.logger.info("vhost.removed", extra={"vhost": restaurant.vhost, "existed": removed})
     kopf.info(body, reason="VhostRemoved", message=f"RabbitMQ vhost {restaurant.vhost} deleted")
 
 
-@kopf.on.delete(naming.GROUP, naming.VERSION, naming.PLURAL, retries=ATTEMPTS)
-async def deregister_services(
-    body: kopf.Body,
-    namespace: str | None,
-    name: str,
-    memo: kopf.Memo,
-    retry: int,
-    logger: kopf.Logger,
-    **_: Any,
-) -> None:
-    restaurant = _parse(body, state.namespaced(namespace), name)
-    if restaurant is None:
-        return
-    node = naming.consul_node(restaurant.namespace, name)
+@_cleanup
+async def deregister_services(call: Call, restaurant: Restaurant) -> None:
+    node = naming.consul_node(restaurant.namespace, call.name)
     try:
-        await consul_catalog.deregister(
-            state.clients(memo).http, restaurant.spec.consul.address, node
-        )
+        await consul_catalog.deregister(call.clients.http, restaurant.spec.consul.address, node)
     except httpx.HTTPError as exc:
-        raise _give_up_or_retry(
-            body, retry, "ConsulUnavailable", f"Consul node {node}: {exc!r}"
-        ) from exc
-    logger.info("consul.deregistered", extra={"node": node})
-    kopf.info(body, reason="ServicesDeregistered", message=f"Consul node {node} deregistered")
+        raise _give_up_or_retry(call, "ConsulUnavailable", f"Consul node {node}: {exc!r}") from exc
+    call.logger.info("consul.deregistered", extra={"node": node})
+    kopf.info(call.body, reason="ServicesDeregistered", message=f"Consul node {node} deregistered")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
 
 import kopf
 
-from oms_operator import naming, reconciliation, state, status
+from oms_operator import naming, reconciliation, status
+from oms_operator.handlers.call import Call, restaurant_handler
 from oms_operator.model import InvalidSpec, Restaurant
 
 # A safety net under the event-driven handlers: Services deleted by hand, a vhost removed
@@ -14,17 +15,9 @@ from oms_operator.model import InvalidSpec, Restaurant
 RESYNC_SECONDS = 60.0
 
 
-async def _reconcile(
-    body: kopf.Body,
-    namespace: str,
-    name: str,
-    memo: kopf.Memo,
-    retry: int,
-    logger: kopf.Logger,
-    *,
-    announce: bool,
-) -> None:
-    clients = state.clients(memo)
+async def _reconcile(call: Call, *, announce: bool) -> None:
+    body, namespace, name, logger = call.body, call.namespace, call.name, call.logger
+    clients = call.clients
     generation = int(body.metadata.get("generation", 1))
     try:
         restaurant = Restaurant.parse(namespace, name, body.spec)
@@ -44,11 +37,11 @@ async def _reconcile(
         kopf.warn(body, reason=exc.reason, message=exc.message)
         logger.warning(
             "restaurant.reconcile_failed",
-            extra={"reason": exc.reason, "error": exc.message, "retry": retry},
+            extra={"reason": exc.reason, "error": exc.message, "retry": call.retry},
         )
         if exc.permanent:
             raise kopf.PermanentError(exc.message) from exc
-        raise kopf.TemporaryError(exc.message, delay=reconciliation.backoff(retry)) from exc
+        raise kopf.TemporaryError(exc.message, delay=reconciliation.backoff(call.retry)) from exc
     await status.refresh(clients, namespace, name, observed_generation=generation, error=None)
     logger.info(
         "restaurant.reconciled",
@@ -65,16 +58,9 @@ async def _reconcile(
 @kopf.on.resume(naming.GROUP, naming.VERSION, naming.PLURAL)
 @kopf.on.create(naming.GROUP, naming.VERSION, naming.PLURAL)
 @kopf.on.update(naming.GROUP, naming.VERSION, naming.PLURAL)
-async def reconcile(
-    body: kopf.Body,
-    namespace: str | None,
-    name: str,
-    memo: kopf.Memo,
-    retry: int,
-    logger: kopf.Logger,
-    **_: Any,
-) -> None:
-    await _reconcile(body, state.namespaced(namespace), name, memo, retry, logger, announce=True)
+@restaurant_handler
+async def reconcile(call: Call) -> None:
+    await _reconcile(call, announce=True)
 
 
 @kopf.timer(
@@ -84,14 +70,7 @@ async def reconcile(
     interval=RESYNC_SECONDS,
     initial_delay=RESYNC_SECONDS,
 )
-async def resync(
-    body: kopf.Body,
-    namespace: str | None,
-    name: str,
-    memo: kopf.Memo,
-    logger: kopf.Logger,
-    **_: Any,
-) -> None:
+@restaurant_handler
+async def resync(call: Call) -> None:
     # Timers have no retry count: a failure waits the first backoff step, then the interval.
-    namespace = state.namespaced(namespace)
-    await _reconcile(body, namespace, name, memo, 0, logger, announce=False)
+    await _reconcile(replace(call, retry=0), announce=False)

@@ -8,8 +8,6 @@ the tracer (flushing the last spans).
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
-
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -24,7 +22,7 @@ from oms.gateway.pages import ScreenOptions
 from oms.gateway.ratelimit import TokenBuckets
 from oms.gateway.sessions import Sessions
 from oms.platform import runner, tracing
-from oms.platform.bootstrap import PlatformSettings, open_platform
+from oms.platform.bootstrap import Platform, PlatformSettings, run_service
 from oms.platform.grpc_client import resolving_as_unavailable
 from oms.platform.runner import Lifecycle
 
@@ -82,9 +80,8 @@ def check(settings: Settings) -> None:
         runner.refuse_to_start(NAME, "GATEWAY_SESSION_SECRET is the documented placeholder")
 
 
-async def open_gateway(stack: AsyncExitStack, settings: Settings) -> HttpServer:
-    """Start serving and register in Consul; everything is undone when `stack` unwinds."""
-    platform = await open_platform(stack, NAME, settings, events.EXCHANGE, database=False)
+async def build(platform: Platform, settings: Settings) -> None:
+    """Start serving and register in Consul; everything is undone when the platform unwinds."""
     gateway = settings.gateway
     backends = Backends.connect(
         platform.service,
@@ -122,15 +119,11 @@ async def open_gateway(stack: AsyncExitStack, settings: Settings) -> HttpServer:
     tracing.instrument_fastapi(app)
     server = HttpServer(app, gateway.host, gateway.port, gateway.shutdown_grace_seconds)
     port = await server.start()
-    stack.push_async_callback(server.stop)
-    stack.callback(feed.close_all)  # open streams end first, so uvicorn can drain
+    platform.stack.push_async_callback(server.stop)
+    platform.stack.callback(feed.close_all)  # open streams end first, so uvicorn can drain
     await platform.register(port, advertise_host=gateway.advertise_host)
-    return server
 
 
 async def main(lifecycle: Lifecycle, settings: Settings) -> None:
     check(settings)
-    async with AsyncExitStack() as stack:
-        await open_gateway(stack, settings)
-        lifecycle.mark_ready()
-        await lifecycle.stopped()
+    await run_service(lifecycle, NAME, settings, events.EXCHANGE, build, database=False)

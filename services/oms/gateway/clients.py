@@ -28,7 +28,7 @@ from oms.contracts.v1 import (
 )
 from oms.gateway.schemas import STATUS_CODE, MenuItemIn, OrderStatus
 from oms.platform import grpc_client, logs
-from oms.platform.grpc_client import Balancer, Channels, Resolve
+from oms.platform.grpc_client import Balancer, Channels, Client, Resolve
 
 log = logs.get(__name__)
 
@@ -41,21 +41,18 @@ SERVICES = {
 }
 
 
-class MenuClient:
+class MenuClient(Client["menu_pb2_grpc.MenuServiceAsyncStub"]):
     def __init__(self, balancer: Balancer) -> None:
-        self.balancer = balancer
-
-    def _stub(self, channel: grpc.aio.Channel) -> menu_pb2_grpc.MenuServiceAsyncStub:
-        return menu_pb2_grpc.MenuServiceStub(channel)
+        super().__init__(balancer, menu_pb2_grpc.MenuServiceStub)
 
     async def list_items(self, offered_only: bool) -> list[menu_pb2.MenuItem]:
         request = menu_pb2.ListItemsRequest(offered_only=offered_only)
-        response = await self.balancer.call(lambda channel: self._stub(channel).ListItems(request))
+        response = await self.call(lambda stub: stub.ListItems(request))
         return list(response.items)
 
     async def exists(self, item_id: str) -> bool:
         request = menu_pb2.GetItemsRequest(ids=[item_id])
-        response = await self.balancer.call(lambda channel: self._stub(channel).GetItems(request))
+        response = await self.call(lambda stub: stub.GetItems(request))
         return not response.unknown_ids
 
     async def upsert(self, item_id: str, item: MenuItemIn) -> menu_pb2.MenuItem:
@@ -68,20 +65,17 @@ class MenuClient:
                 offered=item.offered,
             )
         )
-        return await self.balancer.call(lambda channel: self._stub(channel).UpsertItem(request))
+        return await self.call(lambda stub: stub.UpsertItem(request))
 
     async def set_offered(self, item_id: str, offered: bool) -> menu_pb2.MenuItem:
         request = menu_pb2.SetItemOfferedRequest(id=item_id, offered=offered)
-        return await self.balancer.call(lambda channel: self._stub(channel).SetItemOffered(request))
+        return await self.call(lambda stub: stub.SetItemOffered(request))
 
 
-class OrderClient:
+class OrderClient(Client["order_pb2_grpc.OrderServiceAsyncStub"]):
     def __init__(self, balancer: Balancer, create_deadline_seconds: float) -> None:
-        self.balancer = balancer
+        super().__init__(balancer, order_pb2_grpc.OrderServiceStub)
         self.create_deadline_seconds = create_deadline_seconds
-
-    def _stub(self, channel: grpc.aio.Channel) -> order_pb2_grpc.OrderServiceAsyncStub:
-        return order_pb2_grpc.OrderServiceStub(channel)
 
     async def create(
         self, customer_id: str, lines: Sequence[tuple[str, int]], idempotency_key: str | None
@@ -93,10 +87,8 @@ class OrderClient:
             lines=[common_pb2.OrderLine(item_id=i, quantity=q) for i, q in lines],
             idempotency_key=idempotency_key or f"gateway-{uuid.uuid4()}",
         )
-        return await self.balancer.call(
-            lambda channel: self._stub(channel).CreateOrder(
-                request, timeout=self.create_deadline_seconds
-            )
+        return await self.call(
+            lambda stub: stub.CreateOrder(request, timeout=self.create_deadline_seconds)
         )
 
     async def get(
@@ -105,7 +97,7 @@ class OrderClient:
         request = order_pb2.GetOrderRequest(
             customer_id=customer_id, order_id=order_id, access_token=access_token
         )
-        return await self.balancer.call(lambda channel: self._stub(channel).GetOrder(request))
+        return await self.call(lambda stub: stub.GetOrder(request))
 
     async def list(
         self, customer_id: str, page_size: int, page_token: str
@@ -113,7 +105,7 @@ class OrderClient:
         request = order_pb2.ListOrdersRequest(
             customer_id=customer_id, page_size=page_size, page_token=page_token
         )
-        return await self.balancer.call(lambda channel: self._stub(channel).ListOrders(request))
+        return await self.call(lambda stub: stub.ListOrders(request))
 
     async def list_all(
         self, statuses: Collection[OrderStatus], query: str, page_size: int, page_token: str
@@ -124,48 +116,42 @@ class OrderClient:
             page_size=page_size,
             page_token=page_token,
         )
-        return await self.balancer.call(lambda channel: self._stub(channel).ListAllOrders(request))
+        return await self.call(lambda stub: stub.ListAllOrders(request))
 
     async def cancel(self, customer_id: str, order_id: str) -> order_pb2.Order:
         request = order_pb2.CancelOrderRequest(customer_id=customer_id, order_id=order_id)
-        return await self.balancer.call(lambda channel: self._stub(channel).CancelOrder(request))
+        return await self.call(lambda stub: stub.CancelOrder(request))
 
     async def void(self, order_id: str, reason: str) -> order_pb2.Order:
         request = order_pb2.VoidOrderRequest(order_id=order_id, reason=reason)
-        return await self.balancer.call(lambda channel: self._stub(channel).VoidOrder(request))
+        return await self.call(lambda stub: stub.VoidOrder(request))
 
     async def refund(self, order_id: str, reason: str) -> order_pb2.Order:
         request = order_pb2.RefundOrderRequest(order_id=order_id, reason=reason)
-        return await self.balancer.call(lambda channel: self._stub(channel).RefundOrder(request))
+        return await self.call(lambda stub: stub.RefundOrder(request))
 
     async def pick_up(self, order_id: str) -> order_pb2.Order:
         request = order_pb2.PickUpOrderRequest(order_id=order_id)
-        return await self.balancer.call(lambda channel: self._stub(channel).PickUpOrder(request))
+        return await self.call(lambda stub: stub.PickUpOrder(request))
 
 
-class StockClient:
+class StockClient(Client["stock_pb2_grpc.StockServiceAsyncStub"]):
     def __init__(self, balancer: Balancer) -> None:
-        self.balancer = balancer
-
-    def _stub(self, channel: grpc.aio.Channel) -> stock_pb2_grpc.StockServiceAsyncStub:
-        return stock_pb2_grpc.StockServiceStub(channel)
+        super().__init__(balancer, stock_pb2_grpc.StockServiceStub)
 
     async def levels(self, item_ids: Sequence[str]) -> list[stock_pb2.StockLevel]:
         request = stock_pb2.GetLevelsRequest(item_ids=list(item_ids))
-        response = await self.balancer.call(lambda channel: self._stub(channel).GetLevels(request))
+        response = await self.call(lambda stub: stub.GetLevels(request))
         return list(response.levels)
 
     async def set_level(self, item_id: str, on_hand: int) -> stock_pb2.StockLevel:
         request = stock_pb2.SetLevelRequest(item_id=item_id, on_hand=on_hand)
-        return await self.balancer.call(lambda channel: self._stub(channel).SetLevel(request))
+        return await self.call(lambda stub: stub.SetLevel(request))
 
 
-class PaymentClient:
+class PaymentClient(Client["payment_pb2_grpc.PaymentServiceAsyncStub"]):
     def __init__(self, balancer: Balancer) -> None:
-        self.balancer = balancer
-
-    def _stub(self, channel: grpc.aio.Channel) -> payment_pb2_grpc.PaymentServiceAsyncStub:
-        return payment_pb2_grpc.PaymentServiceStub(channel)
+        super().__init__(balancer, payment_pb2_grpc.PaymentServiceStub)
 
     async def stripe_webhook(
         self, payload: bytes, signature: str
@@ -173,14 +159,12 @@ class PaymentClient:
         request = payment_pb2.HandleStripeWebhookRequest(
             payload=payload, signature_header=signature
         )
-        return await self.balancer.call(
-            lambda channel: self._stub(channel).HandleStripeWebhook(request)
-        )
+        return await self.call(lambda stub: stub.HandleStripeWebhook(request))
 
     async def sign_test_completion(self, order_id: str) -> tuple[bytes, str]:
         request = payment_pb2.SignTestCompletionRequest(order_id=order_id)
-        response: payment_pb2.SignTestCompletionResponse = await self.balancer.call(
-            lambda channel: self._stub(channel).SignTestCompletion(request)
+        response: payment_pb2.SignTestCompletionResponse = await self.call(
+            lambda stub: stub.SignTestCompletion(request)
         )
         return response.payload, response.signature_header
 

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from oms import domain_events as events
 from oms.contracts.v1 import menu_pb2, order_pb2, stock_pb2
 from oms.limits import (
     CURRENCY_PATTERN,
@@ -27,17 +28,7 @@ from oms.limits import (
 
 ItemId = Annotated[str, Field(pattern=ITEM_ID_PATTERN)]
 Minor = Annotated[int, Field(description="An amount in the currency's minor unit (cents).")]
-OrderStatus = Literal[
-    "pending",
-    "awaiting_payment",
-    "paid",
-    "preparing",
-    "ready",
-    "picked_up",
-    "cancelled",
-    "expired",
-    "refunded",
-]
+OrderStatus = events.Status
 STATUS: dict[order_pb2.OrderStatus.ValueType, OrderStatus] = {
     order_pb2.ORDER_STATUS_PENDING: "pending",
     order_pb2.ORDER_STATUS_AWAITING_PAYMENT: "awaiting_payment",

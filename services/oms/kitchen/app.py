@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import socket
-from contextlib import AsyncExitStack
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from oms import domain_events as events
-from oms.contracts.v1 import kitchen_pb2, kitchen_pb2_grpc
-from oms.kitchen import consumers
+from oms.kitchen import consumers, grpc_api
 from oms.kitchen.grpc_api import KitchenApi
 from oms.kitchen.handlers import Kitchen
 from oms.kitchen.repository import COLLECTION, MongoTicketRepository
 from oms.platform import metrics
-from oms.platform.bootstrap import PlatformSettings, open_platform
+from oms.platform.bootstrap import Platform, PlatformSettings, run_service
 from oms.platform.runner import Lifecycle
+from oms.platform.settings import OutboxSettings
 
 NAME = "kitchen"
 
 
-class KitchenSettings(BaseSettings):
+class KitchenSettings(OutboxSettings):
     """`KITCHEN_WORKERS` cooks per process, each taking `KITCHEN_SECONDS_PER_ITEM` per item,
     and never longer than `KITCHEN_LONGEST_COOK_SECONDS` for one order."""
 
@@ -33,7 +32,6 @@ class KitchenSettings(BaseSettings):
     # On SIGTERM: a cook who can finish within this does; one who cannot hands the order
     # back at once. Keep it below the pod's termination grace period.
     drain_seconds: float = Field(default=20.0, ge=0)
-    outbox_sweep_seconds: float = Field(default=30.0, gt=0)
     queue_depth_interval_seconds: float = Field(default=5.0, gt=0)
     # The name this process's cooks go by (`<instance>/cook-<n>`), on tickets and events.
     # The host name (a pod's own on Kubernetes); processes sharing a host need one each.
@@ -44,46 +42,40 @@ class Settings(PlatformSettings):
     kitchen: KitchenSettings = Field(default_factory=KitchenSettings)
 
 
+async def build(platform: Platform, settings: Settings) -> None:
+    config = settings.kitchen
+    outbox = await platform.outbox(
+        platform.db[COLLECTION], events.must_be_routed, config.outbox_sweep_seconds
+    )
+    tickets = MongoTicketRepository(platform.db[COLLECTION], outbox)
+    kitchen = Kitchen(
+        tickets,
+        config.workers,
+        config.seconds_per_item,
+        config.longest_cook_seconds,
+        instance=config.instance,
+    )
+    await platform.consume(events.KITCHEN_VOIDS.queue, consumers.voids(kitchen))
+    # The void above lands in one process; the cook may be in another: each hears it.
+    await platform.follow([events.OrderRefunded.ROUTING_KEY], consumers.cooks_here(kitchen))
+    # One unacknowledged order per cook: the broker hands out no more than can be cooked.
+    await platform.consume(
+        events.KITCHEN_ORDERS.queue,
+        consumers.orders(kitchen),
+        prefetch=config.workers,
+        grace_seconds=config.drain_seconds + 5,
+    )
+    # Unwinding runs this before the consumer stops: cooks learn how long they have.
+    platform.stack.push_async_callback(kitchen.drain, config.drain_seconds)
+
+    async def measure_queue() -> None:
+        depth = await platform.broker.queue_depth(events.KITCHEN_ORDERS.queue)
+        metrics.KITCHEN_QUEUE_DEPTH.set(depth)
+
+    await platform.every("kitchen-queue-depth", config.queue_depth_interval_seconds, measure_queue)
+    await platform.serve(grpc_api.CONTRACT, KitchenApi(kitchen, tickets))
+
+
 async def main(lifecycle: Lifecycle, settings: Settings) -> None:
-    async with AsyncExitStack() as stack:
-        # The kitchen only consumes: without its broker it has nothing to do.
-        platform = await open_platform(stack, NAME, settings, events.EXCHANGE, broker_required=True)
-        config = settings.kitchen
-        outbox = await platform.outbox(
-            platform.db[COLLECTION], events.must_be_routed, config.outbox_sweep_seconds
-        )
-        tickets = MongoTicketRepository(platform.db[COLLECTION], outbox)
-        kitchen = Kitchen(
-            tickets,
-            config.workers,
-            config.seconds_per_item,
-            config.longest_cook_seconds,
-            instance=config.instance,
-        )
-        await platform.consume(events.KITCHEN_VOIDS.queue, consumers.voids(kitchen))
-        # The void above lands in one process; the cook may be in another: each hears it.
-        await platform.follow([events.OrderRefunded.ROUTING_KEY], consumers.cooks_here(kitchen))
-        # One unacknowledged order per cook: the broker hands out no more than can be cooked.
-        await platform.consume(
-            events.KITCHEN_ORDERS.queue,
-            consumers.orders(kitchen),
-            prefetch=config.workers,
-            grace_seconds=config.drain_seconds + 5,
-        )
-        # Unwinding runs this before the consumer stops: cooks learn how long they have.
-        stack.push_async_callback(kitchen.drain, config.drain_seconds)
-
-        async def measure_queue() -> None:
-            depth = await platform.broker.queue_depth(events.KITCHEN_ORDERS.queue)
-            metrics.KITCHEN_QUEUE_DEPTH.set(depth)
-
-        await platform.every(
-            "kitchen-queue-depth", config.queue_depth_interval_seconds, measure_queue
-        )
-        api = KitchenApi(kitchen, tickets)
-        await platform.serve_grpc(
-            lambda server: kitchen_pb2_grpc.add_KitchenServiceServicer_to_server(api, server),
-            [kitchen_pb2.DESCRIPTOR.services_by_name["KitchenService"].full_name],
-        )
-        lifecycle.mark_ready()
-        await lifecycle.stopped()
+    # The kitchen only consumes: without its broker it has nothing to do.
+    await run_service(lifecycle, NAME, settings, events.EXCHANGE, build, broker_required=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from oms.contracts.v1 import kitchen_pb2, kitchen_pb2_grpc
@@ -9,7 +10,8 @@ from oms.kitchen.domain import Ticket, TicketStatus
 from oms.kitchen.handlers import Kitchen
 from oms.kitchen.repository import TicketRepository
 from oms.platform.errors import InvalidArgument, NotFound
-from oms.platform.protobuf import timestamp
+from oms.platform.grpc_server import Contract
+from oms.platform.protobuf import optional_timestamp, timestamp
 
 STATUS = {
     TicketStatus.COOKING: kitchen_pb2.TICKET_STATUS_PREPARING,
@@ -19,22 +21,20 @@ STATUS = {
 
 
 def to_proto(ticket: Ticket) -> kitchen_pb2.Ticket:
-    proto = kitchen_pb2.Ticket(
+    return kitchen_pb2.Ticket(
         order_id=ticket.order_id,
         status=STATUS[ticket.status],
         worker=ticket.cook,
         started_at=timestamp(ticket.started_at),
+        finished_at=optional_timestamp(ticket.finished_at),
         attempts=ticket.attempts,
     )
-    if ticket.finished_at is not None:
-        proto.finished_at.CopyFrom(timestamp(ticket.finished_at))
-    return proto
 
 
+@dataclass
 class KitchenApi(kitchen_pb2_grpc.KitchenServiceServicer):
-    def __init__(self, kitchen: Kitchen, tickets: TicketRepository) -> None:
-        self.kitchen = kitchen
-        self.tickets = tickets
+    kitchen: Kitchen
+    tickets: TicketRepository
 
     async def GetStatus(
         self, request: kitchen_pb2.GetStatusRequest, context: Any
@@ -55,3 +55,6 @@ class KitchenApi(kitchen_pb2_grpc.KitchenServiceServicer):
         if ticket is None:
             raise NotFound(f"no cook has picked order {request.order_id} yet")
         return to_proto(ticket)
+
+
+CONTRACT = Contract(kitchen_pb2.DESCRIPTOR, kitchen_pb2_grpc.add_KitchenServiceServicer_to_server)

@@ -7,6 +7,7 @@ from typing import Any
 from oms.contracts.v1 import common_pb2, menu_pb2, menu_pb2_grpc
 from oms.menu.domain import MenuItem
 from oms.menu.handlers import MenuHandlers
+from oms.platform.grpc_server import Api, Contract
 
 
 def to_proto(item: MenuItem) -> menu_pb2.MenuItem:
@@ -19,10 +20,7 @@ def to_proto(item: MenuItem) -> menu_pb2.MenuItem:
     )
 
 
-class MenuApi(menu_pb2_grpc.MenuServiceServicer):
-    def __init__(self, handlers: MenuHandlers) -> None:
-        self.handlers = handlers
-
+class MenuApi(Api[MenuHandlers], menu_pb2_grpc.MenuServiceServicer):
     async def ListItems(
         self, request: menu_pb2.ListItemsRequest, context: Any
     ) -> menu_pb2.ListItemsResponse:
@@ -55,3 +53,6 @@ class MenuApi(menu_pb2_grpc.MenuServiceServicer):
         self, request: menu_pb2.SetItemOfferedRequest, context: Any
     ) -> menu_pb2.MenuItem:
         return to_proto(await self.handlers.set_offered(request.id, request.offered))
+
+
+CONTRACT = Contract(menu_pb2.DESCRIPTOR, menu_pb2_grpc.add_MenuServiceServicer_to_server)

@@ -50,22 +50,18 @@ def parser(description: str) -> argparse.ArgumentParser:
         help="a consumer queue, e.g. order.payments (repeatable; default: every OMS queue)",
     )
     filters = _Parser(add_help=False)
-    filters.add_argument(
-        "--type",
-        action="append",
-        default=[],
-        type=_checked(parse_event_type),
-        metavar="EVENT_TYPE",
-        help="only this event type (repeatable)",
-    )
-    filters.add_argument(
-        "--id",
-        action="append",
-        default=[],
-        type=_checked(parse_event_id),
-        metavar="EVENT_ID",
-        help="only this event id (repeatable)",
-    )
+    for flag, parse, metavar, what in (
+        ("--type", parse_event_type, "EVENT_TYPE", "event type"),
+        ("--id", parse_event_id, "EVENT_ID", "event id"),
+    ):
+        filters.add_argument(
+            flag,
+            action="append",
+            default=[],
+            type=_checked(parse),
+            metavar=metavar,
+            help=f"only this {what} (repeatable)",
+        )
     for flag, when in (("--older-than", "more"), ("--newer-than", "less")):
         filters.add_argument(
             flag,

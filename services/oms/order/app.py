@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
 from datetime import timedelta
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from oms import domain_events as events
-from oms.contracts.v1 import order_pb2, order_pb2_grpc
-from oms.order import consumers
+from oms.order import consumers, grpc_api
 from oms.order.clients import DeadlineTimers, MenuCache, PaymentClient, StockClient
 from oms.order.domain import Deadlines
 from oms.order.grpc_api import OrderApi
 from oms.order.handlers import OrderHandlers
 from oms.order.reactions import OrderReactions
 from oms.order.repository import COLLECTION, INDEXES, MongoOrderRepository
-from oms.platform.bootstrap import PlatformSettings, open_platform
+from oms.platform.bootstrap import Platform, PlatformSettings, run_service
 from oms.platform.events import Event
 from oms.platform.runner import Lifecycle
+from oms.platform.settings import OutboxSettings
 
 NAME = "order"
 STRIPE_SHORTEST = 1800  # seconds: the shortest expiry Stripe accepts for a Checkout Session
 
 
-class OrderSettings(BaseSettings):
+class OrderSettings(OutboxSettings):
     """The deadline of each state an order can wait in (`ORDER_<STATE>_SECONDS`)."""
 
     model_config = SettingsConfigDict(env_prefix="ORDER_")
@@ -43,7 +42,6 @@ class OrderSettings(BaseSettings):
     cooking_seconds: float = Field(default=1800.0, gt=0)
     pickup_seconds: float = Field(default=3600.0, gt=0)
     menu_cache_seconds: float = Field(default=60.0, gt=0)
-    outbox_sweep_seconds: float = Field(default=30.0, gt=0)
 
     def deadlines(self) -> Deadlines:
         return Deadlines(
@@ -60,35 +58,31 @@ class Settings(PlatformSettings):
     order: OrderSettings = Field(default_factory=OrderSettings)
 
 
+async def build(platform: Platform, settings: Settings) -> None:
+    orders = platform.db[COLLECTION]
+    outbox = await platform.outbox(
+        orders, events.must_be_routed, settings.order.outbox_sweep_seconds
+    )
+    menu = MenuCache(platform.service("menu"), settings.order.menu_cache_seconds)
+
+    async def menu_changed(_: Event) -> None:
+        menu.invalidate()
+
+    await platform.follow([events.MenuChanged.ROUTING_KEY], menu_changed)
+    handlers = OrderHandlers(
+        MongoOrderRepository(orders, outbox),
+        menu,
+        StockClient(platform.service("stock")),
+        PaymentClient(platform.service("payment")),
+        DeadlineTimers(platform.timers),
+        settings.order.deadlines(),
+    )
+    reactions = OrderReactions(handlers)
+    await platform.consume(events.ORDER_PAYMENTS.queue, consumers.payments(reactions))
+    await platform.consume(events.ORDER_KITCHEN.queue, consumers.kitchen(reactions))
+    await platform.consume(events.ORDER_DEADLINES.queue, consumers.deadlines(reactions))
+    await platform.serve(grpc_api.CONTRACT, OrderApi(handlers))
+
+
 async def main(lifecycle: Lifecycle, settings: Settings) -> None:
-    async with AsyncExitStack() as stack:
-        platform = await open_platform(stack, NAME, settings, events.EXCHANGE, INDEXES)
-        orders = platform.db[COLLECTION]
-        outbox = await platform.outbox(
-            orders, events.must_be_routed, settings.order.outbox_sweep_seconds
-        )
-        menu = MenuCache(platform.service("menu"), settings.order.menu_cache_seconds)
-
-        async def menu_changed(_: Event) -> None:
-            menu.invalidate()
-
-        await platform.follow([events.MenuChanged.ROUTING_KEY], menu_changed)
-        handlers = OrderHandlers(
-            MongoOrderRepository(orders, outbox),
-            menu,
-            StockClient(platform.service("stock")),
-            PaymentClient(platform.service("payment")),
-            DeadlineTimers(platform.timers),
-            settings.order.deadlines(),
-        )
-        reactions = OrderReactions(handlers)
-        await platform.consume(events.ORDER_PAYMENTS.queue, consumers.payments(reactions))
-        await platform.consume(events.ORDER_KITCHEN.queue, consumers.kitchen(reactions))
-        await platform.consume(events.ORDER_DEADLINES.queue, consumers.deadlines(reactions))
-        api = OrderApi(handlers)
-        await platform.serve_grpc(
-            lambda server: order_pb2_grpc.add_OrderServiceServicer_to_server(api, server),
-            [order_pb2.DESCRIPTOR.services_by_name["OrderService"].full_name],
-        )
-        lifecycle.mark_ready()
-        await lifecycle.stopped()
+    await run_service(lifecycle, NAME, settings, events.EXCHANGE, build, INDEXES)

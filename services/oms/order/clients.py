@@ -26,7 +26,7 @@ from oms.contracts.v1 import (
 from oms.order.domain import CheckoutClosed, PricedItem, ReservationClosed, Shortage
 from oms.order_lines import Line
 from oms.platform.errors import Unavailable
-from oms.platform.grpc_client import Balancer
+from oms.platform.grpc_client import Balancer, Client
 from oms.platform.timers import Timers
 
 OUTAGE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
@@ -58,7 +58,7 @@ class MenuCache:
     """
 
     def __init__(self, balancer: Balancer, ttl_seconds: float = 60.0) -> None:
-        self.balancer = balancer
+        self.menu = Client(balancer, menu_pb2_grpc.MenuServiceStub)
         self.ttl_seconds = ttl_seconds
         self._items: dict[str, PricedItem] | None = None
         self._loaded_at = 0.0
@@ -88,9 +88,7 @@ class MenuCache:
             if self._items is None or time.monotonic() - self._loaded_at >= ttl:
                 request = menu_pb2.ListItemsRequest(offered_only=False)
                 with outage_is_unavailable("menu"):
-                    response = await self.balancer.call(
-                        lambda channel: menu_pb2_grpc.MenuServiceStub(channel).ListItems(request)
-                    )
+                    response = await self.menu.call(lambda stub: stub.ListItems(request))
                 self._items = {
                     i.id: PricedItem(
                         i.id, i.name, i.price.amount_minor, i.price.currency, i.offered
@@ -101,9 +99,9 @@ class MenuCache:
             return self._items
 
 
-class StockClient:
+class StockClient(Client["stock_pb2_grpc.StockServiceAsyncStub"]):
     def __init__(self, balancer: Balancer) -> None:
-        self.balancer = balancer
+        super().__init__(balancer, stock_pb2_grpc.StockServiceStub)
 
     async def reserve(self, order_id: str, lines: Sequence[Line]) -> list[Shortage]:
         """Hold every line or none; the shortages (none when held)."""
@@ -113,9 +111,7 @@ class StockClient:
         )
         try:
             with outage_is_unavailable("stock"):
-                response = await self.balancer.call(
-                    lambda channel: stock_pb2_grpc.StockServiceStub(channel).Reserve(request)
-                )
+                response = await self.call(lambda stub: stub.Reserve(request))
         except grpc.aio.AioRpcError as exc:
             if exc.code() is grpc.StatusCode.FAILED_PRECONDITION:
                 raise ReservationClosed(exc.details()) from exc
@@ -125,9 +121,7 @@ class StockClient:
     async def release(self, order_id: str, reason: str) -> None:
         request = stock_pb2.ReleaseRequest(order_id=order_id, reason=reason)
         with outage_is_unavailable("stock"):
-            await self.balancer.call(
-                lambda channel: stock_pb2_grpc.StockServiceStub(channel).Release(request)
-            )
+            await self.call(lambda stub: stub.Release(request))
 
 
 OUTCOME = {
@@ -137,17 +131,15 @@ OUTCOME = {
 }
 
 
-class PaymentClient:
+class PaymentClient(Client["payment_pb2_grpc.PaymentServiceAsyncStub"]):
     def __init__(self, balancer: Balancer) -> None:
-        self.balancer = balancer
+        super().__init__(balancer, payment_pb2_grpc.PaymentServiceStub)
 
     async def close_checkout(self, order_id: str) -> CheckoutClosed:
         """Make sure nobody can pay the order's checkout from now on."""
         request = payment_pb2.CloseCheckoutRequest(order_id=order_id)
         with outage_is_unavailable("payment"):
-            response = await self.balancer.call(
-                lambda channel: payment_pb2_grpc.PaymentServiceStub(channel).CloseCheckout(request)
-            )
+            response = await self.call(lambda stub: stub.CloseCheckout(request))
         return OUTCOME[response.outcome]
 
 

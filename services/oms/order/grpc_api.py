@@ -9,6 +9,7 @@ from oms.order.domain import InsufficientStock, Order, Status
 from oms.order.handlers import OrderHandlers
 from oms.order_lines import Line
 from oms.platform.errors import ResourceExhausted
+from oms.platform.grpc_server import Api, Contract
 from oms.platform.protobuf import timestamp
 
 STATUS = {
@@ -68,10 +69,7 @@ def _page(orders: list[Order], token: str) -> order_pb2.ListOrdersResponse:
     )
 
 
-class OrderApi(order_pb2_grpc.OrderServiceServicer):
-    def __init__(self, handlers: OrderHandlers) -> None:
-        self.handlers = handlers
-
+class OrderApi(Api[OrderHandlers], order_pb2_grpc.OrderServiceServicer):
     async def CreateOrder(
         self, request: order_pb2.CreateOrderRequest, context: Any
     ) -> order_pb2.Order:
@@ -138,3 +136,6 @@ class OrderApi(order_pb2_grpc.OrderServiceServicer):
             request.order_id, request.checkout_session_id, request.payment_link
         )
         return to_proto(order)
+
+
+CONTRACT = Contract(order_pb2.DESCRIPTOR, order_pb2_grpc.add_OrderServiceServicer_to_server)

@@ -2,35 +2,33 @@
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
 from datetime import timedelta
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from oms import domain_events as events
-from oms.contracts.v1 import payment_pb2, payment_pb2_grpc
-from oms.payment import consumers
+from oms.payment import consumers, grpc_api
 from oms.payment.clients import OrderClient
 from oms.payment.grpc_api import PaymentApi
 from oms.payment.handlers import PaymentHandlers
 from oms.payment.repository import COLLECTION, INDEXES, STRIPE_EVENTS, MongoPaymentRepository
 from oms.payment.stripe_gateway import StripeCheckout, StripeSettings
 from oms.platform import runner
-from oms.platform.bootstrap import PlatformSettings, open_platform
+from oms.platform.bootstrap import Platform, PlatformSettings, run_service
 from oms.platform.runner import Lifecycle
+from oms.platform.settings import OutboxSettings
 
 NAME = "payment"
 
 
-class PaymentSettings(BaseSettings):
+class PaymentSettings(OutboxSettings):
     """`PAYMENT_TEST_PAGE_URL`: with stripe-mock in development, the local test payment page
     (`{order_id}` in it) replaces Stripe's, which stripe-mock does not serve."""
 
     model_config = SettingsConfigDict(env_prefix="PAYMENT_")
 
     test_page_url: str = "http://127.0.0.1:8080/test-payments/{order_id}"
-    outbox_sweep_seconds: float = Field(default=30.0, gt=0)
     # Ids of Stripe events about no payment of ours are kept this long, so that Stripe's
     # retries of one are answered as duplicates. Stripe retries a webhook for up to 3 days:
     # a week outlasts every retry with room to spare, and less than 3 days is refused.
@@ -53,36 +51,30 @@ def check(settings: Settings) -> None:
         )
 
 
+async def build(platform: Platform, settings: Settings) -> None:
+    stripe = StripeCheckout(settings.stripe)
+    platform.stack.push_async_callback(stripe.close)
+    outbox = await platform.outbox(
+        platform.db[COLLECTION], events.must_be_routed, settings.payment.outbox_sweep_seconds
+    )
+    repository = MongoPaymentRepository(platform.db[COLLECTION], platform.db[STRIPE_EVENTS], outbox)
+    retention = timedelta(seconds=settings.payment.stripe_events_retention_seconds)
+    await platform.every(
+        "payment-stripe-events-cleanup",
+        settings.payment.stripe_events_cleanup_seconds,
+        lambda: repository.forget_foreign_events(retention),
+    )
+    test_page = settings.runtime.development and settings.stripe.mocked
+    handlers = PaymentHandlers(
+        repository,
+        stripe,
+        OrderClient(platform.service("order")),
+        settings.payment.test_page_url if test_page else "",
+    )
+    await platform.consume(events.PAYMENT_ORDERS.queue, consumers.orders(handlers))
+    await platform.serve(grpc_api.CONTRACT, PaymentApi(handlers))
+
+
 async def main(lifecycle: Lifecycle, settings: Settings) -> None:
     check(settings)
-    async with AsyncExitStack() as stack:
-        platform = await open_platform(stack, NAME, settings, events.EXCHANGE, INDEXES)
-        stripe = StripeCheckout(settings.stripe)
-        stack.push_async_callback(stripe.close)
-        outbox = await platform.outbox(
-            platform.db[COLLECTION], events.must_be_routed, settings.payment.outbox_sweep_seconds
-        )
-        repository = MongoPaymentRepository(
-            platform.db[COLLECTION], platform.db[STRIPE_EVENTS], outbox
-        )
-        retention = timedelta(seconds=settings.payment.stripe_events_retention_seconds)
-        await platform.every(
-            "payment-stripe-events-cleanup",
-            settings.payment.stripe_events_cleanup_seconds,
-            lambda: repository.forget_foreign_events(retention),
-        )
-        test_page = settings.runtime.development and settings.stripe.mocked
-        handlers = PaymentHandlers(
-            repository,
-            stripe,
-            OrderClient(platform.service("order")),
-            settings.payment.test_page_url if test_page else "",
-        )
-        await platform.consume(events.PAYMENT_ORDERS.queue, consumers.orders(handlers))
-        api = PaymentApi(handlers)
-        await platform.serve_grpc(
-            lambda server: payment_pb2_grpc.add_PaymentServiceServicer_to_server(api, server),
-            [payment_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name],
-        )
-        lifecycle.mark_ready()
-        await lifecycle.stopped()
+    await run_service(lifecycle, NAME, settings, events.EXCHANGE, build, INDEXES)

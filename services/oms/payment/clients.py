@@ -7,12 +7,12 @@ import grpc
 from oms.contracts.v1 import order_pb2, order_pb2_grpc
 from oms.payment.handlers import OrderGone
 from oms.platform.errors import NotFound
-from oms.platform.grpc_client import Balancer
+from oms.platform.grpc_client import Balancer, Client
 
 
-class OrderClient:
+class OrderClient(Client["order_pb2_grpc.OrderServiceAsyncStub"]):
     def __init__(self, balancer: Balancer) -> None:
-        self.balancer = balancer
+        super().__init__(balancer, order_pb2_grpc.OrderServiceStub)
 
     async def attach(self, order_id: str, session_id: str, link: str) -> None:
         """Record the checkout's link on the order (idempotent on the Order side)."""
@@ -20,9 +20,7 @@ class OrderClient:
             order_id=order_id, checkout_session_id=session_id, payment_link=link
         )
         try:
-            await self.balancer.call(
-                lambda channel: order_pb2_grpc.OrderServiceStub(channel).AttachPayment(request)
-            )
+            await self.call(lambda stub: stub.AttachPayment(request))
         except grpc.aio.AioRpcError as exc:
             if exc.code() is grpc.StatusCode.FAILED_PRECONDITION:
                 raise OrderGone(exc.details()) from exc

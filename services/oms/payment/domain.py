@@ -37,12 +37,6 @@ class CheckoutRefused(DomainError):
     """Stripe refused to open the checkout (a 4xx answer): asking again gets the same answer."""
 
 
-class CloseOutcome(StrEnum):
-    CLOSED = "closed"
-    NO_CHECKOUT = "no_checkout"
-    ALREADY_PAID = "already_paid"
-
-
 @dataclass(frozen=True)
 class Payment:
     order_id: str

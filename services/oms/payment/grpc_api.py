@@ -6,10 +6,11 @@ from typing import Any
 
 from oms.contracts.v1 import payment_pb2, payment_pb2_grpc
 from oms.limits import MAX_WEBHOOK_BYTES
-from oms.payment.domain import CloseOutcome, Payment, PaymentStatus
-from oms.payment.handlers import PaymentHandlers
+from oms.payment.domain import Payment, PaymentStatus
+from oms.payment.handlers import CloseOutcome, PaymentHandlers
 from oms.platform.errors import InvalidArgument, NotFound
-from oms.platform.protobuf import timestamp
+from oms.platform.grpc_server import Api, Contract
+from oms.platform.protobuf import optional_timestamp
 
 STATUS = {
     PaymentStatus.OPEN: payment_pb2.PAYMENT_STATUS_OPEN,
@@ -26,7 +27,7 @@ OUTCOME = {
 
 
 def to_proto(payment: Payment) -> payment_pb2.Payment:
-    proto = payment_pb2.Payment(
+    return payment_pb2.Payment(
         order_id=payment.order_id,
         checkout_session_id=payment.checkout_session_id,
         url=payment.url,
@@ -34,16 +35,11 @@ def to_proto(payment: Payment) -> payment_pb2.Payment:
         amount_minor=payment.amount_minor,
         currency=payment.currency,
         refund_id=payment.refund_id,
+        expires_at=optional_timestamp(payment.expires_at),
     )
-    if payment.expires_at is not None:
-        proto.expires_at.CopyFrom(timestamp(payment.expires_at))
-    return proto
 
 
-class PaymentApi(payment_pb2_grpc.PaymentServiceServicer):
-    def __init__(self, handlers: PaymentHandlers) -> None:
-        self.handlers = handlers
-
+class PaymentApi(Api[PaymentHandlers], payment_pb2_grpc.PaymentServiceServicer):
     async def GetPayment(
         self, request: payment_pb2.GetPaymentRequest, context: Any
     ) -> payment_pb2.Payment:
@@ -75,3 +71,6 @@ class PaymentApi(payment_pb2_grpc.PaymentServiceServicer):
     ) -> payment_pb2.SignTestCompletionResponse:
         payload, header = await self.handlers.sign_test_completion(request.order_id)
         return payment_pb2.SignTestCompletionResponse(payload=payload, signature_header=header)
+
+
+CONTRACT = Contract(payment_pb2.DESCRIPTOR, payment_pb2_grpc.add_PaymentServiceServicer_to_server)

@@ -1,84 +1,60 @@
-"""Payment use cases: open and close an order's checkout, apply Stripe's webhooks, refund.
+"""Payment use cases: open and close an order's checkout, refund, and apply Stripe's webhooks
+(`oms.payment.webhooks`).
 
 Payment reports money to Order (`payment.captured`, `payment.failed`, `payment.refunded`) and
 acts on Order's decisions; it never decides an order's fate. Every path is idempotent: Stripe
 calls carry idempotency keys and the same parameters every time (fixed when the order was
 placed), payments change state by compare-and-set, and the events they publish are staged in
-the same write.
+the same write (`oms.payment.money`).
 """
 
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol
+from enum import StrEnum
+from typing import Protocol
 
 import orjson
-from opentelemetry import propagate, trace
+from opentelemetry import propagate
 
 from oms import domain_events as events
+from oms.payment import money, webhooks
 from oms.payment.domain import (
     ENTERED_FROM,
     CheckoutRefused,
-    CloseOutcome,
     Payment,
     PaymentStatus,
 )
 from oms.payment.repository import PaymentRepository
-from oms.payment.stripe_gateway import CheckoutLine, CheckoutSession, WebhookEvent
+from oms.payment.stripe_gateway import PAID_STATES, CheckoutSession, StripeCheckout
 from oms.platform import logs
-from oms.platform.errors import FailedPrecondition, InvalidArgument, NotFound
+from oms.platform.errors import FailedPrecondition, NotFound
 
 log = logs.get(__name__)
-tracer = trace.get_tracer(__name__)
 S = PaymentStatus
-PAID_STATES = ("paid", "no_payment_required")
-CAPTURING = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
-FAILING = ("checkout.session.expired", "checkout.session.async_payment_failed")
-
-
-class Checkout(Protocol):
-    """Stripe, as Payment uses it (`oms.payment.stripe_gateway.StripeCheckout`)."""
-
-    async def create_session(
-        self,
-        order_id: str,
-        currency: str,
-        lines: Sequence[CheckoutLine],
-        expires_at: datetime,
-        access_token: str,
-    ) -> CheckoutSession: ...
-    async def retrieve_session(self, session_id: str) -> CheckoutSession: ...
-    async def expire_session(self, session_id: str) -> CheckoutSession: ...
-    async def refund(self, payment_intent: str, order_id: str) -> str: ...
-    def verify(self, payload: bytes, signature_header: str) -> WebhookEvent: ...
-    def sign(self, payload: bytes, at: int) -> str: ...
 
 
 class OrderGone(Exception):
     """The order no longer takes a checkout (it was cancelled or expired meanwhile)."""
 
 
+class CloseOutcome(StrEnum):
+    """What closing an order's checkout found (`close_checkout`)."""
+
+    CLOSED = "closed"
+    NO_CHECKOUT = "no_checkout"
+    ALREADY_PAID = "already_paid"
+
+
 class Orders(Protocol):
     async def attach(self, order_id: str, session_id: str, link: str) -> None: ...
-
-
-@dataclass(frozen=True)
-class WebhookOutcome:
-    event_id: str
-    event_type: str
-    duplicate: bool
 
 
 class PaymentHandlers:
     def __init__(
         self,
         repository: PaymentRepository,
-        stripe: Checkout,
+        stripe: StripeCheckout,
         orders: Orders,
         test_page: str = "",
     ) -> None:
@@ -96,7 +72,7 @@ class PaymentHandlers:
             session = await self.stripe.create_session(
                 placed.order_id,
                 placed.currency,
-                [CheckoutLine(x.name, x.unit_price_minor, x.quantity) for x in placed.lines],
+                placed.lines,
                 placed.checkout_expires_at,
                 placed.access_token,
             )
@@ -152,7 +128,7 @@ class PaymentHandlers:
         if payment.status is S.OPEN:
             session = await self._close_at_stripe(payment.checkout_session_id)
             if session.status == "complete" and session.payment_status in PAID_STATES:
-                await self._capture(payment, session.payment_intent, stripe_event="")
+                await money.capture(self.repository, payment, session.payment_intent, "")
                 return CloseOutcome.ALREADY_PAID
             await self.repository.transition(order_id, S.CLOSED, ENTERED_FROM[S.CLOSED])
             log.info("payment.closed", order_id=order_id)
@@ -177,72 +153,16 @@ class PaymentHandlers:
         refunded = events.PaymentRefunded(
             order_id=order_id, refund_id=refund_id, amount_minor=payment.amount_minor
         )
-        with _order_trace(payment, "payment refunded"):
-            moved = await self.repository.transition(
-                order_id,
-                S.REFUNDED,
-                ENTERED_FROM[S.REFUNDED],
-                [refunded.to_event()],
-                {"refund_id": refund_id},
-            )
-        if moved is not None:
+        fields = {"refund_id": refund_id}
+        if await money.move(self.repository, payment, S.REFUNDED, refunded, fields):
             log.warning("payment.refunded", order_id=order_id, refund_id=refund_id)
 
     # --- webhooks -----------------------------------------------------------------------
 
-    async def apply_webhook(self, payload: bytes, signature_header: str) -> WebhookOutcome:
+    async def apply_webhook(self, payload: bytes, signature_header: str) -> webhooks.WebhookOutcome:
         """Verify a Stripe webhook and apply it once: of concurrent duplicates, exactly one
         answer says it was new."""
-        event = self.stripe.verify(payload, signature_header)
-        session = event.object
-        order_id = _order_id(session)
-        payment = await self.repository.get(order_id) if order_id else None
-        if payment is None or payment.checkout_session_id != str(session.get("id", "")):
-            # Not a session OMS opened (another integration, a test event): remembered only.
-            log.info("payment.webhook_ignored", stripe_event=event.id, type=event.type)
-            new = await self.repository.note_foreign_event(event.id, event.type)
-            return WebhookOutcome(event.id, event.type, duplicate=not new)
-        if event.type in CAPTURING and (
-            event.type != CAPTURING[0] or session.get("payment_status") in PAID_STATES
-        ):
-            _check_amount(payment, session)
-            intent = _intent(session)
-            if await self._capture(payment, intent, event.id):
-                return WebhookOutcome(event.id, event.type, duplicate=False)
-        elif event.type in FAILING:
-            failed = events.PaymentFailed(order_id=order_id, reason=f"Stripe: {event.type}")
-            with _order_trace(payment, "payment failed"):
-                moved = await self.repository.transition(
-                    order_id,
-                    S.FAILED,
-                    ENTERED_FROM[S.FAILED],
-                    [failed.to_event()],
-                    stripe_event=event.id,
-                )
-            if moved is not None:
-                return WebhookOutcome(event.id, event.type, duplicate=False)
-        new = await self.repository.note_stripe_event(order_id, event.id)
-        return WebhookOutcome(event.id, event.type, duplicate=not new)
-
-    async def _capture(self, payment: Payment, intent: str, stripe_event: str) -> bool:
-        captured = events.PaymentCaptured(
-            order_id=payment.order_id,
-            checkout_session_id=payment.checkout_session_id,
-            amount_minor=payment.amount_minor,
-            currency=payment.currency,
-        )
-        with _order_trace(payment, "payment captured"):
-            moved = await self.repository.transition(
-                payment.order_id,
-                S.CAPTURED,
-                ENTERED_FROM[S.CAPTURED],
-                [captured.to_event()],
-                {"payment_intent": intent},
-                stripe_event=stripe_event,
-            )
-        if moved is not None:
-            log.info("payment.captured", order_id=payment.order_id)
-        return moved is not None
+        return await webhooks.apply(self.repository, self.stripe, payload, signature_header)
 
     async def sign_test_completion(self, order_id: str) -> tuple[bytes, str]:
         """The signed webhook Stripe would send when the customer pays (test page only)."""
@@ -251,66 +171,5 @@ class PaymentHandlers:
         payment = await self.repository.get(order_id)
         if payment is None or not payment.checkout_session_id:
             raise NotFound(f"no checkout for order {order_id}")
-        event = {
-            "id": f"evt_test_{uuid.uuid4().hex}",
-            "object": "event",
-            "type": "checkout.session.completed",
-            "created": int(time.time()),
-            "data": {
-                "object": {
-                    "id": payment.checkout_session_id,
-                    "object": "checkout.session",
-                    "metadata": {"order_id": order_id},
-                    "client_reference_id": order_id,
-                    "payment_status": "paid",
-                    "status": "complete",
-                    "amount_total": payment.amount_minor,
-                    "currency": payment.currency.lower(),
-                    "payment_intent": f"pi_test_{uuid.uuid4().hex[:16]}",
-                }
-            },
-        }
-        payload = orjson.dumps(event)
+        payload = orjson.dumps(webhooks.completion(payment))
         return payload, self.stripe.sign(payload, int(time.time()))
-
-
-def _check_amount(payment: Payment, session: dict[str, Any]) -> None:
-    """A capture must say how much and in what, and both must be the order's."""
-    amount, currency = session.get("amount_total"), session.get("currency")
-    # `type(...) is int`: JSON's true and false are ints to isinstance (1 and 0).
-    if type(amount) is not int or not isinstance(currency, str):
-        raise InvalidArgument("a paid checkout must carry amount_total and currency")
-    if amount != payment.amount_minor or currency.upper() != payment.currency:
-        raise InvalidArgument(
-            f"paid {amount} {currency.upper()} for order {payment.order_id} of "
-            f"{payment.amount_minor} {payment.currency}"
-        )
-
-
-def _intent(session: dict[str, Any]) -> str:
-    """The payment intent's id: Stripe sends the id, or the object expanded; else none (a
-    refund then reads it from Stripe)."""
-    intent = session.get("payment_intent")
-    if isinstance(intent, dict):
-        intent = intent.get("id")
-    return intent if isinstance(intent, str) else ""
-
-
-@contextmanager
-def _order_trace(payment: Payment, name: str) -> Iterator[None]:
-    """A span in the order's own trace, linked to the webhook (or call) that caused it.
-
-    So one trace follows an order from its placement to the kitchen pass, though Stripe's
-    webhook arrives as a request of its own.
-    """
-    cause = trace.get_current_span().get_span_context()
-    links = [trace.Link(cause)] if cause.is_valid else []
-    parent = propagate.extract(payment.trace_headers)
-    with tracer.start_as_current_span(name, context=parent, links=links):
-        yield
-
-
-def _order_id(session: dict[str, Any]) -> str:
-    metadata = session.get("metadata") or {}
-    order_id = metadata.get("order_id") if isinstance(metadata, dict) else None
-    return str(order_id or session.get("client_reference_id") or "")

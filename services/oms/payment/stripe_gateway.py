@@ -21,12 +21,15 @@ import stripe
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from oms.domain_events import PricedLine
 from oms.payment.domain import CheckoutRefused
 from oms.platform.errors import InvalidArgument, Unauthenticated, Unavailable
 
 MOCK_API_KEY = "sk_test_123"  # stripe-mock's documented key, not a secret
 PLACEHOLDER_WEBHOOK_SECRET = "whsec_oms_local_test_secret"  # noqa: S105 - documented placeholder
 STRIPE_API = "https://api.stripe.com"
+# A Checkout Session's `payment_status` once its money is there.
+PAID_STATES = ("paid", "no_payment_required")
 
 
 class StripeSettings(BaseSettings):
@@ -59,13 +62,6 @@ class StripeSettings(BaseSettings):
     @property
     def placeholder_secret(self) -> bool:
         return self.webhook_secret == PLACEHOLDER_WEBHOOK_SECRET
-
-
-@dataclass(frozen=True)
-class CheckoutLine:
-    name: str
-    unit_amount_minor: int
-    quantity: int
 
 
 @dataclass(frozen=True)
@@ -130,7 +126,7 @@ class StripeCheckout:
         self,
         order_id: str,
         currency: str,
-        lines: Sequence[CheckoutLine],
+        lines: Sequence[PricedLine],
         expires_at: datetime,
         access_token: str,
     ) -> CheckoutSession:
@@ -156,7 +152,7 @@ class StripeCheckout:
                                 "quantity": line.quantity,
                                 "price_data": {
                                     "currency": currency.lower(),
-                                    "unit_amount": line.unit_amount_minor,
+                                    "unit_amount": line.unit_price_minor,
                                     "product_data": {"name": line.name},
                                 },
                             }

@@ -1,9 +1,9 @@
 """Wires the shared plumbing for one service process, in the order shutdown must reverse.
 
-A service's composition root calls `open_platform` inside its `AsyncExitStack`, builds its
-parts, starts its consumers, then `serve_grpc` last (which registers in Consul), so unwinding
-the stack leaves Consul first, then drains gRPC calls, then in-flight messages, then relays
-what is still staged, then closes connections.
+A service's composition root runs `run_service` with a function that builds its parts on the
+opened platform, starts its consumers, then serves gRPC last (`serve`, which registers in
+Consul), so unwinding leaves Consul first, then drains gRPC calls, then in-flight messages,
+then relays what is still staged, then closes connections.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import grpc
 from pydantic import BaseModel, Field
@@ -25,12 +26,13 @@ from oms.platform.discovery import Discovery, Registration
 from oms.platform.faults import Faults, FaultSettings
 from oms.platform.follower import Follower
 from oms.platform.grpc_client import Balancer, Channels, resolving_as_unavailable
-from oms.platform.grpc_server import GrpcServer
+from oms.platform.grpc_server import Contract, GrpcServer
 from oms.platform.health import DependencyMonitor
 from oms.platform.ops_http import OpsServer
 from oms.platform.outbox import Outbox
 from oms.platform.outbox_relay import OutboxRelay
 from oms.platform.periodic import Periodic
+from oms.platform.runner import Lifecycle
 from oms.platform.settings import (
     ConsulSettings,
     GrpcSettings,
@@ -42,6 +44,8 @@ from oms.platform.settings import (
     TracingSettings,
 )
 from oms.platform.timers import Timers
+
+Servicer = TypeVar("Servicer")
 
 
 class PlatformSettings(BaseModel):
@@ -162,6 +166,12 @@ class Platform:
         await self.register(server.port)
         return server
 
+    async def serve(self, contract: Contract[Servicer], servicer: Servicer) -> GrpcServer:
+        """`serve_grpc` for one servicer of `contract`."""
+        return await self.serve_grpc(
+            lambda server: contract.add_to_server(servicer, server), [contract.name]
+        )
+
     async def register(self, port: int, advertise_host: str = "") -> None:
         """Register this process in Consul at `port`, checked through its `/readyz`."""
         host = advertise_host or self.settings.grpc.advertise_host
@@ -236,6 +246,28 @@ async def open_platform(
     await platform.ops.start()
     stack.push_async_callback(platform.ops.stop)
     return platform
+
+
+Settings = TypeVar("Settings", bound=PlatformSettings)
+
+
+async def run_service(
+    lifecycle: Lifecycle,
+    name: str,
+    settings: Settings,
+    exchange: str,
+    build: Callable[[Platform, Settings], Awaitable[None]],
+    indexes: Mapping[str, Sequence[IndexModel]] | None = None,
+    **options: bool,
+) -> None:
+    """A service process from start to stop: the platform opened (`options` as for
+    `open_platform`), the service built on it (`build` serves last), ready until asked to
+    stop, then everything unwound."""
+    async with AsyncExitStack() as stack:
+        platform = await open_platform(stack, name, settings, exchange, indexes, **options)
+        await build(platform, settings)
+        lifecycle.mark_ready()
+        await lifecycle.stopped()
 
 
 def _pings(client: AsyncMongoClient[mongo.Document]) -> Callable[[], Awaitable[bool]]:

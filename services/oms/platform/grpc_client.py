@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2
@@ -15,6 +16,7 @@ from oms.platform.settings import GrpcSettings
 
 Resolve = Callable[[str], Awaitable[list[str]]]
 T = TypeVar("T")
+Stub = TypeVar("Stub")
 
 
 class DefaultDeadline(grpc.aio.UnaryUnaryClientInterceptor):
@@ -91,28 +93,22 @@ def resolving_as_unavailable(resolve: Resolve) -> Resolve:
     return resolved
 
 
+@dataclass
 class Balancer:
     """Client-side round robin over the healthy instances of a service, found by `resolve`.
 
     An instance a call found UNAVAILABLE is skipped for `quarantine_seconds`, by every call,
-    so a dead instance stops taking traffic before Consul's next health check notices it.
+    so a dead instance stops taking traffic before Consul's next health check notices it;
+    `forget` then drops what discovery cached about the service.
     """
 
-    def __init__(
-        self,
-        service: str,
-        resolve: Resolve,
-        channels: Channels,
-        forget: Callable[[str], None] = lambda _: None,
-        quarantine_seconds: float = 5.0,
-    ) -> None:
-        self.service = service
-        self._resolve = resolve
-        self._channels = channels
-        self._forget = forget
-        self._quarantine_seconds = quarantine_seconds
-        self._quarantined: dict[str, float] = {}
-        self._counter = itertools.count()
+    service: str
+    resolve: Resolve
+    channels: Channels
+    forget: Callable[[str], None] = lambda _: None
+    quarantine_seconds: float = 5.0
+    _quarantined: dict[str, float] = field(default_factory=dict, init=False)
+    _counter: Iterator[int] = field(default_factory=itertools.count, init=False)
 
     async def call(
         self, invoke: Callable[[grpc.aio.Channel], Awaitable[T]], attempts: int = 3
@@ -124,25 +120,42 @@ class Balancer:
         for attempt in range(1, attempts + 1):
             target = await self.pick()
             try:
-                return await invoke(self._channels.get(target))
+                return await invoke(self.channels.get(target))
             except grpc.aio.AioRpcError as exc:
                 if exc.code() != grpc.StatusCode.UNAVAILABLE or attempt == attempts:
                     raise
-                self._quarantined[target] = time.monotonic() + self._quarantine_seconds
-                self._forget(self.service)
+                self._quarantined[target] = time.monotonic() + self.quarantine_seconds
+                self.forget(self.service)
         raise AssertionError("unreachable")
 
     async def channel(self) -> grpc.aio.Channel:
-        return self._channels.get(await self.pick())
+        return self.channels.get(await self.pick())
 
     async def pick(self) -> str:
         """The next instance round robin, passing over quarantined ones while others remain."""
-        targets = await self._resolve(self.service)
+        targets = await self.resolve(self.service)
         now = time.monotonic()
         usable = [t for t in targets if self._quarantined.get(t, 0.0) <= now] or targets
         if not usable:
             raise unavailable(f"no healthy instance of {self.service}")
         return usable[next(self._counter) % len(usable)]
+
+
+class Client(Generic[Stub]):
+    """Calls to one service through its generated stub, each on an instance its balancer
+    picks: `await client.call(lambda stub: stub.GetOrder(request))`.
+
+    `Stub` is the stub's async type, quoted where it is a base class's argument: mypy-protobuf
+    declares `<Service>AsyncStub` for type checkers only.
+    """
+
+    def __init__(self, balancer: Balancer, stub: Callable[[grpc.aio.Channel], Stub]) -> None:
+        self.balancer = balancer
+        self._stub = stub
+
+    async def call(self, rpc: Callable[[Stub], Awaitable[T]]) -> T:
+        """`rpc` on the stub of an instance; see `Balancer.call` (only for repeatable calls)."""
+        return await self.balancer.call(lambda channel: rpc(self._stub(channel)))
 
 
 async def check_health(channel: grpc.aio.Channel, service: str = "") -> str:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import grpc
+from google.protobuf.descriptor import FileDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from oms.contracts.v1 import faults_pb2_grpc
@@ -18,6 +20,8 @@ from oms.platform.settings import GrpcSettings
 log = logs.get(__name__)
 _Req = TypeVar("_Req")
 _Resp = TypeVar("_Resp")
+Servicer = TypeVar("Servicer")
+UseCases = TypeVar("UseCases")
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 DETAILS_KEY = "oms-details-bin"
@@ -39,6 +43,28 @@ def status_for(error: errors.DomainError) -> grpc.StatusCode:
         if kind in STATUS_FOR_ERROR:
             return STATUS_FOR_ERROR[kind]
     return grpc.StatusCode.UNKNOWN
+
+
+@dataclass(frozen=True)
+class Contract(Generic[Servicer]):
+    """The gRPC service a proto file declares (`<x>_pb2.DESCRIPTOR`; one service per file),
+    and the function that adds a servicer of it to a server (`<x>_pb2_grpc.add_..._to_server`)."""
+
+    file: FileDescriptor
+    add_to_server: Callable[[Servicer, grpc.aio.Server], None]
+
+    @property
+    def name(self) -> str:
+        (service,) = self.file.services_by_name.values()
+        return service.full_name
+
+
+class Api(Generic[UseCases]):
+    """A servicer over one service's use cases: protobuf in, a use case, protobuf out. What
+    the use cases raise (`oms.platform.errors`) the `CallInterceptor` turns into codes."""
+
+    def __init__(self, handlers: UseCases) -> None:
+        self.handlers = handlers
 
 
 class CallInterceptor(grpc.aio.ServerInterceptor):

@@ -16,10 +16,10 @@ broker is required.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 
 from oms.platform import logs
+from oms.platform.periodic import Periodic
 
 log = logs.get(__name__)
 Check = Callable[[], Awaitable[bool]]
@@ -39,7 +39,7 @@ class DependencyMonitor:
         self._failed: dict[str, int] = {}
         self._required: set[str] = set()
         self._listeners: list[Listener] = []
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("dependency-monitor", interval, self.check_once)
 
     def add(self, name: str, check: Check, required: bool = True) -> None:
         self._checks[name] = check
@@ -63,13 +63,10 @@ class DependencyMonitor:
 
     async def start(self) -> None:
         await self.check_once()
-        self._task = asyncio.create_task(self._run(), name="dependency-monitor")
+        await self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._periodic.stop()
 
     async def check_once(self) -> None:
         before = self.healthy
@@ -87,8 +84,3 @@ class DependencyMonitor:
         if self.healthy != before:
             for listener in self._listeners:
                 await listener(self.healthy)
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            await self.check_once()

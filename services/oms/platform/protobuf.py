@@ -11,3 +11,8 @@ def timestamp(value: datetime) -> Timestamp:
     stamp = Timestamp()
     stamp.FromDatetime(value)
     return stamp
+
+
+def optional_timestamp(value: datetime | None) -> Timestamp | None:
+    """`timestamp`, or None (the field left unset) for no time."""
+    return None if value is None else timestamp(value)

@@ -56,6 +56,13 @@ class TracingSettings(BaseSettings):
     traces_sampler_arg: float = Field(default=1.0, ge=0, le=1)
 
 
+class OutboxSettings(BaseSettings):
+    """Part of a service's own section: `<SERVICE>_OUTBOX_SWEEP_SECONDS`, how often its outbox
+    relay publishes again what an earlier publish left behind."""
+
+    outbox_sweep_seconds: float = Field(default=30.0, gt=0)
+
+
 class OpsSettings(BaseSettings):
     """`OPS_HOST` / `OPS_PORT`: the ops HTTP server (`/metrics`, `/healthz`, `/readyz`);
     port 0 picks a free one."""

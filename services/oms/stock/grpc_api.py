@@ -6,6 +6,7 @@ from typing import Any
 
 from oms.contracts.v1 import stock_pb2, stock_pb2_grpc
 from oms.order_lines import Line
+from oms.platform.grpc_server import Api, Contract
 from oms.stock.domain import Level, Shortage
 from oms.stock.handlers import StockHandlers
 
@@ -14,10 +15,11 @@ def _lines(lines: Any) -> list[Line]:
     return [Line(line.item_id, line.quantity) for line in lines]
 
 
-def _shortage(shortage: Shortage) -> stock_pb2.Shortage:
-    return stock_pb2.Shortage(
-        item_id=shortage.item_id, requested=shortage.requested, available=shortage.available
-    )
+def _shortages(shortages: list[Shortage]) -> list[stock_pb2.Shortage]:
+    return [
+        stock_pb2.Shortage(item_id=s.item_id, requested=s.requested, available=s.available)
+        for s in shortages
+    ]
 
 
 def _level(level: Level) -> stock_pb2.StockLevel:
@@ -29,23 +31,18 @@ def _level(level: Level) -> stock_pb2.StockLevel:
     )
 
 
-class StockApi(stock_pb2_grpc.StockServiceServicer):
-    def __init__(self, handlers: StockHandlers) -> None:
-        self.handlers = handlers
-
+class StockApi(Api[StockHandlers], stock_pb2_grpc.StockServiceServicer):
     async def CheckStock(
         self, request: stock_pb2.CheckStockRequest, context: Any
     ) -> stock_pb2.CheckStockResponse:
         shortages = await self.handlers.check(_lines(request.lines))
-        return stock_pb2.CheckStockResponse(shortages=[_shortage(s) for s in shortages])
+        return stock_pb2.CheckStockResponse(shortages=_shortages(shortages))
 
     async def Reserve(
         self, request: stock_pb2.ReserveRequest, context: Any
     ) -> stock_pb2.ReserveResponse:
         shortages = await self.handlers.reserve(request.order_id, _lines(request.lines))
-        return stock_pb2.ReserveResponse(
-            reserved=not shortages, shortages=[_shortage(s) for s in shortages]
-        )
+        return stock_pb2.ReserveResponse(reserved=not shortages, shortages=_shortages(shortages))
 
     async def Release(
         self, request: stock_pb2.ReleaseRequest, context: Any
@@ -69,3 +66,6 @@ class StockApi(stock_pb2_grpc.StockServiceServicer):
         self, request: stock_pb2.SetLevelRequest, context: Any
     ) -> stock_pb2.StockLevel:
         return _level(await self.handlers.set_on_hand(request.item_id, request.on_hand))
+
+
+CONTRACT = Contract(stock_pb2.DESCRIPTOR, stock_pb2_grpc.add_StockServiceServicer_to_server)

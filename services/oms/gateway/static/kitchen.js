@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const $ = (selector, root = document) => root.querySelector(selector);
+  const { $ } = OMS;
   const board = $("[data-kds]");
   const warnSeconds = Number(board.dataset.warnSeconds);
   const lateSeconds = Number(board.dataset.lateSeconds);

@@ -9,7 +9,7 @@
   const MAX_QUANTITY = 100;
   const MAX_LINES = 50;
   const menu = new Map(JSON.parse(document.getElementById("menu-data").textContent).map((i) => [i.id, i]));
-  const $ = (selector, root = document) => root.querySelector(selector);
+  const { $ } = OMS;
   const cartBox = $("#cart");
   const linesBox = $("[data-cart-lines]");
   const lineTemplate = $("#cart-line");

@@ -30,6 +30,11 @@ const OMS = (() => {
     return format.format(minor / 10 ** format.resolvedOptions().maximumFractionDigits);
   }
 
+  // The first element `selector` matches, in `root` (the page by default).
+  function $(selector, root = document) {
+    return root.querySelector(selector);
+  }
+
   function shortNumber(orderId) {
     return "#" + orderId.replace(/-/g, "").slice(0, 4).toUpperCase();
   }
@@ -154,6 +159,6 @@ const OMS = (() => {
   }
 
   return {
-    RANK, money, shortNumber, statusLabel, timeText, randomKey, api, errorText, live, staffLive, stored, show, say,
+    $, RANK, money, shortNumber, statusLabel, timeText, randomKey, api, errorText, live, staffLive, stored, show, say,
   };
 })();

@@ -4,7 +4,7 @@
 
 (() => {
   const data = JSON.parse(document.getElementById("order-data").textContent);
-  const $ = (selector, root = document) => root.querySelector(selector);
+  const { $ } = OMS;
   const section = $("[data-tracker]");
   const headline = $("[data-headline]");
   const payButton = $("[data-pay]");

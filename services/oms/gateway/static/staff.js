@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const $ = (selector, root = document) => root.querySelector(selector);
+  const { $ } = OMS;
   const ACTIVE = ["pending", "awaiting_payment", "paid", "preparing", "ready"];
   const ACTIONS = {
     refund: {
