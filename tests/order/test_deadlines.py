@@ -97,7 +97,6 @@ async def test_a_timer_that_comes_early_is_set_again_for_what_is_left(
     [
         (Status.PAID, DEADLINES.kitchen_start, 1800),
         (Status.PREPARING, DEADLINES.cooking, 3600),
-        (Status.READY, DEADLINES.pickup, 3600),
     ],
 )
 async def test_a_served_order_past_its_deadline_is_counted_overdue_once(
@@ -116,6 +115,24 @@ async def test_a_served_order_past_its_deadline_is_counted_overdue_once(
     assert _overdue(status) == before + 1
     assert (await world.order(order.id)).status is status
     assert (next_look, order.id) in await _timers(world)
+    assert await world.published() == []
+
+
+async def test_a_ready_order_past_its_pickup_deadline_is_counted_once_and_not_watched_again(
+    world: OrderWorld,
+) -> None:
+    order = await world.stored(Status.READY)
+    await _timers(world)
+    world.clock.advance(DEADLINES.pickup + SECOND)
+    before = _overdue(Status.READY)
+
+    await _due(world, order.id)
+    await _due(world, order.id)  # a timer delivered twice
+
+    assert _overdue(Status.READY) == before + 1
+    assert (await world.order(order.id)).status is Status.READY
+    # Picked up is its only next state, and has no deadline: no timer runs forever.
+    assert await _timers(world) == []
     assert await world.published() == []
 
 

@@ -146,12 +146,15 @@ class OrderReactions:
             if await self.repository.mark_overdue(order.id, order.status):
                 metrics.ORDERS_OVERDUE.labels(order.status.value).inc()
                 log.warning("order.overdue", order_id=order.id, status=order.status.value)
-            # The next look is at the following state's deadline.
-            await self._check_again(order.id, self._next_state_window(order))
+            # The next look is at the following state's deadline. A ready order's next
+            # state, picked up, has none: counted once, it is not looked at again.
+            window = self._next_state_window(order)
+            if window is not None:
+                await self._check_again(order.id, window)
 
-    def _next_state_window(self, order: Order) -> timedelta:
+    def _next_state_window(self, order: Order) -> timedelta | None:
         d = self.handlers.deadlines
-        return {Status.PAID: d.cooking, Status.PREPARING: d.pickup}.get(order.status, d.pickup)
+        return {Status.PAID: d.cooking, Status.PREPARING: d.pickup}.get(order.status)
 
     async def _check_again(self, order_id: str, after: timedelta) -> None:
         await self.handlers.timers.deadline_in(order_id, after.total_seconds())
