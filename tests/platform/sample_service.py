@@ -3,7 +3,8 @@
 It opens the platform (`open_platform`: its own database with an index, the broker, the ops
 server), consumes `sample.work` events from `SAMPLE_QUEUE` (each sleeps for `data.seconds`,
 recording in MongoDB when it starts and ends and which event loop ran it), serves gRPC
-health and registers in Consul, checked through its `/readyz`.
+health and registers in Consul, checked through its `/readyz`. `SAMPLE_BROKER_REQUIRED=false`
+makes it a service that accepts work without its broker, as Order does.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ INDEXES = {"work": [IndexModel([("state", ASCENDING)], name="by_state")]}
 
 async def main(lifecycle: runner.Lifecycle) -> None:
     async with AsyncExitStack() as stack:
-        # Consumer-only, like the kitchen: without its broker it is not ready.
+        # Consumer-only by default, like the kitchen: without its broker it is not ready.
+        required = os.environ.get("SAMPLE_BROKER_REQUIRED", "true") == "true"
         platform = await open_platform(
-            stack, NAME, PlatformSettings(), EXCHANGE, INDEXES, broker_required=True
+            stack, NAME, PlatformSettings(), EXCHANGE, INDEXES, broker_required=required
         )
         work = platform.db.work
 

@@ -1,6 +1,7 @@
 """Readiness that tells the truth, on a real service process: `/readyz`, gRPC health and the
-Consul check turn down while RabbitMQ is stopped and up once it is back; `/metrics` counts
-the MongoDB commands the process sends."""
+Consul check turn down while MongoDB, or a consumer's RabbitMQ, is stopped and up once it is
+back; a service that accepts work only reports RabbitMQ as degraded (its outbox keeps what
+it accepts); `/metrics` counts the MongoDB commands the process sends."""
 
 from __future__ import annotations
 
@@ -72,6 +73,77 @@ async def test_readiness_follows_rabbitmq_down_and_back(
         await asyncio.to_thread(own.stop)
 
 
+async def test_readiness_follows_mongodb_down_and_back(
+    tmp_path: Path, rabbitmq: servers.RabbitMQ, consul: servers.Consul
+) -> None:
+    # A MongoDB-wire server of the test's own: every other test uses the session's.
+    own = servers.FerretDB(tmp_path / "ferretdb")
+    await asyncio.to_thread(own.start)
+    settings = MongoSettings(url=own.mongodb_url, database="t_readiness")
+    channels = grpc_client.Channels(GrpcSettings())
+    try:
+        async with sample_process(
+            tmp_path, rabbitmq.amqp_url, settings, consul, OPS_CHECK_INTERVAL_SECONDS="0.2"
+        ) as sample:
+            discovery = Discovery(
+                ConsulSettings(
+                    http_addr=consul.http_address, cache_ttl_seconds=0, service_prefix=sample.prefix
+                )
+            )
+            channel = channels.get(sample.grpc_address)
+            try:
+                await sample.wait(lambda: _ready(sample, 200, []))
+                await sample.wait(lambda: _listed(discovery, [sample.grpc_address]))
+
+                await asyncio.to_thread(own.stop)
+
+                await sample.wait(lambda: _ready(sample, 503, ["mongodb"]))
+                assert await grpc_client.check_health(channel, "sample") == "NOT_SERVING"
+                await sample.wait(lambda: _listed(discovery, []))
+
+                await asyncio.to_thread(own.start)  # same port, same data
+
+                await sample.wait(lambda: _ready(sample, 200, []), within=60)
+                assert await grpc_client.check_health(channel, "sample") == "SERVING"
+                await sample.wait(lambda: _listed(discovery, [sample.grpc_address]))
+            finally:
+                await discovery.close()
+    finally:
+        await channels.close()
+        await asyncio.to_thread(own.stop)
+
+
+async def test_a_service_that_accepts_work_stays_ready_with_rabbitmq_degraded(
+    tmp_path: Path, consul: servers.Consul, mongo_settings: MongoSettings
+) -> None:
+    own = servers.RabbitMQ(tmp_path / "rabbitmq")
+    await asyncio.to_thread(own.start)
+    channels = grpc_client.Channels(GrpcSettings())
+    try:
+        async with sample_process(
+            tmp_path,
+            own.amqp_url,
+            mongo_settings,
+            consul,
+            OPS_CHECK_INTERVAL_SECONDS="0.2",
+            SAMPLE_BROKER_REQUIRED="false",
+        ) as sample:
+            channel = channels.get(sample.grpc_address)
+            await sample.wait(lambda: _ready(sample, 200, []))
+
+            await asyncio.to_thread(own.stop)
+
+            await sample.wait(lambda: _ready(sample, 200, [], degraded=["rabbitmq"]))
+            assert await grpc_client.check_health(channel, "sample") == "SERVING"
+
+            await asyncio.to_thread(own.start)
+
+            await sample.wait(lambda: _ready(sample, 200, [], degraded=[]), within=60)
+    finally:
+        await channels.close()
+        await asyncio.to_thread(own.stop)
+
+
 async def test_metrics_count_the_mongodb_commands_the_process_sends(
     tmp_path: Path,
     rabbitmq: servers.RabbitMQ,
@@ -101,13 +173,17 @@ async def test_metrics_count_the_mongodb_commands_the_process_sends(
             await mongo_client.drop_database(f"{mongo_settings.database}_sample")
 
 
-async def _ready(sample: SampleProcess, status: int, failing: list[str]) -> bool:
+async def _ready(
+    sample: SampleProcess, status: int, failing: list[str], degraded: list[str] | None = None
+) -> bool:
     try:
         async with httpx.AsyncClient(base_url=sample.ops_url, timeout=2) as http:
             response = await http.get("/readyz")
     except httpx.HTTPError:
         return False  # not listening yet
     body: dict[str, Any] = response.json()
+    if degraded is not None and body["degraded"] != degraded:
+        return False
     return response.status_code == status and body["failing"] == failing
 
 
