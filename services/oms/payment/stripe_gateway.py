@@ -111,7 +111,8 @@ class StripeCheckout:
 
     def __init__(self, settings: StripeSettings) -> None:
         self.settings = settings
-        self._http = stripe.HTTPXClient()
+        # aiohttp: the same calls cost a quarter less CPU than through httpx (`scripts/bench`).
+        self._http = stripe.AIOHTTPClient()
         self._client = stripe.StripeClient(
             settings.api_key,
             base_addresses={"api": settings.base_url},
