@@ -80,6 +80,7 @@ async def _measured(
     run: Callable[[], Awaitable[load.Tally]],
     recorder: profile.Recorder | None = None,
 ) -> Step:
+    await measure.settle(target.metrics_urls)
     meter = measure.CpuMeter(target.process_groups)
     commands_before = measure.mongo_commands(target.metrics_urls)
     meter.start()
@@ -154,6 +155,7 @@ async def run(args: argparse.Namespace, target: Target) -> list[dict[str, Any]]:
             _print(measured)
             results.append(measured.figures())
         if args.only in (None, "live"):
+            await measure.settle(target.metrics_urls)
             started = time.perf_counter()
             live = await load.with_subscribers(
                 http,
@@ -168,12 +170,14 @@ async def run(args: argparse.Namespace, target: Target) -> list[dict[str, Any]]:
                 "step": f"live {live.subscribers} subscribers",
                 "seconds": round(time.perf_counter() - started, 2),
                 "subscribers_connected": live.connected,
+                "connect_seconds": round(live.connect_seconds, 2),
                 "updates_received": live.updates_received,
                 "kitchen_display_delay_ms": {k: round(v, 1) for k, v in delays.items()},
                 "payments_timed": len(live.kitchen_delays_ms),
             }
             print(
-                f"{figures['step']:<28} connected {live.connected}/{live.subscribers}; kitchen "
+                f"{figures['step']:<28} connected {live.connected}/{live.subscribers} "
+                f"in {live.connect_seconds:.1f} s; kitchen "
                 f"display after payment p50 {delays['p50']:.1f} p99 {delays['p99']:.1f} ms "
                 f"({len(live.kitchen_delays_ms)} payments)"
             )

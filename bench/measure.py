@@ -7,8 +7,10 @@ Database commands come from each service's `oms_mongo_commands_total` (its ops `
 
 from __future__ import annotations
 
+import asyncio
 import os
 import statistics
+import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -55,6 +57,10 @@ class CpuMeter:
         }
 
 
+# At most this many commands in a quiet second: a sweep or a clean-up, not orders.
+QUIET_COMMANDS = 3
+
+
 def mongo_commands(metrics_urls: Mapping[str, str]) -> Counter[str]:
     """`oms_mongo_commands_total` of every service, as "service command collection" (pings
     left out: they are the readiness check's, not the orders')."""
@@ -69,6 +75,21 @@ def mongo_commands(metrics_urls: Mapping[str, str]) -> Counter[str]:
             if name == "oms_mongo_commands_total" and found["command"] != "ping":
                 counts[f"{service} {found['command']} {found['collection']}".strip()] += int(value)
     return counts
+
+
+async def settle(metrics_urls: Mapping[str, str], within: float = 180.0) -> float:
+    """Wait until the services send MongoDB nothing for a second (the work a step left
+    behind, such as an overload's backlog, is done), so that a step does not pay for the one
+    before it; the seconds it took."""
+    started = time.perf_counter()
+    before = await asyncio.to_thread(mongo_commands, metrics_urls)
+    while time.perf_counter() - started < within:
+        await asyncio.sleep(1.0)  # the quiet interval being looked for, not a wait for work
+        now = await asyncio.to_thread(mongo_commands, metrics_urls)
+        if sum((now - before).values()) <= QUIET_COMMANDS:
+            break
+        before = now
+    return time.perf_counter() - started
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
