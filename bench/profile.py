@@ -18,29 +18,34 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-# Path fragments that name a library, the first that a frame's file matches wins.
+# Path fragments (py-spy runs with full file names) that name a library; the first that a
+# frame's file matches wins.
 AREAS = (
-    ("opentelemetry", "opentelemetry"),
-    ("grpc", "grpc"),
-    ("google/protobuf", "protobuf"),
-    ("pymongo", "pymongo"),
-    ("bson", "pymongo"),
-    ("aio_pika", "aio-pika"),
-    ("aiormq", "aio-pika"),
-    ("pamqp", "aio-pika"),
-    ("structlog", "logging"),
-    ("logging/", "logging"),
-    ("prometheus_client", "prometheus"),
-    ("pydantic", "pydantic"),
-    ("fastapi", "fastapi"),
-    ("starlette", "fastapi"),
-    ("uvicorn", "fastapi"),
-    ("httpx", "httpx"),
-    ("httpcore", "httpx"),
-    ("stripe", "stripe"),
-    ("asyncio", "asyncio"),
-    ("uvloop", "asyncio"),
-    ("oms/", "oms"),
+    ("/opentelemetry/", "opentelemetry"),
+    ("/grpc/", "grpc"),
+    ("/google/protobuf/", "protobuf"),
+    ("/pymongo/", "pymongo"),
+    ("/bson/", "pymongo"),
+    ("/aio_pika/", "aio-pika"),
+    ("/aiormq/", "aio-pika"),
+    ("/pamqp/", "aio-pika"),
+    ("/structlog/", "logging"),
+    ("/logging/", "logging"),
+    ("/prometheus_client/", "prometheus"),
+    ("/pydantic/", "pydantic"),
+    ("/pydantic_core/", "pydantic"),
+    ("/fastapi/", "fastapi"),
+    ("/starlette/", "fastapi"),
+    ("/uvicorn/", "fastapi"),
+    ("/httpx/", "httpx"),
+    ("/httpcore/", "httpx"),
+    ("/aiohttp/", "aiohttp"),
+    ("/stripe/", "stripe"),
+    ("/asyncio/", "asyncio"),
+    ("/uvloop/", "asyncio"),
+    ("/oms/", "oms"),
+    # A thread with no Python frame of its own below this: gRPC's completion-queue poller.
+    ("/threading.py", "threads"),
 )
 
 
@@ -110,6 +115,9 @@ class Recorder:
                     "100",
                     "--nonblocking",
                     "--function",
+                    # Whole paths: shortened ones lose the package (OpenTelemetry's gRPC
+                    # instrumentation shows as `grpc/_aio_server.py`) and its time goes astray.
+                    "--full-filenames",
                     "--format",
                     "raw",
                     "--output",
