@@ -145,7 +145,7 @@ class OrderPlacement:
         except Exception:
             await self.stock.release(order.id, "order not stored")
             raise
-        metrics.ORDER_TRANSITIONS.labels(Status.PENDING.value).inc()
+        metrics.ORDER_TRANSITIONS.labels(Status.PENDING.value, "").inc()
         log.info("order.placed", order_id=order.id, total_minor=order.total_minor)
         return self.transitions.remember(order)
 

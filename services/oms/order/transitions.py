@@ -107,5 +107,11 @@ class Transitions:
         )
         if moved is None:
             return None
-        metrics.ORDER_TRANSITIONS.labels(to.value).inc()
+        metrics.ORDER_TRANSITIONS.labels(to.value, left(moved).value).inc()
         return self.remember(moved)
+
+
+def left(moved: Order) -> Status:
+    """The status a transition just left: the compare-and-set allows several, and the
+    order's history (the write pushed the new status last) says which it was."""
+    return moved.history[-2][0]
