@@ -139,7 +139,9 @@ class OrderPlacement:
             access_token=order.access_token,
         )
         try:
-            await self.repository.insert(order, [placed, *later])
+            await self.repository.insert(
+                order, [placed, *later], deadline=order.deadline(self.deadlines)
+            )
         except DuplicateKeyError:
             return await self._stored(order.id)  # a repeated key: the first order stands
         except Exception:
