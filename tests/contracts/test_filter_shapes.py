@@ -40,6 +40,7 @@ NOT_ON_THE_PATH = {
     ("orders", "find", ("customer_id",)): "a customer's order list (an index on MongoDB)",
     ("orders", "find", ("state.status",)): "the staff board by status (an index on MongoDB)",
     ("orders", "find", ()): "the staff board, all orders",
+    ("orders", "find", ("state.deadline",)): "the deadline sweep, every few minutes (indexed)",
     ("stock_items", "find", ("_id",)): "levels of a few items: the collection is the menu",
     ("stock_items", "find", ()): "all levels: the collection is the menu",
     ("menu_items", "find", ()): "the whole menu, read into caches",
@@ -141,8 +142,11 @@ async def test_every_filter_on_an_orders_path_is_served_by_id(
         "t" * 24,
         now + timedelta(minutes=30),
     )
-    await orders.insert(order, [placed])
+    await orders.insert(order, [placed], deadline=now)
     await orders.get("o-1")
+    for order_id, deadline in await orders.due(now, 10):
+        await orders.claim_due(order_id, deadline, now + timedelta(minutes=5))
+    await orders.mark_overdue("o-1", Status.PENDING)
     await orders.transition("o-1", Status.AWAITING_PAYMENT, {Status.PENDING}, now, [placed])
     await orders.transition("o-1", Status.CANCELLED, {Status.AWAITING_PAYMENT}, now)
     await orders.require_refund("o-1", "paid late", [])

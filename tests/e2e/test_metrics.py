@@ -2,7 +2,8 @@
 process's `/metrics` (its ops port), scraped before and after, as a scraper would.
 
 One order moves every family the dashboard is built on: the gateway's HTTP histogram (by
-route template, never by raw path), each service's RPC histogram, Order's transitions, the
+route template, never by raw path), each service's RPC histogram, Order's transitions (from
+which state into which, so the orders in each state now are computable), the
 events each service published and each queue consumed, and the kitchen's busy cooks; the
 outbox and kitchen-queue gauges are exported. On a platform of this module's own, so that
 nothing but this order moves them; cooking takes long enough to see a cook busy.
@@ -10,6 +11,7 @@ nothing but this order moves them; cooking takes long enough to see a cook busy.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -25,6 +27,7 @@ RPC = "oms_rpc_server_seconds_count"
 HTTP = "oms_http_request_seconds_count"
 PUBLISHED = "oms_events_published_total"
 CONSUMED = "oms_events_consumed_total"
+TRANSITIONS = "oms_order_transitions_total"
 COOK_SECONDS = 1.5
 
 
@@ -87,10 +90,17 @@ async def test_one_order_from_placement_to_ready_moves_every_family(shop: Shop) 
         ("payment", "PaymentService/HandleStripeWebhook"),
     ]:
         assert moved(service, RPC, method=method(rpc), code="OK") == 1, rpc
-    # Order's decisions: one transition into each state the order went through.
-    for status in ("pending", "awaiting_payment", "paid", "preparing", "ready"):
-        assert moved("order", "oms_order_transitions_total", status=status) == 1, status
-    assert moved("order", "oms_order_transitions_total") == 5
+    # Order's decisions: one transition into each state the order went through, from the
+    # one before; entered minus left says how many orders each state holds now.
+    path = ["", "pending", "awaiting_payment", "paid", "preparing", "ready"]
+    for left, entered in itertools.pairwise(path):
+        assert moved("order", TRANSITIONS, status=entered, **{"from": left}) == 1, entered
+    assert moved("order", TRANSITIONS) == 5
+    now_in = {
+        s: moved("order", TRANSITIONS, status=s) - moved("order", TRANSITIONS, **{"from": s})
+        for s in path[1:]
+    }
+    assert now_in == {"pending": 0, "awaiting_payment": 0, "paid": 0, "preparing": 0, "ready": 1}
     # Events: published by the service that decided them, consumed per queue (at least once).
     for service, kind in [
         ("order", "order.placed"),

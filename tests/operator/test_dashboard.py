@@ -10,6 +10,7 @@ from typing import Any
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
+from oms.order.domain import TERMINAL, Status
 from oms.platform import metrics
 from tests.operator import charts
 
@@ -98,3 +99,17 @@ def test_the_chart_ships_it_where_grafanas_sidecar_looks() -> None:
     assert config_map["data"]["oms.json"] == DASHBOARD.read_text()
     off = charts.render("oms", "--set", f"{charts.PRODUCTION},dashboard.enabled=false")
     assert all(d["metadata"]["name"] != "demo-dashboard" for d in off)
+
+
+def test_the_dashboard_shows_how_many_orders_are_in_each_state_now() -> None:
+    document: dict[str, Any] = json.loads(DASHBOARD.read_text())
+    (panel,) = [p for p in document["panels"] if p["title"] == "Orders in each state now"]
+    (target,) = panel["targets"]
+    expression = target["expr"]
+
+    # Entered (by status) minus left (by from), for every state an order can wait in.
+    assert "sum by (from)" in expression
+    assert 'from!=""' in expression
+    waiting = re.search(r'status=~"([a-z_|]+)"', expression)
+    assert waiting is not None
+    assert set(waiting.group(1).split("|")) == {s.value for s in Status if s not in TERMINAL}

@@ -34,7 +34,7 @@ from oms.contracts.v1 import (
     stock_pb2_grpc,
 )
 from oms.order.clients import DeadlineTimers, MenuCache, PaymentClient, StockClient
-from oms.order.domain import Deadlines, Order, Status
+from oms.order.domain import TERMINAL, Deadlines, Order, Status
 from oms.order.handlers import OrderHandlers
 from oms.order.reactions import OrderReactions
 from oms.order.repository import COLLECTION, MongoOrderRepository
@@ -200,14 +200,20 @@ class OrderWorld:
         return order
 
     async def stored(self, status: Status, price_minor: int = 950) -> Order:
-        """A placed order (real Menu and Stock), then moved straight to `status` in storage."""
+        """A placed order (real Menu and Stock), then moved straight to `status` in storage,
+        with the deadline a transition there stores."""
         dish = await self.dish(price_minor)
         order = await self.place((dish, 2))
         if status is not Status.PENDING:
+            deadline = (
+                None
+                if status in TERMINAL
+                else DEADLINES.of(status, self.clock.now, order.checkout_expires_at)
+            )
             await self.repository.orders.update_one(
                 {"_id": order.id},
                 {
-                    "$set": {"state.status": status.value},
+                    "$set": {"state.status": status.value, "state.deadline": deadline},
                     "$push": {"history": {"status": status.value, "at": self.clock.now}},
                 },
             )

@@ -32,3 +32,12 @@ def test_every_deadline_comes_from_its_setting() -> None:
         timedelta(seconds=7),
         timedelta(seconds=9),
     )
+
+
+def test_the_deadline_sweep_runs_every_few_minutes_and_leaves_late_timers_a_margin() -> None:
+    settings = OrderSettings()
+
+    assert settings.deadline_sweep_seconds == 300
+    assert settings.deadline_sweep_margin_seconds == 300
+    with pytest.raises(ValidationError):
+        OrderSettings(deadline_sweep_seconds=0)

@@ -12,7 +12,6 @@ from oms.kitchen import consumers, grpc_api
 from oms.kitchen.grpc_api import KitchenApi
 from oms.kitchen.handlers import Kitchen
 from oms.kitchen.repository import COLLECTION, MongoTicketRepository
-from oms.platform import metrics
 from oms.platform.bootstrap import Platform, PlatformSettings, run_service
 from oms.platform.runner import Lifecycle
 from oms.platform.settings import OutboxSettings
@@ -67,12 +66,11 @@ async def build(platform: Platform, settings: Settings) -> None:
     )
     # Unwinding runs this before the consumer stops: cooks learn how long they have.
     platform.stack.push_async_callback(kitchen.drain, config.drain_seconds)
-
-    async def measure_queue() -> None:
-        depth = await platform.broker.queue_depth(events.KITCHEN_ORDERS.queue)
-        metrics.KITCHEN_QUEUE_DEPTH.set(depth)
-
-    await platform.every("kitchen-queue-depth", config.queue_depth_interval_seconds, measure_queue)
+    await platform.every(
+        "kitchen-queue-depth",
+        config.queue_depth_interval_seconds,
+        lambda: consumers.measure_queue(platform.broker),
+    )
     await platform.serve(grpc_api.CONTRACT, KitchenApi(kitchen, tickets))
 
 

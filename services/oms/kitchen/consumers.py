@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from oms import domain_events as events
 from oms.kitchen.handlers import Kitchen
+from oms.platform import metrics
+from oms.platform.broker import Broker
 from oms.platform.consumer import Handler, Handlers
 
 
@@ -31,3 +33,14 @@ def cooks_here(kitchen: Kitchen) -> Handler:
             await kitchen.void(event)
 
     return events.route(events.OrderRefunded, refunded)[1]
+
+
+async def measure_queue(broker: Broker) -> int:
+    """`oms_kitchen_queue_depth`: confirmed orders waiting in `kitchen.orders` for a cook.
+
+    Asked of the broker, not counted here: every kitchen process shares the queue, and what
+    a cook holds unacknowledged is not waiting. Each process reports the same number.
+    """
+    depth = await broker.queue_depth(events.KITCHEN_ORDERS.queue)
+    metrics.KITCHEN_QUEUE_DEPTH.set(depth)
+    return depth

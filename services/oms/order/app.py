@@ -10,6 +10,7 @@ from pydantic_settings import SettingsConfigDict
 from oms import domain_events as events
 from oms.order import consumers, grpc_api
 from oms.order.clients import DeadlineTimers, MenuCache, PaymentClient, StockClient
+from oms.order.deadline_sweep import DeadlineSweep
 from oms.order.domain import Deadlines
 from oms.order.grpc_api import OrderApi
 from oms.order.handlers import OrderHandlers
@@ -42,6 +43,11 @@ class OrderSettings(OutboxSettings):
     cooking_seconds: float = Field(default=1800.0, gt=0)
     pickup_seconds: float = Field(default=3600.0, gt=0)
     menu_cache_seconds: float = Field(default=60.0, gt=0)
+    # The backstop of lost deadline timers (`oms.order.deadline_sweep`): how often each
+    # process looks for orders past a deadline by more than the margin, which leaves a late
+    # timer the time to arrive first.
+    deadline_sweep_seconds: float = Field(default=300.0, gt=0)
+    deadline_sweep_margin_seconds: float = Field(default=300.0, ge=0)
 
     def deadlines(self) -> Deadlines:
         return Deadlines(
@@ -78,6 +84,12 @@ async def build(platform: Platform, settings: Settings) -> None:
         settings.order.deadlines(),
     )
     reactions = OrderReactions(handlers)
+    sweep = DeadlineSweep(
+        reactions,
+        margin=timedelta(seconds=settings.order.deadline_sweep_margin_seconds),
+        period=timedelta(seconds=settings.order.deadline_sweep_seconds),
+    )
+    await platform.every("order-deadline-sweep", settings.order.deadline_sweep_seconds, sweep.sweep)
     await platform.consume(events.ORDER_PAYMENTS.queue, consumers.payments(reactions))
     await platform.consume(events.ORDER_KITCHEN.queue, consumers.kitchen(reactions))
     await platform.consume(events.ORDER_DEADLINES.queue, consumers.deadlines(reactions))

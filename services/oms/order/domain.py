@@ -165,6 +165,7 @@ class OrderFacts:
     customer_id: str
     items: tuple[OrderItem, ...]
     currency: str
+    checkout_expires_at: datetime  # fixed at placement: the awaiting-payment deadline's base
 
     @property
     def total_minor(self) -> int:
@@ -199,7 +200,9 @@ class Order:
 
     @property
     def facts(self) -> OrderFacts:
-        return OrderFacts(self.id, self.customer_id, self.items, self.currency)
+        return OrderFacts(
+            self.id, self.customer_id, self.items, self.currency, self.checkout_expires_at
+        )
 
     def entered_at(self, status: Status) -> datetime:
         """When the order entered `status` (its last change, if history does not say)."""

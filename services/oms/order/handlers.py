@@ -57,7 +57,7 @@ class OrderHandlers:
         self.timers = timers
         self.deadlines = deadlines
         self.clock = clock
-        self.transitions = Transitions(repository, clock)
+        self.transitions = Transitions(repository, clock, deadlines)
         self.placement = OrderPlacement(
             repository, menu, stock, timers, deadlines, self.transitions, clock
         )

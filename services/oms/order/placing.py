@@ -139,13 +139,15 @@ class OrderPlacement:
             access_token=order.access_token,
         )
         try:
-            await self.repository.insert(order, [placed, *later])
+            await self.repository.insert(
+                order, [placed, *later], deadline=order.deadline(self.deadlines)
+            )
         except DuplicateKeyError:
             return await self._stored(order.id)  # a repeated key: the first order stands
         except Exception:
             await self.stock.release(order.id, "order not stored")
             raise
-        metrics.ORDER_TRANSITIONS.labels(Status.PENDING.value).inc()
+        metrics.ORDER_TRANSITIONS.labels(Status.PENDING.value, "").inc()
         log.info("order.placed", order_id=order.id, total_minor=order.total_minor)
         return self.transitions.remember(order)
 

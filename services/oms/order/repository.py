@@ -4,8 +4,12 @@ An accepted order and its `order.placed` event are stored in one insert, and eve
 decision with its event in one compare-and-set on `state.status` (see `oms.platform.outbox`).
 Every filter on a request's or an event's path is the order's `_id` plus dotted conditions,
 which MongoDB serves by `_id` and FerretDB too. Listings (a customer's orders, the staff
-board) are queries by other fields: an index on MongoDB, a scan on FerretDB, never on the
-path of an order's lifecycle.
+board) and the deadline sweep are queries by other fields: an index on MongoDB, a scan on
+FerretDB, never on the path of an order's lifecycle.
+
+`state.deadline` is when the deadline sweep should look at the order: its current state's
+deadline, stored by the write that entered the state; moved on by a sweep that claimed it;
+none once the order is terminal or was counted overdue in its state (nothing is left to do).
 """
 
 from __future__ import annotations
@@ -25,17 +29,21 @@ from oms.platform.outbox import Outbox
 from oms.platform.outbox_entries import Delayed
 
 COLLECTION = "orders"
+DEADLINE = "state.deadline"
 INDEXES = {
     COLLECTION: [
         IndexModel([("customer_id", ASCENDING), ("created_at", DESCENDING)]),
         IndexModel([("state.status", ASCENDING), ("created_at", DESCENDING)]),
+        IndexModel([(DEADLINE, ASCENDING)]),
     ]
 }
 HIDDEN = {"outbox": 0}
 
 
 class OrderRepository(Protocol):
-    async def insert(self, order: Order, events: Sequence[Event | Delayed]) -> None: ...
+    async def insert(
+        self, order: Order, events: Sequence[Event | Delayed], deadline: datetime | None = None
+    ) -> None: ...
     async def get(self, order_id: str) -> Order | None: ...
     async def transition(
         self,
@@ -45,12 +53,15 @@ class OrderRepository(Protocol):
         at: datetime,
         events: Sequence[Event] = (),
         fields: dict[str, Any] | None = None,
+        deadline: datetime | None = None,
     ) -> Order | None: ...
     async def require_refund(
         self, order_id: str, reason: str, events: Sequence[Event]
     ) -> Order | None: ...
     async def mark_refunded(self, order_id: str) -> None: ...
     async def mark_overdue(self, order_id: str, status: Status) -> bool: ...
+    async def due(self, before: datetime, limit: int) -> list[tuple[str, datetime]]: ...
+    async def claim_due(self, order_id: str, deadline: datetime, until: datetime) -> bool: ...
     async def list_for_customer(
         self, customer_id: str, limit: int, after: tuple[datetime, str] | None
     ) -> tuple[list[Order], str]: ...
@@ -99,7 +110,9 @@ class MongoOrderRepository:
         self.orders = orders
         self.outbox = outbox
 
-    async def insert(self, order: Order, events: Sequence[Event | Delayed]) -> None:
+    async def insert(
+        self, order: Order, events: Sequence[Event | Delayed], deadline: datetime | None = None
+    ) -> None:
         """Store a new order with its events (DuplicateKeyError if the id exists)."""
         await self.outbox.insert(
             {
@@ -111,7 +124,11 @@ class MongoOrderRepository:
                 "created_at": order.created_at,
                 "access_token": order.access_token,
                 "checkout_expires_at": order.checkout_expires_at,
-                "state": {"status": order.status.value, "updated_at": order.updated_at},
+                "state": {
+                    "status": order.status.value,
+                    "updated_at": order.updated_at,
+                    "deadline": deadline,
+                },
                 "history": [{"status": order.status.value, "at": order.created_at}],
             },
             events,
@@ -129,12 +146,15 @@ class MongoOrderRepository:
         at: datetime,
         events: Sequence[Event] = (),
         fields: dict[str, Any] | None = None,
+        deadline: datetime | None = None,
     ) -> Order | None:
-        """Move to `to` only from one of `from_states` (compare-and-set); None otherwise."""
+        """Move to `to` only from one of `from_states` (compare-and-set); None otherwise.
+        `deadline`: when `to` is overdue (none if it is terminal)."""
+        changes = {"state.status": to.value, "state.updated_at": at, DEADLINE: deadline}
         doc = await self.outbox.update(
             {"_id": order_id, "state.status": {"$in": [s.value for s in from_states]}},
             {
-                "$set": {"state.status": to.value, "state.updated_at": at, **(fields or {})},
+                "$set": {**changes, **(fields or {})},
                 "$push": {"history": {"status": to.value, "at": at}},
             },
             events,
@@ -161,7 +181,25 @@ class MongoOrderRepository:
         was recorded already (a timer delivered twice, or the next look)."""
         result = await self.orders.update_one(
             {"_id": order_id, "state.status": status.value, "state.overdue": {"$ne": status.value}},
-            {"$push": {"state.overdue": status.value}},
+            # Counted: the sweep has nothing more to do for it in this state.
+            {"$push": {"state.overdue": status.value}, "$set": {DEADLINE: None}},
+        )
+        return result.modified_count == 1
+
+    async def due(self, before: datetime, limit: int) -> list[tuple[str, datetime]]:
+        """Orders whose stored deadline is at or before `before`: (id, that deadline).
+
+        One range filter: an index serves it on MongoDB; FerretDB v1 scans the collection,
+        which the sweep can afford every few minutes, off any request's path.
+        """
+        cursor = self.orders.find({DEADLINE: {"$lte": before}}, {DEADLINE: 1}).limit(limit)
+        return [(doc["_id"], doc["state"]["deadline"]) async for doc in cursor]
+
+    async def claim_due(self, order_id: str, deadline: datetime, until: datetime) -> bool:
+        """Take the order for this sweep: its deadline, as read, moves to `until`; False if
+        it had changed (another process claimed it, or the order moved on)."""
+        result = await self.orders.update_one(
+            {"_id": order_id, DEADLINE: deadline}, {"$set": {DEADLINE: until}}
         )
         return result.modified_count == 1
 

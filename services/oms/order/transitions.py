@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection
 from datetime import datetime
 
 from oms import domain_events as events
-from oms.order.domain import ENTERED_FROM, STEP, Order, OrderFacts, Status
+from oms.order.domain import ENTERED_FROM, STEP, TERMINAL, Deadlines, Order, OrderFacts, Status
 from oms.order.repository import OrderRepository
 from oms.platform import metrics
 from oms.platform.errors import NotFound
@@ -53,9 +53,16 @@ def priced_lines(facts: OrderFacts) -> list[dict[str, object]]:
 
 
 class Transitions:
-    def __init__(self, repository: OrderRepository, clock: Clock, kept: int = FACTS_KEPT) -> None:
+    def __init__(
+        self,
+        repository: OrderRepository,
+        clock: Clock,
+        deadlines: Deadlines,
+        kept: int = FACTS_KEPT,
+    ) -> None:
         self.repository = repository
         self.clock = clock
+        self.deadlines = deadlines
         self.kept = kept
         self._facts: OrderedDict[str, OrderFacts] = OrderedDict()
 
@@ -104,8 +111,18 @@ class Transitions:
             now,
             [announce(facts, to, payload, **event_fields)],
             dict(fields or {}),
+            # Stored for the deadline sweep, the backstop of a lost timer (`deadline_sweep`).
+            deadline=None
+            if to in TERMINAL
+            else self.deadlines.of(to, now, facts.checkout_expires_at),
         )
         if moved is None:
             return None
-        metrics.ORDER_TRANSITIONS.labels(to.value).inc()
+        metrics.ORDER_TRANSITIONS.labels(to.value, left(moved).value).inc()
         return self.remember(moved)
+
+
+def left(moved: Order) -> Status:
+    """The status a transition just left: the compare-and-set allows several, and the
+    order's history (the write pushed the new status last) says which it was."""
+    return moved.history[-2][0]

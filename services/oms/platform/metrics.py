@@ -39,8 +39,14 @@ MONGO_COMMANDS = Counter(
     "Commands sent to MongoDB, by name and collection (empty for commands on none)",
     ["command", "collection"],
 )
+# By the status entered and the one left (`from`, empty at placement), so that how many
+# orders are in a status now is computable from counters alone, summed over every Order
+# process: entered (by `status`) minus left (by `from`). No process could count it alone
+# (another may have placed the order), and a gauge read from the database would scan it.
 ORDER_TRANSITIONS = Counter(
-    "oms_order_transitions_total", "Orders entering each status (Order's decisions)", ["status"]
+    "oms_order_transitions_total",
+    "Orders entering a status from another (from is empty at placement): Order's decisions",
+    ["status", "from"],
 )
 ORDERS_OVERDUE = Counter(
     "oms_orders_overdue_total", "Orders past a state's deadline, by that state", ["status"]

@@ -66,9 +66,13 @@ class OutboxRelay:
         self._slots = asyncio.Semaphore(max_in_flight)
         self._chains: dict[Any, asyncio.Task[None]] = {}
         self._in_flight: set[str] = set()
-        self._staged_at: dict[str, float] = {}  # in flight: since when (for the age gauge)
-        self._backlog = metrics.OUTBOX_BACKLOG.labels(collection.name)
-        self._oldest = metrics.OUTBOX_OLDEST_SECONDS.labels(collection.name)
+        # Every event handed here (or found by a sweep) that the broker has not confirmed,
+        # since when: in flight, or stored after a failed publish until a sweep's succeeds.
+        # The backlog and age gauges read it when scraped (the last relay of a collection's
+        # name wins: one per collection in a service).
+        self._unconfirmed: dict[str, float] = {}
+        metrics.OUTBOX_BACKLOG.labels(collection.name).set_function(lambda: len(self._unconfirmed))
+        metrics.OUTBOX_OLDEST_SECONDS.labels(collection.name).set_function(self._oldest_age)
         self._published: dict[Any, list[str]] = {}
         # While a sweep runs: the entries cleared (or taken by a write to clear) meanwhile. Its
         # query may have read them before they went; they are published, not to send again.
@@ -86,13 +90,14 @@ class OutboxRelay:
         by_document: dict[Any, list[Staged]] = {}
         for item in staged:
             by_document.setdefault(item.document_id, []).append(item)
+        now = time.monotonic()
         for document_id, items in by_document.items():
+            for item in items:
+                self._unconfirmed.setdefault(item.event.id, now)
             if document_id in self._blocked:
                 continue  # stored: the sweep publishes them after the one that failed
             previous = self._chains.get(document_id)
             self._in_flight.update(item.event.id for item in items)
-            for item in items:
-                self._staged_at.setdefault(item.event.id, time.monotonic())
             task = asyncio.create_task(self._publish_after(previous, items))
             self._chains[document_id] = task
             task.add_done_callback(functools.partial(self._forget, document_id))
@@ -135,6 +140,7 @@ class OutboxRelay:
                 return  # the one before failed: these wait for the sweep, in order
             for item in items:
                 await self._publish(item)
+                self._unconfirmed.pop(item.event.id, None)
                 self._published.setdefault(item.document_id, []).append(item.event.id)
                 self._clear_due.set()
                 self._retry_delay = self.retry_after
@@ -147,13 +153,10 @@ class OutboxRelay:
         finally:
             for item in items:
                 self._in_flight.discard(item.event.id)
-                self._staged_at.pop(item.event.id, None)
-            self._measure()
 
-    def _measure(self) -> None:
-        self._backlog.set(len(self._in_flight))
-        oldest = min(self._staged_at.values(), default=None)
-        self._oldest.set(0.0 if oldest is None else time.monotonic() - oldest)
+    def _oldest_age(self) -> float:
+        oldest = min(self._unconfirmed.values(), default=None)
+        return 0.0 if oldest is None else time.monotonic() - oldest
 
     async def _publish(self, item: Staged) -> None:
         parent = propagate.extract(item.headers)
@@ -256,9 +259,13 @@ class OutboxRelay:
             self._gone_while_sweeping = None
 
     async def _sweep(self, limit: int, gone: set[str]) -> int:
+        started = time.monotonic()
         cursor = self.collection.find({FIELD: {"$exists": True, "$ne": {}}}, {FIELD: 1})
-        handed = 0
+        handed = documents = 0
+        stored: set[str] = set()
         async for document in cursor.limit(limit):
+            documents += 1
+            stored.update(document.get(FIELD) or {})
             # Looked at now, not before the query: an event stored and handed to this relay
             # while the query ran is already on its way and must not go out twice.
             handled_here = self._in_flight.union(self._published.get(document["_id"], []), gone)
@@ -270,6 +277,13 @@ class OutboxRelay:
             handed += len(staged)
             self._blocked.discard(document["_id"])  # its stored events go out in order now
             self.publish(staged)
+        if documents < limit:
+            # The sweep saw every stored event: one this relay failed to publish and no longer
+            # stored was published by another process's sweep (one handed over since the
+            # query began may be stored after it read; it is not forgotten).
+            for event_id, since in list(self._unconfirmed.items()):
+                if since < started and event_id not in stored and event_id not in self._in_flight:
+                    del self._unconfirmed[event_id]
         return handed
 
     async def published(self) -> None:
