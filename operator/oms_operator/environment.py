@@ -72,8 +72,13 @@ def _platform(restaurant: Restaurant, service: str) -> list[EnvVar]:
 
 
 def _tls(restaurant: Restaurant) -> list[EnvVar]:
-    if restaurant.spec.grpc_tls is None:
-        # Without certificates, plaintext gRPC on purpose (production refuses it otherwise).
+    tls = restaurant.spec.grpc_tls
+    if tls is None:
+        # Development only (the spec refuses production without spec.grpcTLS): development
+        # allows plaintext gRPC by itself.
+        return []
+    if tls.insecure:
+        # Plaintext on purpose, as the spec says; the services refuse it otherwise.
         return [value("GRPC_TLS_INSECURE", "true")]
     files = naming.TLS_FILES
     return [

@@ -162,9 +162,23 @@ class Tracing(Spec):
 
 
 class GrpcTLS(Spec):
-    """A Secret in cert-manager's layout (tls.crt, tls.key, ca.crt) for mutual TLS."""
+    """Mutual TLS from a Secret in cert-manager's layout (tls.crt, tls.key, ca.crt), or
+    `insecure: true`: plaintext gRPC, chosen on purpose (exactly one of the two)."""
 
-    secret_name: str
+    secret_name: str | None = None
+    insecure: bool = False
+
+    @model_validator(mode="after")
+    def _one_choice(self) -> GrpcTLS:
+        if (self.secret_name is None) != self.insecure:
+            raise ValueError(GRPC_TLS_CHOICE)
+        return self
+
+
+GRPC_TLS_CHOICE = (
+    "set exactly one of spec.grpcTLS.secretName (mutual TLS) and spec.grpcTLS.insecure: true "
+    "(plaintext gRPC on purpose)"
+)
 
 
 class Logging(Spec):
@@ -211,6 +225,9 @@ class RestaurantSpec(Spec):
             self.stripe.secret_ref,
         ):
             raise ValueError(PRODUCTION_NEEDS)
+        # Outside development the services refuse plaintext gRPC unless told it is intended.
+        if self.mode == "production" and self.grpc_tls is None:
+            raise ValueError(PRODUCTION_NEEDS_TLS)
         return self
 
 
@@ -218,6 +235,11 @@ PRODUCTION_NEEDS = (
     "spec.mode production (the default) needs spec.gateway.adminTokenSecretRef, "
     "spec.gateway.sessionSecretRef, spec.gateway.publicUrl and spec.stripe.secretRef: "
     "the services refuse their placeholders (spec.mode development accepts them)"
+)
+PRODUCTION_NEEDS_TLS = (
+    "spec.mode production (the default) needs spec.grpcTLS: secretName (a Secret with the "
+    "services' mutual TLS certificates) or insecure: true (plaintext gRPC between the "
+    "services, on purpose)"
 )
 
 

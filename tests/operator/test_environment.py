@@ -156,4 +156,19 @@ def test_grpc_tls_files_are_named_in_cert_managers_layout(trattoria: Restaurant)
         assert env["GRPC_TLS_CERT_FILE"] == "/etc/oms/tls/tls.crt"
         assert env["GRPC_TLS_KEY_FILE"] == "/etc/oms/tls/tls.key"
         assert env["GRPC_TLS_CA_FILE"] == "/etc/oms/tls/ca.crt"
+        assert "GRPC_TLS_INSECURE" not in env
     assert "GRPC_TLS_CERT_FILE" not in _env(trattoria, "order")
+
+
+def test_plaintext_grpc_only_where_the_spec_says_it_is_intended(trattoria: Restaurant) -> None:
+    osteria = examples.restaurant("restaurant-configmap-menu.yaml", namespace="food")
+    assert trattoria.spec.grpc_tls is not None
+    assert trattoria.spec.grpc_tls.insecure  # the demo's explicit opt-out
+    for service in naming.SERVICES:
+        opted_out, development = _env(trattoria, service), _env(osteria, service)
+
+        assert opted_out["GRPC_TLS_INSECURE"] == "true"
+        assert "GRPC_TLS_CERT_FILE" not in opted_out
+        # Development allows plaintext by itself: nothing claims it was chosen.
+        assert development["OMS_MODE"] == "development"
+        assert "GRPC_TLS_INSECURE" not in development
