@@ -137,6 +137,8 @@ def _gateway(restaurant: Restaurant) -> list[EnvVar]:
         value("GATEWAY_SECURE_COOKIES", str(restaurant.public_url.startswith("https://")).lower()),
         value("GATEWAY_ORDER_RATE_PER_MINUTE", str(limits.orders_per_minute)),
         value("GATEWAY_ORDER_BURST", str(limits.order_burst)),
+        value("GATEWAY_SESSION_RATE_PER_MINUTE", str(limits.sessions_per_minute)),
+        value("GATEWAY_SESSION_BURST", str(limits.session_burst)),
         value("GATEWAY_WEBHOOK_RATE_PER_SECOND", str(limits.webhooks_per_second)),
         value("GATEWAY_WEBHOOK_BURST", str(limits.webhook_burst)),
     ]

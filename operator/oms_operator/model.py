@@ -84,11 +84,13 @@ class SessionSecretRef(Spec):
 
 
 class RateLimits(Spec):
-    """The gateway's token buckets (its own defaults): orders per session, webhooks per
-    client address."""
+    """The gateway's token buckets (its own defaults): orders per session; new sessions and
+    webhooks per client address."""
 
     orders_per_minute: float = Field(default=60.0, gt=0)
     order_burst: int = Field(default=20, ge=1)
+    sessions_per_minute: float = Field(default=10.0, gt=0)
+    session_burst: int = Field(default=30, ge=1)
     webhooks_per_second: float = Field(default=50.0, gt=0)
     webhook_burst: int = Field(default=200, ge=1)
 

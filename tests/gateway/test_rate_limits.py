@@ -1,4 +1,5 @@
-"""Rate limits: a token bucket per customer session on order creation, per address on webhooks.
+"""Rate limits: a token bucket per customer session on order creation, per client address on
+new sessions (else a session per order gets around the first) and on webhooks.
 
 A gateway of these tests' own runs with small buckets. Past its burst a client gets 429 with
 a reason and `Retry-After`; another client is not held back; once the wait it was told is
@@ -20,17 +21,26 @@ from tests.gateway.helpers import error_of, new_customer
 
 ORDERS_PER_MINUTE, ORDER_BURST = 12, 2  # a token every 5 s
 WEBHOOKS_PER_SECOND, WEBHOOK_BURST = 0.2, 2  # a token every 5 s
+SESSIONS_PER_MINUTE, SESSION_BURST = 12, 2  # a token every 5 s (alice and bob fit in 2)
+LIMITS = {
+    "GATEWAY_ORDER_RATE_PER_MINUTE": str(ORDERS_PER_MINUTE),
+    "GATEWAY_ORDER_BURST": str(ORDER_BURST),
+    "GATEWAY_WEBHOOK_RATE_PER_SECOND": str(WEBHOOKS_PER_SECOND),
+    "GATEWAY_WEBHOOK_BURST": str(WEBHOOK_BURST),
+    "GATEWAY_SESSION_RATE_PER_MINUTE": str(SESSIONS_PER_MINUTE),
+    "GATEWAY_SESSION_BURST": str(SESSION_BURST),
+}
 
 
 @pytest.fixture
 async def limited(start_gateway: StartGateway) -> str:
-    process = await start_gateway(
-        GATEWAY_ORDER_RATE_PER_MINUTE=str(ORDERS_PER_MINUTE),
-        GATEWAY_ORDER_BURST=str(ORDER_BURST),
-        GATEWAY_WEBHOOK_RATE_PER_SECOND=str(WEBHOOKS_PER_SECOND),
-        GATEWAY_WEBHOOK_BURST=str(WEBHOOK_BURST),
-    )
+    process = await start_gateway(**LIMITS)
     return f"http://127.0.0.1:{process.port}"
+
+
+def _client(base_url: str, local_address: str = "127.0.0.1") -> httpx.AsyncClient:
+    transport = httpx.AsyncHTTPTransport(local_address=local_address)
+    return httpx.AsyncClient(base_url=base_url, timeout=30, transport=transport)
 
 
 def _refused(response: httpx.Response) -> int:
@@ -93,3 +103,18 @@ async def test_webhooks_past_the_burst_wait_per_address(
     assert [response.json()["duplicate"] for response in accepted] == [False] * WEBHOOK_BURST
     assert other_address.status_code == 200, other_address.text
     assert later.status_code == 200, later.text
+
+
+async def test_new_sessions_past_the_burst_wait_per_address(limited: str) -> None:
+    async with _client(limited) as browser, _client(limited, "127.0.0.2") as other:
+        accepted = [await browser.post("/api/session") for _ in range(SESSION_BURST)]
+        refused = await browser.post("/api/session")
+        other_address = await other.post("/api/session")
+        wait = _refused(refused)
+        await asyncio.sleep(wait)
+        later = await browser.post("/api/session")
+
+    assert [response.status_code for response in accepted] == [201] * SESSION_BURST
+    assert "set-cookie" not in refused.headers  # no session was issued
+    assert other_address.status_code == 201, other_address.text
+    assert later.status_code == 201, later.text

@@ -100,13 +100,20 @@ def test_the_gateway_has_no_database_and_its_secrets_from_secrets(trattoria: Res
 def test_the_gateways_rate_limits_and_cookies_follow_the_spec(trattoria: Restaurant) -> None:
     gateway = examples.restaurant_document()["spec"]["gateway"] | {
         "publicUrl": "https://trattoria.example.com/",
-        "rateLimits": {"ordersPerMinute": 6, "orderBurst": 2, "webhooksPerSecond": 5},
+        "rateLimits": {
+            "ordersPerMinute": 6,
+            "orderBurst": 2,
+            "sessionsPerMinute": 3,
+            "webhooksPerSecond": 5,
+        },
     }
     env = _env(_with(trattoria, gateway=gateway), "gateway")
 
     assert env["GATEWAY_SECURE_COOKIES"] == "true"
     assert env["GATEWAY_ORDER_RATE_PER_MINUTE"] == "6.0"
     assert env["GATEWAY_ORDER_BURST"] == "2"
+    assert env["GATEWAY_SESSION_RATE_PER_MINUTE"] == "3.0"
+    assert env["GATEWAY_SESSION_BURST"] == "30"
     assert env["GATEWAY_WEBHOOK_RATE_PER_SECOND"] == "5.0"
     assert env["GATEWAY_WEBHOOK_BURST"] == "200"
 

@@ -77,6 +77,8 @@ def test_kitchen_gateway_and_tracing_defaults_are_the_services_own() -> None:
     limits = spec.gateway.rate_limits
     assert limits.orders_per_minute == gateway.order_rate_per_minute
     assert limits.order_burst == gateway.order_burst
+    assert limits.sessions_per_minute == gateway.session_rate_per_minute
+    assert limits.session_burst == gateway.session_burst
     assert limits.webhooks_per_second == gateway.webhook_rate_per_second
     assert limits.webhook_burst == gateway.webhook_burst
     crd_limits = examples.spec_schema()["properties"]["gateway"]["properties"]["rateLimits"]

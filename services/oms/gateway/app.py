@@ -54,6 +54,11 @@ class GatewaySettings(BaseSettings):
     # Per customer session; a token bucket refilled at this rate, holding `burst`.
     order_rate_per_minute: float = Field(default=60.0, gt=0)
     order_burst: int = Field(default=20, ge=1)
+    # New customer sessions per client address: without it a session per order would get
+    # around the order limit. A customer needs one per device and week; the burst lets a
+    # group behind one shared address (a NAT) arrive at once.
+    session_rate_per_minute: float = Field(default=10.0, gt=0)
+    session_burst: int = Field(default=30, ge=1)
     # Per client address.
     webhook_rate_per_second: float = Field(default=50.0, gt=0)
     webhook_burst: int = Field(default=200, ge=1)
@@ -106,6 +111,7 @@ async def build(platform: Platform, settings: Settings) -> None:
         ),
         feed=feed,
         order_limit=TokenBuckets(gateway.order_rate_per_minute / 60, gateway.order_burst),
+        session_limit=TokenBuckets(gateway.session_rate_per_minute / 60, gateway.session_burst),
         webhook_limit=TokenBuckets(gateway.webhook_rate_per_second, gateway.webhook_burst),
         readiness_timeout=gateway.readiness_timeout_seconds,
         heartbeat_seconds=gateway.sse_heartbeat_seconds,
