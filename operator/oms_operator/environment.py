@@ -141,6 +141,7 @@ def _gateway(restaurant: Restaurant) -> list[EnvVar]:
         value("GATEWAY_SESSION_BURST", str(limits.session_burst)),
         value("GATEWAY_WEBHOOK_RATE_PER_SECOND", str(limits.webhooks_per_second)),
         value("GATEWAY_WEBHOOK_BURST", str(limits.webhook_burst)),
+        value("GATEWAY_TRUSTED_PROXIES", ",".join(gateway.trusted_proxies)),
     ]
     if gateway.admin_token_secret_ref is not None:
         token = gateway.admin_token_secret_ref

@@ -7,10 +7,18 @@ same. Field names are the CRD's camelCase ones through aliases.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from oms_operator import naming
 from oms_operator.network_spec import NetworkPolicy
@@ -103,6 +111,21 @@ class Gateway(Spec):
     # Where customers reach the gateway: Stripe sends them back there after paying.
     public_url: str | None = None
     rate_limits: RateLimits = Field(default_factory=RateLimits)
+    # Proxies whose X-Forwarded-For names the client (the ingress controller's pods).
+    trusted_proxies: tuple[str, ...] = ()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses_or_networks(cls, proxies: tuple[str, ...]) -> tuple[str, ...]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(TRUSTED_PROXY_FORMAT) from None
+        return proxies
+
+
+TRUSTED_PROXY_FORMAT = "each of spec.gateway.trustedProxies must be an IP address or a CIDR network"
 
 
 class StripeSecretRef(Spec):

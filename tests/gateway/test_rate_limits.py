@@ -5,6 +5,10 @@ A gateway of these tests' own runs with small buckets. Past its burst a client g
 a reason and `Retry-After`; another client is not held back; once the wait it was told is
 over, the client gets through again. The waits are the ones the gateway asks for: the
 behaviour under test is time passing, so the tests wait exactly that long.
+
+The client address is the TCP peer's, unless that peer is a proxy the gateway is told to
+trust (GATEWAY_TRUSTED_PROXIES): then it is the client the proxy names in X-Forwarded-For.
+Anyone else's X-Forwarded-For is ignored, so a client cannot forge its way to new buckets.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import pytest
 
 from devtools import stripe_webhooks
 from devtools.platform import LocalPlatform
+from oms.gateway.app import GatewaySettings
 from tests.gateway.conftest import StartGateway
 from tests.gateway.helpers import error_of, new_customer
 
@@ -30,17 +35,31 @@ LIMITS = {
     "GATEWAY_SESSION_RATE_PER_MINUTE": str(SESSIONS_PER_MINUTE),
     "GATEWAY_SESSION_BURST": str(SESSION_BURST),
 }
+# Documentation addresses (RFC 5737): clients a proxy may name, never these tests' peers.
+CLIENT_A, CLIENT_B = "203.0.113.7", "203.0.113.8"
 
 
 @pytest.fixture
 async def limited(start_gateway: StartGateway) -> str:
+    """A gateway with small buckets that trusts no proxy (the default)."""
     process = await start_gateway(**LIMITS)
+    return f"http://127.0.0.1:{process.port}"
+
+
+@pytest.fixture
+async def behind_a_proxy(start_gateway: StartGateway) -> str:
+    """A gateway with small buckets whose proxy is 127.0.0.1 (127.0.0.2 is a client)."""
+    process = await start_gateway(**LIMITS, GATEWAY_TRUSTED_PROXIES="127.0.0.1")
     return f"http://127.0.0.1:{process.port}"
 
 
 def _client(base_url: str, local_address: str = "127.0.0.1") -> httpx.AsyncClient:
     transport = httpx.AsyncHTTPTransport(local_address=local_address)
     return httpx.AsyncClient(base_url=base_url, timeout=30, transport=transport)
+
+
+def _for(client: str) -> dict[str, str]:
+    return {"X-Forwarded-For": client}
 
 
 def _refused(response: httpx.Response) -> int:
@@ -118,3 +137,50 @@ async def test_new_sessions_past_the_burst_wait_per_address(limited: str) -> Non
     assert "set-cookie" not in refused.headers  # no session was issued
     assert other_address.status_code == 201, other_address.text
     assert later.status_code == 201, later.text
+
+
+async def test_a_forged_forwarded_for_from_an_untrusted_peer_changes_nothing(
+    limited: str,
+) -> None:
+    async with _client(limited) as forger:
+        # Each request claims to come from someone new.
+        claims = [f"198.51.100.{n}" for n in range(SESSION_BURST + 1)]
+        answers = [await forger.post("/api/session", headers=_for(ip)) for ip in claims]
+
+    assert [a.status_code for a in answers[:SESSION_BURST]] == [201] * SESSION_BURST
+    _refused(answers[SESSION_BURST])  # still one client: the peer
+
+
+async def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_buckets(
+    behind_a_proxy: str, platform: LocalPlatform
+) -> None:
+    secret = platform.webhook_secret
+    async with _client(behind_a_proxy) as proxy, _client(behind_a_proxy, "127.0.0.2") as peer:
+        sessions_a = [
+            await proxy.post("/api/session", headers=_for(CLIENT_A))
+            for _ in range(SESSION_BURST + 1)
+        ]
+        session_b = await proxy.post("/api/session", headers=_for(CLIENT_B))
+        # Not the proxy: its claim to be the exhausted client A is ignored.
+        not_a_proxy = await peer.post("/api/session", headers=_for(CLIENT_A))
+        proxy.headers.update(_for(CLIENT_A))
+        webhooks_a = [await _deliver(proxy, secret) for _ in range(WEBHOOK_BURST + 1)]
+        proxy.headers.update(_for(CLIENT_B))
+        webhook_b = await _deliver(proxy, secret)
+
+    assert [r.status_code for r in sessions_a[:SESSION_BURST]] == [201] * SESSION_BURST
+    _refused(sessions_a[SESSION_BURST])
+    assert session_b.status_code == 201, session_b.text
+    assert not_a_proxy.status_code == 201, not_a_proxy.text
+    assert [r.status_code for r in webhooks_a[:WEBHOOK_BURST]] == [200] * WEBHOOK_BURST
+    _refused(webhooks_a[WEBHOOK_BURST])
+    assert webhook_b.status_code == 200, webhook_b.text
+
+
+def test_trusted_proxies_are_addresses_or_networks() -> None:
+    settings = GatewaySettings(trusted_proxies=" 10.244.0.0/16, 192.168.1.5 ,fd00::1")
+
+    assert settings.trusted_proxy_list == ["10.244.0.0/16", "192.168.1.5", "fd00::1"]
+    assert GatewaySettings().trusted_proxy_list == []  # nobody, by default
+    with pytest.raises(ValueError, match="'ingress' is not an IP address or network"):
+        GatewaySettings(trusted_proxies="10.0.0.1,ingress")

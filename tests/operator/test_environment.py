@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from oms_operator import environment, naming
-from oms_operator.model import Restaurant
+from oms_operator.model import InvalidSpec, Restaurant
 from tests.operator import examples
 
 
@@ -116,6 +116,21 @@ def test_the_gateways_rate_limits_and_cookies_follow_the_spec(trattoria: Restaur
     assert env["GATEWAY_SESSION_BURST"] == "30"
     assert env["GATEWAY_WEBHOOK_RATE_PER_SECOND"] == "5.0"
     assert env["GATEWAY_WEBHOOK_BURST"] == "200"
+    assert env["GATEWAY_TRUSTED_PROXIES"] == ""  # nobody's X-Forwarded-For by default
+
+
+def test_the_gateway_believes_x_forwarded_for_only_from_the_proxies_the_spec_names(
+    trattoria: Restaurant,
+) -> None:
+    gateway = examples.restaurant_document()["spec"]["gateway"] | {
+        "trustedProxies": ["10.244.0.0/16", "192.168.1.5"]
+    }
+
+    env = _env(_with(trattoria, gateway=gateway), "gateway")
+
+    assert env["GATEWAY_TRUSTED_PROXIES"] == "10.244.0.0/16,192.168.1.5"
+    with pytest.raises(InvalidSpec, match="must be an IP address or a CIDR network"):
+        _with(trattoria, gateway=gateway | {"trustedProxies": ["ingress.example"]})
 
 
 def test_payment_reads_stripe_keys_from_the_secret_and_sends_customers_to_the_public_url(

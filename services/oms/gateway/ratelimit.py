@@ -61,5 +61,6 @@ class TokenBuckets:
 
 
 def client_address(request: Request) -> str:
-    """Who is asking, for per-address limits: the peer address (the proxy's, behind one)."""
+    """Who is asking, for per-address limits: the TCP peer, or, when that peer is a trusted
+    proxy (GATEWAY_TRUSTED_PROXIES), the client it forwarded for (uvicorn resolves it)."""
     return request.client.host if request.client else "unknown"
