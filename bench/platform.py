@@ -88,6 +88,8 @@ def local_target(sample_ratio: float) -> Iterator[Target]:
                 "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
                 "OTEL_TRACES_SAMPLER_ARG": str(sample_ratio),
                 "GATEWAY_ORDER_RATE_PER_MINUTE": "1000000",
+                # Every simulated customer signs up from this one address (600 or so a run).
+                "GATEWAY_SESSION_RATE_PER_MINUTE": "1000000",
                 "LOG_LEVEL": "WARNING",
                 # Steps stay independent: no placement deadline falls due during a run.
                 "ORDER_PENDING_SECONDS": "900",

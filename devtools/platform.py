@@ -128,6 +128,8 @@ class LocalPlatform:
             "GATEWAY_SESSION_SECRET": f"session-{uuid.uuid4().hex}",
             # Tests race hundreds of orders from one address; the limits have tests of their own.
             "GATEWAY_ORDER_BURST": "10000",
+            "GATEWAY_SESSION_BURST": "10000",
+            "GATEWAY_SESSION_RATE_PER_MINUTE": "10000",
             "GATEWAY_WEBHOOK_BURST": "10000",
             "GATEWAY_WEBHOOK_RATE_PER_SECOND": "10000",
             # The local mode: stripe-mock's test payment page is served by the gateway.

@@ -72,8 +72,13 @@ def _platform(restaurant: Restaurant, service: str) -> list[EnvVar]:
 
 
 def _tls(restaurant: Restaurant) -> list[EnvVar]:
-    if restaurant.spec.grpc_tls is None:
-        # Without certificates, plaintext gRPC on purpose (production refuses it otherwise).
+    tls = restaurant.spec.grpc_tls
+    if tls is None:
+        # Development only (the spec refuses production without spec.grpcTLS): development
+        # allows plaintext gRPC by itself.
+        return []
+    if tls.insecure:
+        # Plaintext on purpose, as the spec says; the services refuse it otherwise.
         return [value("GRPC_TLS_INSECURE", "true")]
     files = naming.TLS_FILES
     return [
@@ -132,8 +137,11 @@ def _gateway(restaurant: Restaurant) -> list[EnvVar]:
         value("GATEWAY_SECURE_COOKIES", str(restaurant.public_url.startswith("https://")).lower()),
         value("GATEWAY_ORDER_RATE_PER_MINUTE", str(limits.orders_per_minute)),
         value("GATEWAY_ORDER_BURST", str(limits.order_burst)),
+        value("GATEWAY_SESSION_RATE_PER_MINUTE", str(limits.sessions_per_minute)),
+        value("GATEWAY_SESSION_BURST", str(limits.session_burst)),
         value("GATEWAY_WEBHOOK_RATE_PER_SECOND", str(limits.webhooks_per_second)),
         value("GATEWAY_WEBHOOK_BURST", str(limits.webhook_burst)),
+        value("GATEWAY_TRUSTED_PROXIES", ",".join(gateway.trusted_proxies)),
     ]
     if gateway.admin_token_secret_ref is not None:
         token = gateway.admin_token_secret_ref

@@ -122,7 +122,7 @@ def _menu_hash(restaurant: Restaurant) -> str:
 
 def _tls_volume(restaurant: Restaurant) -> dict[str, Any] | None:
     tls = restaurant.spec.grpc_tls
-    if tls is None:
+    if tls is None or tls.secret_name is None:
         return None
     # Group-readable only, by the pod's fsGroup: the key is nobody else's.
     return {"name": "grpc-tls", "secret": {"secretName": tls.secret_name, "defaultMode": 0o440}}

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from oms_operator import naming
+from oms_operator.gateway_spec import Gateway
 from oms_operator.network_spec import NetworkPolicy
 from oms_operator.spec_base import Spec
 
@@ -71,36 +72,6 @@ class Replicas(Spec):
 class SecretKeyRef(Spec):
     name: str
     key: str
-
-
-class AdminTokenRef(Spec):
-    name: str
-    key: str = "admin-token"
-
-
-class SessionSecretRef(Spec):
-    name: str
-    key: str = "session-secret"
-
-
-class RateLimits(Spec):
-    """The gateway's token buckets (its own defaults): orders per session, webhooks per
-    client address."""
-
-    orders_per_minute: float = Field(default=60.0, gt=0)
-    order_burst: int = Field(default=20, ge=1)
-    webhooks_per_second: float = Field(default=50.0, gt=0)
-    webhook_burst: int = Field(default=200, ge=1)
-
-
-class Gateway(Spec):
-    service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
-    node_port: int | None = None
-    admin_token_secret_ref: AdminTokenRef | None = None
-    session_secret_ref: SessionSecretRef | None = None
-    # Where customers reach the gateway: Stripe sends them back there after paying.
-    public_url: str | None = None
-    rate_limits: RateLimits = Field(default_factory=RateLimits)
 
 
 class StripeSecretRef(Spec):
@@ -162,9 +133,23 @@ class Tracing(Spec):
 
 
 class GrpcTLS(Spec):
-    """A Secret in cert-manager's layout (tls.crt, tls.key, ca.crt) for mutual TLS."""
+    """Mutual TLS from a Secret in cert-manager's layout (tls.crt, tls.key, ca.crt), or
+    `insecure: true`: plaintext gRPC, chosen on purpose (exactly one of the two)."""
 
-    secret_name: str
+    secret_name: str | None = None
+    insecure: bool = False
+
+    @model_validator(mode="after")
+    def _one_choice(self) -> GrpcTLS:
+        if (self.secret_name is None) != self.insecure:
+            raise ValueError(GRPC_TLS_CHOICE)
+        return self
+
+
+GRPC_TLS_CHOICE = (
+    "set exactly one of spec.grpcTLS.secretName (mutual TLS) and spec.grpcTLS.insecure: true "
+    "(plaintext gRPC on purpose)"
+)
 
 
 class Logging(Spec):
@@ -211,6 +196,9 @@ class RestaurantSpec(Spec):
             self.stripe.secret_ref,
         ):
             raise ValueError(PRODUCTION_NEEDS)
+        # Outside development the services refuse plaintext gRPC unless told it is intended.
+        if self.mode == "production" and self.grpc_tls is None:
+            raise ValueError(PRODUCTION_NEEDS_TLS)
         return self
 
 
@@ -218,6 +206,11 @@ PRODUCTION_NEEDS = (
     "spec.mode production (the default) needs spec.gateway.adminTokenSecretRef, "
     "spec.gateway.sessionSecretRef, spec.gateway.publicUrl and spec.stripe.secretRef: "
     "the services refuse their placeholders (spec.mode development accepts them)"
+)
+PRODUCTION_NEEDS_TLS = (
+    "spec.mode production (the default) needs spec.grpcTLS: secretName (a Secret with the "
+    "services' mutual TLS certificates) or insecure: true (plaintext gRPC between the "
+    "services, on purpose)"
 )
 
 

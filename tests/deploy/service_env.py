@@ -1,6 +1,7 @@
 """Build a service's Settings from exactly the environment a container gets, and say what is
 wrong with it: a variable the Settings does not read, one that does not parse, a setting left
-at a loopback default that cannot work in a container, or a start-up check that refuses.
+at a loopback default that cannot work in a container, or a start-up check that refuses (the
+service's own, and the platform's: plaintext gRPC outside development unless intended).
 
 Kubernetes values from Secrets and the downward API become placeholders (never the services'
 documented placeholders, which production refuses); `$(VAR)` is expanded as Kubernetes does.
@@ -18,10 +19,9 @@ from unittest import mock
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_settings import BaseSettings
 
+from oms.platform.bootstrap import PlatformSettings, check_platform
+
 POD_IP = "10.244.0.7"
-# Named by the manifests before the services read them: gRPC mutual TLS, being added to
-# GrpcSettings. Allowed while unread; once read, they are checked like any other.
-PENDING = frozenset({"GRPC_TLS_CERT_FILE", "GRPC_TLS_KEY_FILE", "GRPC_TLS_CA_FILE"})
 # Settings whose loopback default a service never uses, and why.
 UNUSED = {
     "gateway": {
@@ -120,8 +120,7 @@ def problems(
     settings_type = settings_class(module)
     read = variables_read(settings_type)
     found = [
-        f"{name} is not a setting {module} reads"
-        for name in sorted(set(env) - read - set(helpers) - (PENDING - read))
+        f"{name} is not a setting {module} reads" for name in sorted(set(env) - read - set(helpers))
     ]
     with mock.patch.dict(os.environ, env, clear=True):
         try:
@@ -148,4 +147,9 @@ def problems(
             check(settings)
         except SystemExit as exc:
             found.append(f"{module} refuses to start (exit {exc.code}); its check: see stderr")
+    assert isinstance(settings, PlatformSettings), module
+    try:
+        check_platform(service, settings)
+    except SystemExit as exc:
+        found.append(f"{module} refuses to start (exit {exc.code}); the platform's: see stderr")
     return found

@@ -38,6 +38,7 @@ def gateway_document() -> Json:
         staff=StaffAuth("token", "secret", 60, secure_cookie=False),
         feed=LiveFeed(),
         order_limit=TokenBuckets(1, 1),
+        session_limit=TokenBuckets(1, 1),
         webhook_limit=TokenBuckets(1, 1),
         readiness_timeout=1,
         heartbeat_seconds=1,

@@ -72,6 +72,21 @@ def test_customer_and_staff_routes_declare_how_they_authenticate() -> None:
     assert {} in tracked  # a tracking link needs no credentials
 
 
+def test_rate_limited_operations_declare_429() -> None:
+    limited = {("POST", "/api/session"), ("POST", "/api/orders"), ("POST", "/webhooks/stripe")}
+    declared = {
+        (method, path): operation["responses"].get("429")
+        for method, path, operation in _operations()
+        if (method, path) in limited
+    }
+
+    assert set(declared) == limited
+    for operation, response in declared.items():
+        assert response is not None, operation
+        assert response["content"]["application/json"]["schema"] == ERROR, operation
+        assert "Retry-After" in response["description"], operation
+
+
 def test_the_document_states_the_limits_of_oms_limits() -> None:
     line = _schema("OrderLineIn")
     order = _schema("OrderIn")

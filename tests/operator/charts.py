@@ -14,11 +14,15 @@ from devtools.kube import HELM
 from tests.operator import examples
 
 CHARTS = examples.REPO / "charts"
-# What the platform chart needs in production mode (the default): the Secrets and the URL.
-PRODUCTION = (
+# What the platform chart needs in production mode (the default): the Secrets, the URL ...
+SECRETS = (
     "gateway.adminTokenSecret.name=trattoria-gateway,gateway.sessionSecret.name=trattoria-gateway,"
     "gateway.publicUrl=https://trattoria.example.com,stripe.secret.name=trattoria-stripe"
 )
+# ... and the services' mutual TLS certificates, or plaintext gRPC said to be intended.
+TLS_SECRET = "trattoria-grpc-tls"
+PRODUCTION = f"{SECRETS},grpcTLS.secretName={TLS_SECRET}"
+PRODUCTION_PLAINTEXT = f"{SECRETS},grpcTLS.insecure=true"
 
 
 def render(chart: str, *args: str, release: str = "demo", namespace: str = "demo") -> list[Any]:

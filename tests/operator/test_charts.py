@@ -40,7 +40,7 @@ def test_the_platform_chart_renders_what_the_api_server_accepts(kube: ControlPla
         "--set",
         "menu.items[0].id=pizza,menu.items[0].name=Pizza,menu.items[0].price_minor=900",
         "--set",
-        f"menu.items[0].currency=EUR,grpcTLS.secretName=tls,{charts.PRODUCTION}",
+        f"menu.items[0].currency=EUR,{charts.PRODUCTION}",
     )
 
     result = _dry_run(kube, documents)
@@ -55,6 +55,34 @@ def test_the_platform_chart_renders_what_the_api_server_accepts(kube: ControlPla
 def test_production_without_the_services_secrets_is_refused_at_render() -> None:
     with pytest.raises(AssertionError, match="mode production \\(the default\\) needs"):
         charts.render("oms")
+
+
+def test_production_without_grpc_tls_or_an_explicit_opt_out_is_refused_at_render() -> None:
+    with pytest.raises(AssertionError, match=r"needs grpcTLS\.secretName .* or grpcTLS\.insecure"):
+        charts.render("oms", "--set", charts.SECRETS)
+    both = f"{charts.PRODUCTION},grpcTLS.insecure=true"
+    with pytest.raises(AssertionError, match=r"set exactly one of grpcTLS\.secretName"):
+        charts.render("oms", "--set", both)
+
+
+@pytest.mark.parametrize(
+    ("values", "plaintext"),
+    [
+        (charts.PRODUCTION, None),
+        (charts.PRODUCTION_PLAINTEXT, "true"),
+        ("mode=development", None),  # development allows plaintext by itself
+    ],
+    ids=["production with TLS", "production, plaintext on purpose", "development"],
+)
+def test_plaintext_grpc_is_set_only_when_the_values_opt_out(
+    values: str, plaintext: str | None
+) -> None:
+    rendered = charts.containers(charts.render("oms", "--set", values))
+
+    for service, container in rendered.items():
+        env = {v["name"]: v.get("value") for v in container["env"]}
+        assert env.get("GRPC_TLS_INSECURE") == plaintext, service
+        assert ("GRPC_TLS_CA_FILE" in env) == (values == charts.PRODUCTION), service
 
 
 def test_the_operator_chart_renders_what_the_api_server_accepts(kube: ControlPlane) -> None:
@@ -91,14 +119,14 @@ def _env_names(container: dict[str, Any]) -> list[str]:
 
 
 def test_the_platform_chart_sets_the_same_pods_as_the_operator() -> None:
-    values = f"menu.existingConfigMap=menu,grpcTLS.secretName=tls,{charts.PRODUCTION}"
+    values = f"menu.existingConfigMap=menu,{charts.PRODUCTION}"
     documents = charts.render("oms", "--set", values)
     rendered = {
         d["metadata"]["labels"]["app.kubernetes.io/component"]: d["spec"]["template"]
         for d in documents
         if d["kind"] == "Deployment"
     }
-    spec = examples.restaurant_document()["spec"] | {"grpcTLS": {"secretName": "tls"}}
+    spec = examples.restaurant_document()["spec"] | {"grpcTLS": {"secretName": charts.TLS_SECRET}}
     restaurant = Restaurant.parse("demo", "demo", spec)
 
     for service in naming.SERVICES:
@@ -158,6 +186,7 @@ def test_the_platform_chart_installs_and_its_deployments_become_available(
             ("oms-rabbitmq", {"username": "oms", "password": "p"}),
             ("trattoria-gateway", {"admin-token": "a", "session-secret": "s"}),
             ("trattoria-stripe", {"api-key": "sk_test_123", "webhook-secret": "whsec_x"}),
+            (charts.TLS_SECRET, {"tls.crt": "c", "tls.key": "k", "ca.crt": "a"}),
         )
     ]
     cluster.apply(kube, namespace, *secrets)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from oms_operator import environment, naming
-from oms_operator.model import Restaurant
+from oms_operator.model import InvalidSpec, Restaurant
 from tests.operator import examples
 
 
@@ -100,15 +100,37 @@ def test_the_gateway_has_no_database_and_its_secrets_from_secrets(trattoria: Res
 def test_the_gateways_rate_limits_and_cookies_follow_the_spec(trattoria: Restaurant) -> None:
     gateway = examples.restaurant_document()["spec"]["gateway"] | {
         "publicUrl": "https://trattoria.example.com/",
-        "rateLimits": {"ordersPerMinute": 6, "orderBurst": 2, "webhooksPerSecond": 5},
+        "rateLimits": {
+            "ordersPerMinute": 6,
+            "orderBurst": 2,
+            "sessionsPerMinute": 3,
+            "webhooksPerSecond": 5,
+        },
     }
     env = _env(_with(trattoria, gateway=gateway), "gateway")
 
     assert env["GATEWAY_SECURE_COOKIES"] == "true"
     assert env["GATEWAY_ORDER_RATE_PER_MINUTE"] == "6.0"
     assert env["GATEWAY_ORDER_BURST"] == "2"
+    assert env["GATEWAY_SESSION_RATE_PER_MINUTE"] == "3.0"
+    assert env["GATEWAY_SESSION_BURST"] == "30"
     assert env["GATEWAY_WEBHOOK_RATE_PER_SECOND"] == "5.0"
     assert env["GATEWAY_WEBHOOK_BURST"] == "200"
+    assert env["GATEWAY_TRUSTED_PROXIES"] == ""  # nobody's X-Forwarded-For by default
+
+
+def test_the_gateway_believes_x_forwarded_for_only_from_the_proxies_the_spec_names(
+    trattoria: Restaurant,
+) -> None:
+    gateway = examples.restaurant_document()["spec"]["gateway"] | {
+        "trustedProxies": ["10.244.0.0/16", "192.168.1.5"]
+    }
+
+    env = _env(_with(trattoria, gateway=gateway), "gateway")
+
+    assert env["GATEWAY_TRUSTED_PROXIES"] == "10.244.0.0/16,192.168.1.5"
+    with pytest.raises(InvalidSpec, match="must be an IP address or a CIDR network"):
+        _with(trattoria, gateway=gateway | {"trustedProxies": ["ingress.example"]})
 
 
 def test_payment_reads_stripe_keys_from_the_secret_and_sends_customers_to_the_public_url(
@@ -156,4 +178,19 @@ def test_grpc_tls_files_are_named_in_cert_managers_layout(trattoria: Restaurant)
         assert env["GRPC_TLS_CERT_FILE"] == "/etc/oms/tls/tls.crt"
         assert env["GRPC_TLS_KEY_FILE"] == "/etc/oms/tls/tls.key"
         assert env["GRPC_TLS_CA_FILE"] == "/etc/oms/tls/ca.crt"
+        assert "GRPC_TLS_INSECURE" not in env
     assert "GRPC_TLS_CERT_FILE" not in _env(trattoria, "order")
+
+
+def test_plaintext_grpc_only_where_the_spec_says_it_is_intended(trattoria: Restaurant) -> None:
+    osteria = examples.restaurant("restaurant-configmap-menu.yaml", namespace="food")
+    assert trattoria.spec.grpc_tls is not None
+    assert trattoria.spec.grpc_tls.insecure  # the demo's explicit opt-out
+    for service in naming.SERVICES:
+        opted_out, development = _env(trattoria, service), _env(osteria, service)
+
+        assert opted_out["GRPC_TLS_INSECURE"] == "true"
+        assert "GRPC_TLS_CERT_FILE" not in opted_out
+        # Development allows plaintext by itself: nothing claims it was chosen.
+        assert development["OMS_MODE"] == "development"
+        assert "GRPC_TLS_INSECURE" not in development

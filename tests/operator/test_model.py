@@ -10,7 +10,14 @@ from oms.gateway.app import GatewaySettings
 from oms.kitchen.app import KitchenSettings
 from oms.platform.settings import OpsSettings, RabbitMQSettings, TracingSettings
 from oms_operator import naming
-from oms_operator.model import PRODUCTION_NEEDS, InvalidSpec, Restaurant
+from oms_operator.model import (
+    GRPC_TLS_CHOICE,
+    PRODUCTION_NEEDS,
+    PRODUCTION_NEEDS_TLS,
+    GrpcTLS,
+    InvalidSpec,
+    Restaurant,
+)
 from tests.operator import examples
 
 MINIMAL: dict[str, Any] = {
@@ -70,6 +77,8 @@ def test_kitchen_gateway_and_tracing_defaults_are_the_services_own() -> None:
     limits = spec.gateway.rate_limits
     assert limits.orders_per_minute == gateway.order_rate_per_minute
     assert limits.order_burst == gateway.order_burst
+    assert limits.sessions_per_minute == gateway.session_rate_per_minute
+    assert limits.session_burst == gateway.session_burst
     assert limits.webhooks_per_second == gateway.webhook_rate_per_second
     assert limits.webhook_burst == gateway.webhook_burst
     crd_limits = examples.spec_schema()["properties"]["gateway"]["properties"]["rateLimits"]
@@ -93,10 +102,38 @@ def test_production_needs_the_secrets_and_public_url_the_services_insist_on() ->
             "publicUrl": "https://r.example.com",
         },
         "stripe": {"secretRef": {"name": "s"}},
+        "grpcTLS": {"secretName": "tls"},
     }
     assert Restaurant.parse("ns", "r", complete).spec.mode == "production"
     rules = examples.spec_schema()["x-kubernetes-validations"]
-    assert [r["message"] for r in rules] == [PRODUCTION_NEEDS]
+    assert [r["message"] for r in rules] == [PRODUCTION_NEEDS, PRODUCTION_NEEDS_TLS]
+
+
+def test_production_needs_mutual_tls_or_plaintext_said_to_be_intended() -> None:
+    production = {
+        **MINIMAL,
+        "mode": "production",
+        "gateway": {
+            "adminTokenSecretRef": {"name": "g"},
+            "sessionSecretRef": {"name": "g"},
+            "publicUrl": "https://r.example.com",
+        },
+        "stripe": {"secretRef": {"name": "s"}},
+    }
+
+    with pytest.raises(InvalidSpec, match=r"needs spec\.grpcTLS"):
+        Restaurant.parse("ns", "r", production)
+    for neither_or_both in ({}, {"insecure": False}, {"secretName": "tls", "insecure": True}):
+        with pytest.raises(InvalidSpec, match=r"set exactly one of spec\.grpcTLS\.secretName"):
+            Restaurant.parse("ns", "r", production | {"grpcTLS": neither_or_both})
+    tls = Restaurant.parse("ns", "r", production | {"grpcTLS": {"secretName": "tls"}})
+    plaintext = Restaurant.parse("ns", "r", production | {"grpcTLS": {"insecure": True}})
+    assert tls.spec.grpc_tls == GrpcTLS(secret_name="tls")
+    assert plaintext.spec.grpc_tls == GrpcTLS(insecure=True)
+    # Development needs neither.
+    assert Restaurant.parse("ns", "r", MINIMAL).spec.grpc_tls is None
+    grpc_tls = examples.spec_schema()["properties"]["grpcTLS"]
+    assert [r["message"] for r in grpc_tls["x-kubernetes-validations"]] == [GRPC_TLS_CHOICE]
 
 
 def test_names_derive_from_namespace_and_restaurant() -> None:

@@ -27,14 +27,15 @@ def _problems(container: dict[str, Any]) -> list[str]:
 def _restaurants() -> dict[str, Restaurant]:
     trattoria = examples.restaurant_document()["spec"]
     return {
-        "trattoria (production)": examples.restaurant(namespace="food"),
+        "trattoria (production, plaintext gRPC on purpose)": examples.restaurant(namespace="food"),
         "osteria (development)": examples.restaurant(
             "restaurant-configmap-menu.yaml", namespace="food"
         ),
         "trattoria with gRPC TLS, no tracing": Restaurant.parse(
             "food",
             "trattoria",
-            trattoria | {"grpcTLS": {"secretName": "tls"}, "tracing": {"enabled": False}},
+            trattoria
+            | {"grpcTLS": {"secretName": charts.TLS_SECRET}, "tracing": {"enabled": False}},
         ),
     }
 
@@ -51,9 +52,9 @@ def test_the_operators_containers_start_with_their_environment(
 
 
 CHART_VALUES = {
-    "production": ["--set", charts.PRODUCTION],
+    "production (gRPC TLS)": ["--set", charts.PRODUCTION],
+    "production, plaintext gRPC on purpose": ["--set", charts.PRODUCTION_PLAINTEXT],
     "development": ["--set", "mode=development,menu.existingConfigMap=menu"],
-    "production with gRPC TLS": ["--set", charts.PRODUCTION, "--set", "grpcTLS.secretName=tls"],
 }
 
 
@@ -79,3 +80,15 @@ def test_a_stray_variable_a_missing_secret_and_a_loopback_default_are_each_caugh
     assert "RABBITMQ_EXCHANGE is not a setting oms.gateway reads" in found
     assert "OPS_HOST is 127.0.0.1" in found
     assert "oms.gateway refuses to start (exit 78)" in found
+
+
+def test_plaintext_grpc_nobody_asked_for_in_production_is_caught() -> None:
+    trattoria = examples.restaurant(namespace="food")
+    (container,) = manifests.deployment(trattoria, "order")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    env = [e for e in container["env"] if e["name"] != "GRPC_TLS_INSECURE"]
+
+    found = _problems({**container, "env": env})
+
+    assert found == ["oms.order refuses to start (exit 78); the platform's: see stderr"]

@@ -27,8 +27,14 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- if not (and $v.gateway.adminTokenSecret.name $v.gateway.sessionSecret.name $v.gateway.publicUrl $v.stripe.secret.name) -}}
 {{- fail "mode production (the default) needs gateway.adminTokenSecret.name, gateway.sessionSecret.name, gateway.publicUrl and stripe.secret.name: the services refuse their placeholders (mode=development accepts them)" -}}
 {{- end -}}
+{{- if not (or $v.grpcTLS.secretName $v.grpcTLS.insecure) -}}
+{{- fail "mode production (the default) needs grpcTLS.secretName (a Secret with the services' mutual TLS certificates) or grpcTLS.insecure=true (plaintext gRPC between the services, on purpose)" -}}
+{{- end -}}
 {{- else if ne $v.mode "development" -}}
 {{- fail "mode must be production or development" -}}
+{{- end -}}
+{{- if and $v.grpcTLS.secretName $v.grpcTLS.insecure -}}
+{{- fail "set exactly one of grpcTLS.secretName (mutual TLS) and grpcTLS.insecure=true (plaintext gRPC on purpose)" -}}
 {{- end -}}
 {{- end -}}
 
@@ -95,8 +101,8 @@ kitchen's longest stop is its longest cook (or drain); the others' consumers giv
 - {name: GRPC_TLS_CERT_FILE, value: /etc/oms/tls/tls.crt}
 - {name: GRPC_TLS_KEY_FILE, value: /etc/oms/tls/tls.key}
 - {name: GRPC_TLS_CA_FILE, value: /etc/oms/tls/ca.crt}
-{{- else }}
-# Without certificates, plaintext gRPC on purpose (production refuses it otherwise).
+{{- else if $v.grpcTLS.insecure }}
+# Plaintext gRPC on purpose, as grpcTLS.insecure says (the services refuse it otherwise).
 - {name: GRPC_TLS_INSECURE, value: "true"}
 {{- end }}
 {{- end -}}

@@ -55,6 +55,7 @@ class Edge:
     staff: StaffAuth
     feed: LiveFeed
     order_limit: TokenBuckets
+    session_limit: TokenBuckets
     webhook_limit: TokenBuckets
     readiness_timeout: float
     heartbeat_seconds: float
@@ -83,7 +84,9 @@ def create_app(edge: Edge) -> FastAPI:
     app.add_middleware(AccessLog)
     backends = edge.backends
     app.include_router(routes_public.router(backends, edge.catalog, edge.readiness_timeout))
-    app.include_router(routes_orders.router(backends, edge.sessions, edge.order_limit))
+    app.include_router(
+        routes_orders.router(backends, edge.sessions, edge.order_limit, edge.session_limit)
+    )
     app.include_router(
         routes_live.router(backends, edge.sessions, edge.staff, edge.feed, edge.heartbeat_seconds)
     )

@@ -8,7 +8,9 @@ the tracer (flushing the last spans).
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+import ipaddress
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from oms import domain_events as events
@@ -54,15 +56,42 @@ class GatewaySettings(BaseSettings):
     # Per customer session; a token bucket refilled at this rate, holding `burst`.
     order_rate_per_minute: float = Field(default=60.0, gt=0)
     order_burst: int = Field(default=20, ge=1)
+    # New customer sessions per client address: without it a session per order would get
+    # around the order limit. A customer needs one per device and week; the burst lets a
+    # group behind one shared address (a NAT) arrive at once.
+    session_rate_per_minute: float = Field(default=10.0, gt=0)
+    session_burst: int = Field(default=30, ge=1)
     # Per client address.
     webhook_rate_per_second: float = Field(default=50.0, gt=0)
     webhook_burst: int = Field(default=200, ge=1)
+    # Proxies (an ingress, a load balancer) whose X-Forwarded-For names the client, as
+    # comma-separated addresses or networks: per-address limits then count the real client,
+    # not the proxy. Empty (the default) believes nobody's header: a client could forge it.
+    trusted_proxies: str = ""
     menu_cache_seconds: float = Field(default=2.0, ge=0)
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
     # The screens: the name they show, and when a kitchen ticket turns amber, then red.
     shop_name: str = Field(default="OMS", min_length=1, max_length=60)
     kds_warn_seconds: float = Field(default=300.0, gt=0)
     kds_late_seconds: float = Field(default=600.0, gt=0)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses_or_networks(cls, value: str) -> str:
+        for entry in proxy_list(value):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return proxy_list(self.trusted_proxies)
+
+
+def proxy_list(value: str) -> list[str]:
+    return [entry.strip() for entry in value.split(",") if entry.strip()]
 
 
 class Settings(PlatformSettings):
@@ -106,6 +135,7 @@ async def build(platform: Platform, settings: Settings) -> None:
         ),
         feed=feed,
         order_limit=TokenBuckets(gateway.order_rate_per_minute / 60, gateway.order_burst),
+        session_limit=TokenBuckets(gateway.session_rate_per_minute / 60, gateway.session_burst),
         webhook_limit=TokenBuckets(gateway.webhook_rate_per_second, gateway.webhook_burst),
         readiness_timeout=gateway.readiness_timeout_seconds,
         heartbeat_seconds=gateway.sse_heartbeat_seconds,
@@ -117,7 +147,13 @@ async def build(platform: Platform, settings: Settings) -> None:
     )
     app = api.create_app(edge)
     tracing.instrument_fastapi(app)
-    server = HttpServer(app, gateway.host, gateway.port, gateway.shutdown_grace_seconds)
+    server = HttpServer(
+        app,
+        gateway.host,
+        gateway.port,
+        gateway.shutdown_grace_seconds,
+        trusted_proxies=gateway.trusted_proxy_list,
+    )
     port = await server.start()
     platform.stack.push_async_callback(server.stop)
     platform.stack.callback(feed.close_all)  # open streams end first, so uvicorn can drain

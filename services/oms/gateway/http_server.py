@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -28,11 +28,23 @@ class _Uvicorn(uvicorn.Server):
 
 
 class HttpServer:
-    def __init__(self, app: ASGIApp, host: str, port: int, grace_seconds: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        host: str,
+        port: int,
+        grace_seconds: int,
+        trusted_proxies: Sequence[str] = (),
+    ) -> None:
         self.host = host
         self.port = port
         self.config = uvicorn.Config(
             app,
+            # The client is who these proxies say it is (X-Forwarded-For, -Proto), and the
+            # TCP peer otherwise. uvicorn's own default would believe 127.0.0.1 (anything
+            # on the pod's loopback); with no proxy named, nobody's headers are believed.
+            proxy_headers=bool(trusted_proxies),
+            forwarded_allow_ips=list(trusted_proxies),
             lifespan="off",  # the composition root opens and closes what the app uses
             log_config=None,  # our structlog setup renders uvicorn's records too
             access_log=False,  # AccessLog middleware logs inside the request's span

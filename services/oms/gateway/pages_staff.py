@@ -19,8 +19,7 @@ from starlette.responses import Response
 
 from oms.gateway.auth import STAFF_COOKIE, StaffAuth
 from oms.gateway.pages import ScreenOptions, render
-from oms.gateway.ratelimit import TokenBuckets
-from oms.gateway.routes_webhooks import client_of
+from oms.gateway.ratelimit import TokenBuckets, client_address
 from oms.gateway.schemas import STATUS
 from oms.limits import MAX_RETURN_PATH
 
@@ -72,7 +71,7 @@ def router(staff: StaffAuth, options: ScreenOptions) -> APIRouter:
         form = parse_qs((await request.body()).decode("utf-8", "replace"))
         next_path = _next(form.get("next", [""])[0])
         token = form.get("token", [""])[0].strip()
-        wait = attempts.take(client_of(request))
+        wait = attempts.take(client_address(request))
         if wait > 0:
             seconds = max(1, math.ceil(wait))
             message = f"Too many attempts. Try again in {seconds} s."

@@ -13,6 +13,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+from starlette.requests import Request
+
 from oms.gateway.errors import ApiError
 
 
@@ -56,3 +58,9 @@ class TokenBuckets:
                 f"too many {what}; try again in {seconds} s",
                 {"Retry-After": str(seconds)},
             )
+
+
+def client_address(request: Request) -> str:
+    """Who is asking, for per-address limits: the TCP peer, or, when that peer is a trusted
+    proxy (GATEWAY_TRUSTED_PROXIES), the client it forwarded for (uvicorn resolves it)."""
+    return request.client.host if request.client else "unknown"

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
 from oms.gateway.clients import Backends
 from oms.gateway.errors import ShortageBody, documented
 from oms.gateway.params import OR_TRACKING_LINK, PageSize, PageToken, TrackingToken
 from oms.gateway.params import OrderId as OrderId  # the pages' too
-from oms.gateway.ratelimit import TokenBuckets
+from oms.gateway.ratelimit import TokenBuckets, client_address
 from oms.gateway.schemas import CustomerOrder, OrderIn, OrderPage, SessionOut
 from oms.gateway.sessions import Sessions, require
 from oms.limits import MAX_IDEMPOTENCY_KEY
@@ -31,12 +31,18 @@ CREATE_ERRORS = {
 }
 
 
-def router(backends: Backends, sessions: Sessions, order_limit: TokenBuckets) -> APIRouter:
+def router(
+    backends: Backends, sessions: Sessions, order_limit: TokenBuckets, session_limit: TokenBuckets
+) -> APIRouter:
     orders = APIRouter(prefix="/api", tags=["orders"])
 
-    @orders.post("/session", status_code=201, response_model=SessionOut)
-    async def new_session() -> JSONResponse:
-        """A new customer session: its token, also set as an HTTP-only cookie."""
+    @orders.post("/session", status_code=201, response_model=SessionOut, responses=documented(429))
+    async def new_session(request: Request) -> JSONResponse:
+        """A new customer session: its token, also set as an HTTP-only cookie.
+
+        Limited per client address: order creation is limited per session, and a session
+        per order would otherwise get around that."""
+        session_limit.check(client_address(request), "new sessions")
         session = sessions.issue()
         body = SessionOut(
             customer_id=session.customer_id, token=session.token, expires_at=session.expires_at

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Request
 
 from oms.gateway.clients import Backends
 from oms.gateway.errors import ApiError, documented
-from oms.gateway.ratelimit import TokenBuckets
+from oms.gateway.ratelimit import TokenBuckets, client_address
 from oms.gateway.schemas import WebhookReceived
 from oms.limits import MAX_SIGNATURE_HEADER, MAX_WEBHOOK_BYTES
 
@@ -37,7 +37,7 @@ def router(backends: Backends, limit: TokenBuckets) -> APIRouter:
         A correctly signed event OMS does not act on is answered 200; one that is not a
         Stripe event, or whose amount is not the order's, is answered 400.
         """
-        limit.check(client_of(request), "webhook deliveries")
+        limit.check(client_address(request), "webhook deliveries")
         if not stripe_signature:
             raise ApiError(400, "missing_signature", "the Stripe-Signature header is required")
         payload = await request.body()
@@ -52,8 +52,3 @@ def router(backends: Backends, limit: TokenBuckets) -> APIRouter:
         return WebhookReceived(duplicate=handled.duplicate)
 
     return webhooks
-
-
-def client_of(request: Request) -> str:
-    """Who is asking, for rate limits: the peer address (the proxy's, behind one)."""
-    return request.client.host if request.client else "unknown"

@@ -61,6 +61,24 @@ class PlatformSettings(BaseModel):
     consul: ConsulSettings = Field(default_factory=ConsulSettings)
     faults: FaultSettings = Field(default_factory=FaultSettings)
 
+    @property
+    def faults_allowed(self) -> bool:
+        return self.runtime.development or self.faults.enabled
+
+
+def check_platform(name: str, settings: PlatformSettings) -> None:
+    """Refuse to start, in one line, what is unsafe outside development: failure injection,
+    and plaintext gRPC nobody asked for (the deployment tests run this on their manifests)."""
+    if settings.faults.rules and not settings.faults_allowed:
+        runner.refuse_to_start(name, "FAULTS_RULES is set, but faults are off outside development")
+    grpc_settings = settings.grpc
+    if not (grpc_settings.tls or grpc_settings.tls_insecure or settings.runtime.development):
+        runner.refuse_to_start(
+            name,
+            "gRPC needs mutual TLS outside development: set GRPC_TLS_CERT_FILE, "
+            "GRPC_TLS_KEY_FILE and GRPC_TLS_CA_FILE (or GRPC_TLS_INSECURE=true)",
+        )
+
 
 @dataclass
 class Platform:
@@ -197,17 +215,8 @@ async def open_platform(
     """The plumbing of one process. `broker_required`: RabbitMQ down makes it unready (a
     process that only consumes); otherwise it keeps serving and its outboxes wait."""
     logs.setup(name, settings.log)
-    allowed = settings.runtime.development or settings.faults.enabled
-    if settings.faults.rules and not allowed:
-        runner.refuse_to_start(name, "FAULTS_RULES is set, but faults are off outside development")
-    faults = Faults(allowed, settings.faults.rules)
-    grpc_settings = settings.grpc
-    if not (grpc_settings.tls or grpc_settings.tls_insecure or settings.runtime.development):
-        runner.refuse_to_start(
-            name,
-            "gRPC needs mutual TLS outside development: set GRPC_TLS_CERT_FILE, "
-            "GRPC_TLS_KEY_FILE and GRPC_TLS_CA_FILE (or GRPC_TLS_INSECURE=true)",
-        )
+    check_platform(name, settings)
+    faults = Faults(settings.faults_allowed, settings.faults.rules)
     traces = tracing.setup(name, settings.tracing)
     stack.callback(traces.shutdown)
     monitor = DependencyMonitor(settings.ops.check_interval_seconds)

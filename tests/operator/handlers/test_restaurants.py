@@ -166,10 +166,16 @@ def test_its_network_policies_follow_spec_network_policy_enabled(
             "set exactly one of spec.menu.items and spec.menu.configMapRef",
         ),
         ({"consul": {"address": "no port"}}, "spec.consul.address: Invalid value"),
+        (
+            {"grpcTLS": {"secretName": "tls", "insecure": True}},
+            "set exactly one of spec.grpcTLS.secretName (mutual TLS) and spec.grpcTLS.insecure",
+        ),
+        ({"grpcTLS": {"insecure": False}}, "set exactly one of spec.grpcTLS.secretName"),
     ],
 )
 def test_the_api_server_rejects_an_invalid_spec_with_a_clear_message(
     kube: ControlPlane,
+    operator_chart: str,  # the CRD
     namespace: str,
     rabbitmq: servers.RabbitMQ,
     consul: servers.Consul,
@@ -189,8 +195,61 @@ def test_the_api_server_rejects_an_invalid_spec_with_a_clear_message(
     assert cluster.restaurant(kube, namespace, "invalid") is None
 
 
+def test_production_without_grpc_tls_or_an_explicit_opt_out_is_rejected(
+    kube: ControlPlane,
+    operator_chart: str,  # the CRD
+    namespace: str,
+    rabbitmq: servers.RabbitMQ,
+    consul: servers.Consul,
+) -> None:
+    documents = cluster.restaurant_documents("plaintext", rabbitmq, consul)
+    (document,) = [d for d in documents if d["kind"] == "Restaurant"]
+    del document["spec"]["grpcTLS"]  # the example's `insecure: true`
+    development = {**document, "metadata": {"name": "plaintext-dev"}}
+    development["spec"] = {**document["spec"], "mode": "development"}
+
+    refused = kube.kubectl(
+        "-n", namespace, "apply", "-f", "-", input=json.dumps(document), check=False
+    )
+    accepted = kube.kubectl(
+        "-n", namespace, "apply", "--dry-run=server", "-f", "-", input=json.dumps(development)
+    )
+
+    assert refused.returncode != 0
+    assert "spec.mode production (the default) needs spec.grpcTLS" in refused.stderr
+    assert cluster.restaurant(kube, namespace, "plaintext") is None
+    assert "(server dry run)" in accepted.stdout
+
+
+def test_trusted_proxies_must_be_addresses_or_networks(
+    kube: ControlPlane,
+    operator_chart: str,  # the CRD
+    namespace: str,
+    rabbitmq: servers.RabbitMQ,
+    consul: servers.Consul,
+) -> None:
+    documents = cluster.restaurant_documents("proxied", rabbitmq, consul)
+    (document,) = [d for d in documents if d["kind"] == "Restaurant"]
+    gateway = document["spec"]["gateway"]
+    good = {**document, "spec": {**document["spec"], "gateway": gateway.copy()}}
+    good["spec"]["gateway"]["trustedProxies"] = ["10.244.0.0/16", "192.168.1.5", "fd00::/8"]
+    gateway["trustedProxies"] = ["10.244.0.0/16", "ingress.example"]
+
+    refused = kube.kubectl(
+        "-n", namespace, "apply", "-f", "-", input=json.dumps(document), check=False
+    )
+    accepted = kube.kubectl(
+        "-n", namespace, "apply", "--dry-run=server", "-f", "-", input=json.dumps(good)
+    )
+
+    assert refused.returncode != 0
+    assert "each of spec.gateway.trustedProxies must be an IP address or a CIDR" in refused.stderr
+    assert "(server dry run)" in accepted.stdout
+
+
 def test_a_name_too_long_for_its_children_is_rejected(
     kube: ControlPlane,
+    operator_chart: str,  # the CRD
     namespace: str,
     rabbitmq: servers.RabbitMQ,
     consul: servers.Consul,
