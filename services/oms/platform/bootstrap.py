@@ -196,10 +196,12 @@ class Platform:
         registration = Registration(
             self.name, host, port, check_url=f"http://{host}:{self.ops.port}/readyz"
         )
-        await self.discovery.register(registration)
-        self.stack.push_async_callback(self.discovery.deregister, registration)
+        # Serving before registering: Consul checks `/readyz` at once, and a first answer of
+        # 503 would keep the new instance out of every caller's list for a check interval.
         self.serving = True
         self.stack.callback(setattr, self, "serving", False)
+        await self.discovery.register(registration)
+        self.stack.push_async_callback(self.discovery.deregister, registration)
 
 
 async def open_platform(
