@@ -73,7 +73,7 @@ async def build(platform: Platform, settings: Settings) -> None:
         metrics.KITCHEN_QUEUE_DEPTH.set(depth)
 
     await platform.every("kitchen-queue-depth", config.queue_depth_interval_seconds, measure_queue)
-    await platform.serve(grpc_api.CONTRACT, KitchenApi(kitchen, tickets))
+    await platform.serve(grpc_api.CONTRACT, KitchenApi(kitchen))
 
 
 async def main(lifecycle: Lifecycle, settings: Settings) -> None:

@@ -22,6 +22,7 @@ from oms.kitchen.domain import Ticket, TicketStatus, cook_seconds
 from oms.kitchen.repository import TicketRepository
 from oms.platform import logs, metrics
 from oms.platform.consumer import current_delivery
+from oms.platform.errors import InvalidArgument, NotFound
 from oms.platform.events import HandBack
 
 log = logs.get(__name__)
@@ -70,6 +71,15 @@ class Kitchen:
 
     def status(self) -> Status:
         return Status(self.workers, {cook: c.order_id for cook, c in self._cooking.items()})
+
+    async def ticket(self, order_id: str) -> Ticket:
+        """The order's ticket, once a cook has picked the order."""
+        if not order_id:
+            raise InvalidArgument("order_id is required")
+        ticket = await self.repository.get(order_id)
+        if ticket is None:
+            raise NotFound(f"no cook has picked order {order_id} yet")
+        return ticket
 
     def is_cooking(self, order_id: str) -> bool:
         """True when a cook of this process has the order (or is starting it)."""
