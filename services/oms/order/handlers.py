@@ -13,7 +13,7 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
 from oms import domain_events as events
-from oms.limits import MAX_ORDER_QUERY
+from oms.limits import MAX_ORDER_QUERY, MAX_PAGE_SIZE, MAX_REASON
 from oms.order.domain import (
     ENTERED_FROM,
     UNPAID,
@@ -126,6 +126,7 @@ class OrderHandlers:
         self, order_id: str, customer_id: str = "", reason: str = "", by: str = "customer"
     ) -> Order:
         """Cancel an unpaid order: its checkout is closed at Stripe first, then the order."""
+        _check_reason(reason)
         order = await self.get(order_id, customer_id)
         if order.status is Status.CANCELLED:
             return order
@@ -153,6 +154,7 @@ class OrderHandlers:
 
         Stock comes back when no cook had started it, and is written off when one had.
         """
+        _check_reason(reason)
         for _ in range(3):  # the order may move from paid to preparing meanwhile
             order = await self.get(order_id)
             if order.status is Status.REFUNDED:
@@ -185,9 +187,15 @@ class OrderHandlers:
         raise IllegalTransition(order_id, current.status, Status.PICKED_UP)
 
 
+def _check_reason(reason: str) -> None:
+    # The gateway checks it too, but a reason is stored and shown: every caller is held to it.
+    if len(reason) > MAX_REASON:
+        raise InvalidArgument(f"reason must be at most {MAX_REASON} characters")
+
+
 def _page(page_size: int, page_token: str) -> tuple[int, tuple[datetime, str] | None]:
-    if not 0 <= page_size <= 100:
-        raise InvalidArgument("page size must be 1..100")
+    if not 0 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidArgument(f"page size must be 1..{MAX_PAGE_SIZE}")
     try:
         after = parse_page_token(page_token) if page_token else None
     except ValueError as exc:
