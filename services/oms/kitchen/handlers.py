@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from oms import domain_events as events
 from oms.kitchen.domain import Ticket, TicketStatus, cook_seconds
 from oms.kitchen.repository import TicketRepository
 from oms.platform import logs, metrics
+from oms.platform.clock import Clock, utc_now
 from oms.platform.consumer import current_delivery
 from oms.platform.errors import InvalidArgument, NotFound
 from oms.platform.events import HandBack
@@ -28,10 +28,6 @@ from oms.platform.events import HandBack
 log = logs.get(__name__)
 # Beyond the longest cook time, a ticket still cooking has lost its cook.
 STALE_MARGIN_SECONDS = 30.0
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -55,7 +51,7 @@ class Kitchen:
         seconds_per_item: float,
         longest_cook_seconds: float,
         instance: str | None = None,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self.repository = repository
         self.workers = workers

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from oms import domain_events as events
 from oms.limits import MAX_ORDER_QUERY, MAX_PAGE_SIZE, MAX_REASON
@@ -27,16 +27,13 @@ from oms.order.domain import (
 from oms.order.placing import OrderPlacement
 from oms.order.ports import Menu, Payment, Stock, Timers
 from oms.order.repository import OrderRepository, parse_page_token
-from oms.order.transitions import Clock, Transitions
+from oms.order.transitions import Transitions
 from oms.order_lines import Line
 from oms.platform import logs
+from oms.platform.clock import Clock, utc_now
 from oms.platform.errors import FailedPrecondition, InvalidArgument, NotFound
 
 log = logs.get(__name__)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class OrderHandlers:

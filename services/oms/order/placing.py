@@ -27,9 +27,10 @@ from oms.order.domain import (
 )
 from oms.order.ports import Menu, Stock, Timers
 from oms.order.repository import OrderRepository
-from oms.order.transitions import Clock, Transitions, announce, priced_lines
+from oms.order.transitions import Transitions, announce, priced_lines
 from oms.order_lines import Line, merge_lines
 from oms.platform import logs, metrics
+from oms.platform.clock import Clock
 from oms.platform.errors import FailedPrecondition, InvalidArgument
 from oms.platform.outbox_entries import Delayed
 
