@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from oms import domain_events as events
@@ -36,27 +37,28 @@ from oms.platform.errors import FailedPrecondition, InvalidArgument, NotFound
 log = logs.get(__name__)
 
 
+@dataclass
 class OrderHandlers:
-    def __init__(
-        self,
-        repository: OrderRepository,
-        menu: Menu,
-        stock: Stock,
-        payment: Payment,
-        timers: Timers,
-        deadlines: Deadlines,
-        clock: Clock = utc_now,
-    ) -> None:
-        self.repository = repository
-        self.menu = menu
-        self.stock = stock
-        self.payment = payment
-        self.timers = timers
-        self.deadlines = deadlines
-        self.clock = clock
-        self.transitions = Transitions(repository, clock)
+    repository: OrderRepository
+    menu: Menu
+    stock: Stock
+    payment: Payment
+    timers: Timers
+    deadlines: Deadlines
+    clock: Clock = utc_now
+    transitions: Transitions = field(init=False)
+    placement: OrderPlacement = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.transitions = Transitions(self.repository, self.clock)
         self.placement = OrderPlacement(
-            repository, menu, stock, timers, deadlines, self.transitions, clock
+            self.repository,
+            self.menu,
+            self.stock,
+            self.timers,
+            self.deadlines,
+            self.transitions,
+            self.clock,
         )
 
     async def place(self, customer_id: str, lines: Sequence[Line], idempotency_key: str) -> Order:

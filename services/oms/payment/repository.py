@@ -15,6 +15,7 @@ it holds a handful of ids at most.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -70,18 +71,12 @@ def _to_payment(doc: Document) -> Payment:
     )
 
 
+@dataclass
 class MongoPaymentRepository:
-    def __init__(
-        self,
-        payments: AsyncCollection[Document],
-        stripe_events: AsyncCollection[Document],
-        outbox: Outbox,
-        clock: Clock = utc_now,
-    ) -> None:
-        self.payments = payments
-        self.stripe_events = stripe_events
-        self.outbox = outbox
-        self.clock = clock
+    payments: AsyncCollection[Document]
+    stripe_events: AsyncCollection[Document]
+    outbox: Outbox
+    clock: Clock = utc_now
 
     async def get(self, order_id: str) -> Payment | None:
         doc = await self.payments.find_one({"_id": order_id}, HIDDEN)
