@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Literal, TypeVar
+from typing import Annotated, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -64,7 +64,8 @@ def route(
     return payload_type.ROUTING_KEY, handle
 
 
-OrderId = str
+# Every event names its order, and never with an empty id.
+OrderId = Annotated[str, Field(min_length=1)]
 Status = Literal[
     "pending",
     "awaiting_payment",
@@ -94,7 +95,7 @@ class PricedLine(BaseModel):
 class OrderEvent(Payload):
     """What every order event says: whose order, the status it is in, at which step."""
 
-    order_id: OrderId = Field(min_length=1)
+    order_id: OrderId
     customer_id: str = Field(min_length=1)
     status: Status
     step: int = Field(ge=1)
@@ -177,7 +178,7 @@ class DeadlineDue(Payload):
     """A timer Order set for itself: look at the order's deadlines (`oms.platform.timers`)."""
 
     ROUTING_KEY: ClassVar[str] = "order.deadline_due"
-    order_id: OrderId = Field(min_length=1)
+    order_id: OrderId
 
 
 # --- by payment: facts about money -------------------------------------------------------
@@ -185,7 +186,7 @@ class DeadlineDue(Payload):
 
 class PaymentCaptured(Payload):
     ROUTING_KEY: ClassVar[str] = "payment.captured"
-    order_id: OrderId = Field(min_length=1)
+    order_id: OrderId
     checkout_session_id: str = Field(min_length=1)
     amount_minor: int = Field(ge=0)
     currency: str = Field(min_length=3, max_length=3)
@@ -195,13 +196,13 @@ class PaymentFailed(Payload):
     """No money will come: the checkout could not be opened, expired, or its payment failed."""
 
     ROUTING_KEY: ClassVar[str] = "payment.failed"
-    order_id: OrderId = Field(min_length=1)
+    order_id: OrderId
     reason: str
 
 
 class PaymentRefunded(Payload):
     ROUTING_KEY: ClassVar[str] = "payment.refunded"
-    order_id: OrderId = Field(min_length=1)
+    order_id: OrderId
     refund_id: str = Field(min_length=1)
     amount_minor: int = Field(ge=0)
 
@@ -211,14 +212,14 @@ class PaymentRefunded(Payload):
 
 class TicketStarted(Payload):
     ROUTING_KEY: ClassVar[str] = "kitchen.ticket_started"
-    order_id: OrderId = Field(min_length=1)
+    order_id: OrderId
     cook: str
     attempt: int = Field(ge=1)
 
 
 class TicketReady(Payload):
     ROUTING_KEY: ClassVar[str] = "kitchen.ticket_ready"
-    order_id: OrderId = Field(min_length=1)
+    order_id: OrderId
     cook: str
 
 

@@ -3,8 +3,10 @@
 Menu, Stock, Order, Payment, Kitchen and the gateway run as processes (`python -m
 oms.<name>`, as their containers do, through `devtools.platform`) on the real RabbitMQ,
 FerretDB, Consul, stripe-mock and Jaeger, in a vhost, database and Consul prefix of their
-own. Tests that need a gateway configured differently (low rate limits, a short deadline, a
-process to stop) start one more of their own on the same platform.
+own. Tests that need a gateway configured differently (low rate limits, a short deadline)
+start one more of their own on the same platform; a test that stops or adds a service's
+process runs on a platform of its own (`own_platform`), with only the services it needs, so
+the shared one stays as every other test expects it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from devtools.platform import LocalPlatform, ServiceProcess
 from tests.gateway.helpers import Customer, eventually, new_customer, order_sees
 
 StartGateway = Callable[..., Awaitable[ServiceProcess]]
+OwnPlatform = Callable[..., Awaitable[LocalPlatform]]
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +45,31 @@ def platform(
         yield started
     finally:
         started.stop()
+
+
+@pytest.fixture
+async def own_platform(
+    servers_dir: Path,
+    rabbitmq: servers.RabbitMQ,
+    ferretdb: servers.FerretDB,
+    consul: servers.Consul,
+    stripe_mock: servers.StripeMock,
+) -> AsyncIterator[OwnPlatform]:
+    """Start a platform of the test's own (a vhost, database and Consul prefix nobody else
+    sees) running only the given services, the gateway last; stopped after the test."""
+    started: list[LocalPlatform] = []
+
+    async def start(*services: str) -> LocalPlatform:
+        name = f"oms-gateway-own-{uuid.uuid4().hex[:6]}"
+        own = LocalPlatform(servers_dir / name, rabbitmq, ferretdb, consul, stripe_mock)
+        started.append(own)
+        # In a thread: starting polls each process until it answers.
+        await asyncio.to_thread(own.start, services)
+        return own
+
+    yield start
+    for own in started:
+        await asyncio.to_thread(own.stop)
 
 
 @pytest.fixture(scope="session")

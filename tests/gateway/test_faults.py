@@ -20,6 +20,7 @@ import pytest
 from devtools.faults import ProcessFaults
 from devtools.platform import LocalPlatform, ServiceProcess
 from oms.platform.faults import Fault
+from tests.gateway.conftest import OwnPlatform
 from tests.gateway.helpers import Customer, Json, error_of, eventually
 
 GET_LEVELS = "rpc:/oms.contracts.v1.StockService/GetLevels"
@@ -94,38 +95,42 @@ async def test_an_error_fault_answers_every_call_of_the_rpc_until_lifted(
     assert working.status_code == 200, working.text
 
 
-async def test_every_instance_of_the_service_gets_the_faults(
-    admin: httpx.AsyncClient, platform: LocalPlatform, lifted: None
-) -> None:
+async def test_every_instance_of_the_service_gets_the_faults(own_platform: OwnPlatform) -> None:
+    # Its own platform: a second Stock would otherwise join the shared one's.
+    platform = await own_platform("stock", "gateway")
     extra = await asyncio.to_thread(platform.start_service, "stock")
-    try:
-        both = addresses(platform.running("stock"))
-        assert len(both) == 2
+    both = addresses(platform.running("stock"))
+    headers = {"Authorization": f"Bearer {platform.admin_token}"}
+    async with httpx.AsyncClient(
+        base_url=platform.gateway_url, headers=headers, timeout=30
+    ) as admin:
 
         async def sees_both() -> bool:
-            found = await faults_of(admin, "stock")
-            return [i["address"] for i in found["instances"]] == both
+            response = await admin.get("/api/admin/faults/stock")
+            found = response.json().get("instances", []) if response.status_code == 200 else []
+            return [i["address"] for i in found] == both
 
         await eventually(sees_both, within=30)
         delay = {"target": GET_LEVELS, "action": "delay", "seconds": 0.01, "code": "UNAVAILABLE"}
 
         put = await admin.put("/api/admin/faults/stock", json={"faults": [delay]})
-
-        assert put.status_code == 200, put.text
-        assert [(i["address"], i["faults"]) for i in put.json()["instances"]] == [
-            (address, [delay]) for address in both
-        ]
-        for process in platform.running("stock"):  # as each process itself says
-            assert await ProcessFaults(platform, process).rules() == [Fault.model_validate(delay)]
-    finally:
+        held = [await ProcessFaults(platform, p).rules() for p in platform.running("stock")]
         await asyncio.to_thread(extra.stop)
 
-    async def sees_one() -> bool:
-        # Until its view of Consul is refreshed, the gateway answers 503 for the one gone.
-        response = await admin.get("/api/admin/faults/stock")
-        return response.status_code == 200 and len(response.json()["instances"]) == 1
+        async def sees_one() -> bool:
+            # Until its view of Consul is refreshed, the gateway answers 503 for the one gone.
+            response = await admin.get("/api/admin/faults/stock")
+            return response.status_code == 200 and len(response.json()["instances"]) == 1
 
-    await eventually(sees_one)
+        await eventually(sees_one)
+
+    assert len(both) == 2
+    assert put.status_code == 200, put.text
+    assert [(i["address"], i["faults"]) for i in put.json()["instances"]] == [
+        (address, [delay]) for address in both
+    ]
+    # As each process itself says.
+    assert held == [[Fault.model_validate(delay)]] * 2
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ async def service(
     world: KitchenWorld, kitchen: Kitchen
 ) -> AsyncIterator[kitchen_pb2_grpc.KitchenServiceAsyncStub]:
     server = GrpcServer(GrpcSettings(port=0), service_names=[])
-    api = KitchenApi(kitchen, world.repository)
+    api = KitchenApi(kitchen)
     kitchen_pb2_grpc.add_KitchenServiceServicer_to_server(api, server.server)
     await server.start()
     async with grpc.aio.insecure_channel(server.address) as channel:

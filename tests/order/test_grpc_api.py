@@ -9,6 +9,7 @@ import grpc
 import pytest
 
 from oms.contracts.v1 import common_pb2, order_pb2, order_pb2_grpc, stock_pb2
+from oms.limits import MAX_REASON
 from oms.order.domain import Status
 from oms.order.grpc_api import OrderApi
 from oms.platform.grpc_server import DETAILS_KEY, GrpcServer
@@ -93,3 +94,28 @@ async def test_refusals_and_outages_have_their_status_codes(
     assert illegal is grpc.StatusCode.FAILED_PRECONDITION
     assert payment_down is grpc.StatusCode.UNAVAILABLE
     assert stock_down is grpc.StatusCode.UNAVAILABLE
+
+
+async def test_a_reason_longer_than_the_shared_limit_is_invalid_and_changes_nothing(
+    world: OrderWorld, order_service: order_pb2_grpc.OrderServiceAsyncStub
+) -> None:
+    paid = await world.stored(Status.PAID)
+    unpaid = await world.stored(Status.AWAITING_PAYMENT)
+    too_long = "x" * (MAX_REASON + 1)
+
+    refund = await _code(
+        order_service.RefundOrder(order_pb2.RefundOrderRequest(order_id=paid.id, reason=too_long))
+    )
+    void = await _code(
+        order_service.VoidOrder(order_pb2.VoidOrderRequest(order_id=unpaid.id, reason=too_long))
+    )
+    untouched = [(await world.order(o.id)).status for o in (paid, unpaid)]
+    longest = "x" * MAX_REASON
+    refunded = await order_service.RefundOrder(
+        order_pb2.RefundOrderRequest(order_id=paid.id, reason=longest)
+    )
+
+    assert (refund, void) == (grpc.StatusCode.INVALID_ARGUMENT,) * 2
+    assert untouched == [Status.PAID, Status.AWAITING_PAYMENT]
+    assert world.desk.calls == []  # refused before Payment was asked to close the checkout
+    assert refunded.reason == longest

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from oms import domain_events as events
+from oms.limits import MAX_PAGE_SIZE
 from oms.order.domain import IllegalTransition, Status
 from oms.platform.errors import InvalidArgument, NotFound
 from tests.order.bus import payloads
@@ -115,7 +116,8 @@ async def test_a_customers_orders_are_listed_newest_first_a_page_at_a_time(
     with pytest.raises(InvalidArgument):
         await world.handlers.list_for_customer("alice", 2, "not-a-token")
     with pytest.raises(InvalidArgument):
-        await world.handlers.list_for_customer("alice", 101, "")
+        await world.handlers.list_for_customer("alice", MAX_PAGE_SIZE + 1, "")
+    assert len((await world.handlers.list_for_customer("alice", MAX_PAGE_SIZE, ""))[0]) == 5
 
 
 async def test_staff_list_every_order_by_status_and_by_id_prefix(world: OrderWorld) -> None:

@@ -71,7 +71,7 @@ async def build(platform: Platform, settings: Settings) -> None:
         config.queue_depth_interval_seconds,
         lambda: consumers.measure_queue(platform.broker),
     )
-    await platform.serve(grpc_api.CONTRACT, KitchenApi(kitchen, tickets))
+    await platform.serve(grpc_api.CONTRACT, KitchenApi(kitchen))
 
 
 async def main(lifecycle: Lifecycle, settings: Settings) -> None:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from oms.contracts.v1 import kitchen_pb2, kitchen_pb2_grpc
 from oms.kitchen.domain import Ticket, TicketStatus
 from oms.kitchen.handlers import Kitchen
-from oms.kitchen.repository import TicketRepository
-from oms.platform.errors import InvalidArgument, NotFound
-from oms.platform.grpc_server import Contract
+from oms.platform.grpc_server import Api, Contract
 from oms.platform.protobuf import optional_timestamp, timestamp
 
 STATUS = {
@@ -31,15 +28,11 @@ def to_proto(ticket: Ticket) -> kitchen_pb2.Ticket:
     )
 
 
-@dataclass
-class KitchenApi(kitchen_pb2_grpc.KitchenServiceServicer):
-    kitchen: Kitchen
-    tickets: TicketRepository
-
+class KitchenApi(Api[Kitchen], kitchen_pb2_grpc.KitchenServiceServicer):
     async def GetStatus(
         self, request: kitchen_pb2.GetStatusRequest, context: Any
     ) -> kitchen_pb2.KitchenStatus:
-        status = self.kitchen.status()
+        status = self.handlers.status()
         return kitchen_pb2.KitchenStatus(
             workers=status.workers,
             busy_workers=len(status.busy),
@@ -49,12 +42,7 @@ class KitchenApi(kitchen_pb2_grpc.KitchenServiceServicer):
     async def GetTicket(
         self, request: kitchen_pb2.GetTicketRequest, context: Any
     ) -> kitchen_pb2.Ticket:
-        if not request.order_id:
-            raise InvalidArgument("order_id is required")
-        ticket = await self.tickets.get(request.order_id)
-        if ticket is None:
-            raise NotFound(f"no cook has picked order {request.order_id} yet")
-        return to_proto(ticket)
+        return to_proto(await self.handlers.ticket(request.order_id))
 
 
 CONTRACT = Contract(kitchen_pb2.DESCRIPTOR, kitchen_pb2_grpc.add_KitchenServiceServicer_to_server)

@@ -13,24 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from oms import domain_events as events
 from oms.kitchen.domain import Ticket, TicketStatus, cook_seconds
 from oms.kitchen.repository import TicketRepository
 from oms.platform import logs, metrics
+from oms.platform.clock import Clock, utc_now
 from oms.platform.consumer import current_delivery
+from oms.platform.errors import InvalidArgument, NotFound
 from oms.platform.events import HandBack
 
 log = logs.get(__name__)
 # Beyond the longest cook time, a ticket still cooking has lost its cook.
 STALE_MARGIN_SECONDS = 30.0
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -54,7 +51,7 @@ class Kitchen:
         seconds_per_item: float,
         longest_cook_seconds: float,
         instance: str | None = None,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self.repository = repository
         self.workers = workers
@@ -70,6 +67,15 @@ class Kitchen:
 
     def status(self) -> Status:
         return Status(self.workers, {cook: c.order_id for cook, c in self._cooking.items()})
+
+    async def ticket(self, order_id: str) -> Ticket:
+        """The order's ticket, once a cook has picked the order."""
+        if not order_id:
+            raise InvalidArgument("order_id is required")
+        ticket = await self.repository.get(order_id)
+        if ticket is None:
+            raise NotFound(f"no cook has picked order {order_id} yet")
+        return ticket
 
     def is_cooking(self, order_id: str) -> bool:
         """True when a cook of this process has the order (or is starting it)."""

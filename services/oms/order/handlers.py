@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from oms import domain_events as events
-from oms.limits import MAX_ORDER_QUERY
+from oms.limits import MAX_ORDER_QUERY, MAX_PAGE_SIZE, MAX_REASON
 from oms.order.domain import (
     ENTERED_FROM,
     UNPAID,
@@ -27,39 +28,37 @@ from oms.order.domain import (
 from oms.order.placing import OrderPlacement
 from oms.order.ports import Menu, Payment, Stock, Timers
 from oms.order.repository import OrderRepository, parse_page_token
-from oms.order.transitions import Clock, Transitions
+from oms.order.transitions import Transitions
 from oms.order_lines import Line
 from oms.platform import logs
+from oms.platform.clock import Clock, utc_now
 from oms.platform.errors import FailedPrecondition, InvalidArgument, NotFound
 
 log = logs.get(__name__)
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
+@dataclass
 class OrderHandlers:
-    def __init__(
-        self,
-        repository: OrderRepository,
-        menu: Menu,
-        stock: Stock,
-        payment: Payment,
-        timers: Timers,
-        deadlines: Deadlines,
-        clock: Clock = utc_now,
-    ) -> None:
-        self.repository = repository
-        self.menu = menu
-        self.stock = stock
-        self.payment = payment
-        self.timers = timers
-        self.deadlines = deadlines
-        self.clock = clock
-        self.transitions = Transitions(repository, clock, deadlines)
+    repository: OrderRepository
+    menu: Menu
+    stock: Stock
+    payment: Payment
+    timers: Timers
+    deadlines: Deadlines
+    clock: Clock = utc_now
+    transitions: Transitions = field(init=False)
+    placement: OrderPlacement = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.transitions = Transitions(self.repository, self.clock, self.deadlines)
         self.placement = OrderPlacement(
-            repository, menu, stock, timers, deadlines, self.transitions, clock
+            self.repository,
+            self.menu,
+            self.stock,
+            self.timers,
+            self.deadlines,
+            self.transitions,
+            self.clock,
         )
 
     async def place(self, customer_id: str, lines: Sequence[Line], idempotency_key: str) -> Order:
@@ -126,6 +125,7 @@ class OrderHandlers:
         self, order_id: str, customer_id: str = "", reason: str = "", by: str = "customer"
     ) -> Order:
         """Cancel an unpaid order: its checkout is closed at Stripe first, then the order."""
+        _check_reason(reason)
         order = await self.get(order_id, customer_id)
         if order.status is Status.CANCELLED:
             return order
@@ -153,6 +153,7 @@ class OrderHandlers:
 
         Stock comes back when no cook had started it, and is written off when one had.
         """
+        _check_reason(reason)
         for _ in range(3):  # the order may move from paid to preparing meanwhile
             order = await self.get(order_id)
             if order.status is Status.REFUNDED:
@@ -185,9 +186,15 @@ class OrderHandlers:
         raise IllegalTransition(order_id, current.status, Status.PICKED_UP)
 
 
+def _check_reason(reason: str) -> None:
+    # The gateway checks it too, but a reason is stored and shown: every caller is held to it.
+    if len(reason) > MAX_REASON:
+        raise InvalidArgument(f"reason must be at most {MAX_REASON} characters")
+
+
 def _page(page_size: int, page_token: str) -> tuple[int, tuple[datetime, str] | None]:
-    if not 0 <= page_size <= 100:
-        raise InvalidArgument("page size must be 1..100")
+    if not 0 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidArgument(f"page size must be 1..{MAX_PAGE_SIZE}")
     try:
         after = parse_page_token(page_token) if page_token else None
     except ValueError as exc:

@@ -10,6 +10,7 @@ import asyncio
 import secrets
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from pymongo.errors import DuplicateKeyError
@@ -27,9 +28,10 @@ from oms.order.domain import (
 )
 from oms.order.ports import Menu, Stock, Timers
 from oms.order.repository import OrderRepository
-from oms.order.transitions import Clock, Transitions, announce, priced_lines
+from oms.order.transitions import Transitions, announce, priced_lines
 from oms.order_lines import Line, merge_lines
 from oms.platform import logs, metrics
+from oms.platform.clock import Clock
 from oms.platform.errors import FailedPrecondition, InvalidArgument
 from oms.platform.outbox_entries import Delayed
 
@@ -38,24 +40,15 @@ TIMER_SECONDS = 2.0  # for setting an order's deadline timer before its stock is
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5b8f2a8e-6f0b-4d67-9a53-0f6d0c1e7a11")
 
 
+@dataclass
 class OrderPlacement:
-    def __init__(
-        self,
-        repository: OrderRepository,
-        menu: Menu,
-        stock: Stock,
-        timers: Timers,
-        deadlines: Deadlines,
-        transitions: Transitions,
-        clock: Clock,
-    ) -> None:
-        self.repository = repository
-        self.menu = menu
-        self.stock = stock
-        self.timers = timers
-        self.deadlines = deadlines
-        self.transitions = transitions
-        self.clock = clock
+    repository: OrderRepository
+    menu: Menu
+    stock: Stock
+    timers: Timers
+    deadlines: Deadlines
+    transitions: Transitions
+    clock: Clock
 
     async def place(self, customer_id: str, lines: Sequence[Line], idempotency_key: str) -> Order:
         """Price from Menu, hold the stock, store the order: all of it, or nothing held.

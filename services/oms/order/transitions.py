@@ -10,17 +10,16 @@ another replica, or one evicted) costs one read.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Collection
-from datetime import datetime
+from collections.abc import Collection
 
 from oms import domain_events as events
 from oms.order.domain import ENTERED_FROM, STEP, TERMINAL, Deadlines, Order, OrderFacts, Status
 from oms.order.repository import OrderRepository
 from oms.platform import metrics
+from oms.platform.clock import Clock
 from oms.platform.errors import NotFound
 from oms.platform.events import Event
 
-Clock = Callable[[], datetime]
 FACTS_KEPT = 20_000  # orders whose facts stay cached (a few hundred bytes each)
 
 

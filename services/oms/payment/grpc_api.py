@@ -8,7 +8,7 @@ from oms.contracts.v1 import payment_pb2, payment_pb2_grpc
 from oms.limits import MAX_WEBHOOK_BYTES
 from oms.payment.domain import Payment, PaymentStatus
 from oms.payment.handlers import CloseOutcome, PaymentHandlers
-from oms.platform.errors import InvalidArgument, NotFound
+from oms.platform.errors import InvalidArgument
 from oms.platform.grpc_server import Api, Contract
 from oms.platform.protobuf import optional_timestamp
 
@@ -43,10 +43,7 @@ class PaymentApi(Api[PaymentHandlers], payment_pb2_grpc.PaymentServiceServicer):
     async def GetPayment(
         self, request: payment_pb2.GetPaymentRequest, context: Any
     ) -> payment_pb2.Payment:
-        payment = await self.handlers.repository.get(request.order_id)
-        if payment is None or not payment.checkout_session_id:
-            raise NotFound(f"no checkout for order {request.order_id!r} yet")
-        return to_proto(payment)
+        return to_proto(await self.handlers.checkout(request.order_id))
 
     async def CloseCheckout(
         self, request: payment_pb2.CloseCheckoutRequest, context: Any

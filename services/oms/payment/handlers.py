@@ -66,6 +66,13 @@ class PaymentHandlers:
 
     # --- checkout -----------------------------------------------------------------------
 
+    async def checkout(self, order_id: str) -> Payment:
+        """The order's payment, once its checkout is open."""
+        payment = await self.repository.get(order_id)
+        if payment is None or not payment.checkout_session_id:
+            raise NotFound(f"no checkout for order {order_id!r} yet")
+        return payment
+
     async def open_checkout(self, placed: events.OrderPlaced) -> None:
         """Open the order's Checkout Session once and hand its link to Order."""
         try:
@@ -168,8 +175,6 @@ class PaymentHandlers:
         """The signed webhook Stripe would send when the customer pays (test page only)."""
         if not self.test_page:
             raise FailedPrecondition("test payments exist only with stripe-mock in development")
-        payment = await self.repository.get(order_id)
-        if payment is None or not payment.checkout_session_id:
-            raise NotFound(f"no checkout for order {order_id}")
+        payment = await self.checkout(order_id)
         payload = orjson.dumps(webhooks.completion(payment))
         return payload, self.stripe.sign(payload, int(time.time()))

@@ -14,7 +14,8 @@ it holds a handful of ids at most.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -23,6 +24,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from oms.payment.domain import Payment, PaymentStatus
+from oms.platform.clock import Clock, utc_now
 from oms.platform.events import Event
 from oms.platform.mongo import Document
 from oms.platform.outbox import Outbox
@@ -32,10 +34,6 @@ STRIPE_EVENTS = "stripe_events"
 # For the cleanup (MongoDB uses it; FerretDB v1 scans whatever it is told).
 INDEXES = {STRIPE_EVENTS: [IndexModel([("received_at", ASCENDING)])]}
 HIDDEN = {"outbox": 0}
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class PaymentRepository(Protocol):
@@ -73,18 +71,12 @@ def _to_payment(doc: Document) -> Payment:
     )
 
 
+@dataclass
 class MongoPaymentRepository:
-    def __init__(
-        self,
-        payments: AsyncCollection[Document],
-        stripe_events: AsyncCollection[Document],
-        outbox: Outbox,
-        clock: Callable[[], datetime] = utc_now,
-    ) -> None:
-        self.payments = payments
-        self.stripe_events = stripe_events
-        self.outbox = outbox
-        self.clock = clock
+    payments: AsyncCollection[Document]
+    stripe_events: AsyncCollection[Document]
+    outbox: Outbox
+    clock: Clock = utc_now
 
     async def get(self, order_id: str) -> Payment | None:
         doc = await self.payments.find_one({"_id": order_id}, HIDDEN)

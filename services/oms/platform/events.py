@@ -7,11 +7,13 @@ time are mirrored into the AMQP properties so tools can filter without parsing t
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from oms.platform.clock import utc_now
 
 
 class MalformedMessage(Exception):
@@ -31,17 +33,13 @@ def _new_id() -> str:
     return str(uuid.uuid4())
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(default_factory=_new_id, min_length=1)
     type: str = Field(min_length=1, pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
     version: int = Field(default=1, ge=1)
-    occurred_at: datetime = Field(default_factory=_now)
+    occurred_at: datetime = Field(default_factory=utc_now)
     data: dict[str, Any] = Field(default_factory=dict)
 
     def to_json(self) -> bytes:

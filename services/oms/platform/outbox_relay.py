@@ -34,9 +34,8 @@ class OutboxRelay:
 
     A confirmed entry is cleared `clear_after` seconds later, in one bulk write with the
     others, unless a change to its document took it along first (most do: an order is
-    usually changed again within a second), which saves that write.
-    `must_route(routing_key)` says whether a durable queue takes the event, so an unroutable
-    one is an error rather than lost.
+    usually changed again within a second), which saves that write. `must_route(key)`: does a
+    durable queue take the event (then an unroutable one is an error, not lost)?
     """
 
     def __init__(

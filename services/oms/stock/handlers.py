@@ -13,8 +13,8 @@ its successor never both apply an effect, and neither undoes the other's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -24,6 +24,7 @@ from oms import seed_file
 from oms.limits import MAX_ON_HAND
 from oms.order_lines import Line, merge_lines
 from oms.platform import logs
+from oms.platform.clock import Clock, utc_now
 from oms.platform.errors import FailedPrecondition, InvalidArgument, Unavailable
 from oms.stock.domain import EFFECT, FINISHES, Level, R, Reservation, Shortage
 from oms.stock.repository import ItemBusy, StockRepository
@@ -31,16 +32,12 @@ from oms.stock.repository import ItemBusy, StockRepository
 log = logs.get(__name__)
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class StockHandlers:
     def __init__(
         self,
         repository: StockRepository,
         takeover_after: timedelta = timedelta(seconds=60),
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self.repository = repository
         self.takeover_after = takeover_after
