@@ -4,8 +4,9 @@ order tracker."""
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Response, expect
 
 from devtools.platform import LocalPlatform
 from tests.screens.conftest import PHONE, Screen, Shot, open_screen
@@ -211,3 +212,42 @@ async def test_a_wrong_tracking_link_shows_a_page_that_says_so(phone: Screen, sh
     await expect(page.get_by_text("Check the link you followed")).to_be_visible()
     await expect(page.get_by_role("link", name="Back to the menu")).to_have_attribute("href", "/")
     await expect(page.get_by_text("Margherita")).to_have_count(0)
+
+
+async def test_the_tracker_reconnects_even_when_its_first_reconnect_is_refused(
+    phone: Screen, shop: Shop, shot: Shot
+) -> None:
+    order = await shop.place_order([("tiramisu", 1)])
+    page = phone.page
+    await page.goto(order["tracking_url"])
+    tracker = page.locator("[data-tracker]")
+    live = page.locator("[data-live]")
+    alert = page.locator("[data-live-alert]")
+    await expect(tracker).to_have_attribute("data-status", "awaiting_payment")
+    await expect(live).to_have_attribute("data-state", "live")
+    await expect(alert).to_be_hidden()
+    loads: list[str] = []
+    page.on("load", lambda loaded: loads.append(loaded.url))
+
+    stream = f"/api/orders/{order['id']}/events"
+
+    def refused(response: Response) -> bool:
+        return urlsplit(response.url).path == stream and response.status == 503
+
+    async with shop.order_refused():  # the gateway comes back before Order answers it
+        async with page.expect_response(refused):
+            async with shop.gateway_down():
+                await expect(live).to_have_attribute("data-state", "reconnecting")
+                await expect(alert).to_have_text(
+                    "Connection lost: reconnecting… "
+                    "Your order's progress shows here again once we are back online."
+                )
+                await shop.pay_behind_the_gateway(order["id"])
+                await shot(page, "reconnecting")
+        # The gateway answered the tracker's reconnect 503: EventSource gives up on that.
+        await expect(live).to_have_attribute("data-state", "reconnecting")
+        await expect(alert).to_be_visible()
+    await expect(live).to_have_attribute("data-state", "live")
+    await expect(alert).to_be_hidden()
+    await expect(tracker).to_have_attribute("data-status", "ready", timeout=60_000)
+    assert loads == []  # the stream moved it, not a reload

@@ -80,3 +80,41 @@ async def test_a_ticket_turns_amber_then_red_at_the_configured_ages(
         await expect(ticket).to_have_attribute("data-age", "late")
         await expect(ticket.locator("[data-flag]")).to_have_text("Late")
         await expect(ticket.locator("[data-age]")).to_have_text(re.compile(r"^4:\d\d$"))
+
+
+async def test_the_display_says_it_lost_its_stream_and_shows_what_was_paid_meanwhile(
+    tablet: Screen, shop: Shop, shot: Shot
+) -> None:
+    page = tablet.page
+    await sign_in(page, shop.platform.admin_token, "/kitchen")
+    live = page.locator("[data-live]")
+    alert = page.locator("[data-live-alert]")
+    await expect(alert).to_be_hidden()
+    order = await shop.place_order([("diavola", 1)])
+    ticket = page.locator(f'.ticket[data-order="{order["id"]}"]')
+    loads: list[str] = []
+    page.on("load", lambda loaded: loads.append(loaded.url))
+
+    async with shop.kitchen_held() as held:
+        async with shop.gateway_down():  # its streams end, and nothing answers for a while
+            await expect(live).to_have_attribute("data-state", "reconnecting")
+            await expect(alert).to_have_text(
+                "Connection lost: reconnecting… "
+                "New tickets show up here once the display is back online."
+            )
+            await shop.pay_behind_the_gateway(order["id"])
+
+            async def kitchen_holds_it() -> bool:
+                return await held() >= 1  # Order made it paid, and told the kitchen
+
+            await eventually(kitchen_holds_it, "the paused kitchen holding the order")
+            await expect(ticket).to_have_count(0)  # paid while this display was cut off
+            await shot(page, "reconnecting")
+        # A new gateway process: it never saw the payment, so the ticket comes from the
+        # snapshot the display gets when it reconnects.
+        await expect(live).to_have_attribute("data-state", "live")
+        await expect(alert).to_be_hidden()
+        await expect(page.locator("[data-column=queued]").locator(ticket)).to_be_visible()
+    # And the new stream carries what happens next.
+    await expect(page.locator("[data-column=cooking]").locator(ticket)).to_be_visible()
+    assert loads == []  # never reloaded

@@ -326,5 +326,9 @@
 
   load();
   loadMenu();
-  OMS.staffLive("/staff", { onSnapshot: () => {}, onUpdate });
+  OMS.staffLive("/staff", {
+    onSnapshot: () => {},
+    onUpdate,
+    lost: "Statuses may be out of date until the board is back online.",
+  });
 })();
