@@ -11,7 +11,7 @@ from playwright.async_api import Browser, Response, expect
 
 from devtools.platform import LocalPlatform
 from tests.screens.conftest import PHONE, Screen, Shot, open_screen
-from tests.screens.pages import card, order_id_of
+from tests.screens.pages import card, loads_from_now, order_id_of
 from tests.screens.shop import Shop
 
 
@@ -166,8 +166,7 @@ async def test_the_tracker_reconnects_even_when_its_first_reconnect_is_refused(
     await expect(tracker).to_have_attribute("data-status", "awaiting_payment")
     await expect(live).to_have_attribute("data-state", "live")
     await expect(alert).to_be_hidden()
-    loads: list[str] = []
-    page.on("load", lambda loaded: loads.append(loaded.url))
+    loads = await loads_from_now(page)
 
     stream = f"/api/orders/{order['id']}/events"
 

@@ -10,7 +10,15 @@ import re
 from playwright.async_api import Page, expect
 
 from tests.screens.conftest import Screen, Shot
-from tests.screens.pages import TIMES, card, order_id_of, short_number, sign_in, token_of
+from tests.screens.pages import (
+    TIMES,
+    card,
+    loads_from_now,
+    order_id_of,
+    short_number,
+    sign_in,
+    token_of,
+)
 from tests.screens.shop import Shop, eventually
 
 
@@ -38,8 +46,7 @@ async def test_a_customers_order_from_the_menu_to_the_kitchen_pass(
         await expect(page).to_have_url(re.compile(r"/orders/[\w-]+\?t=[\w-]+&paid=1$"))
         # From here on the phone's page must never load again: its stream moves it.
         await page.evaluate("window.__trackerLoadedOnce = true")
-        loads: list[str] = []
-        page.on("load", lambda loaded: loads.append(loaded.url))
+        loads = await loads_from_now(page)
         await expect(page.locator("[data-live]")).to_have_attribute("data-state", "live")
 
         await expect(queued.locator(ticket)).to_be_visible()

@@ -8,7 +8,7 @@ import re
 from playwright.async_api import expect
 
 from tests.screens.conftest import KDS_LATE_SECONDS, KDS_WARN_SECONDS, Screen, Shot
-from tests.screens.pages import sign_in
+from tests.screens.pages import loads_from_now, sign_in
 from tests.screens.shop import Shop, eventually
 
 
@@ -47,8 +47,7 @@ async def test_the_display_says_it_lost_its_stream_and_shows_what_was_paid_meanw
     await expect(alert).to_be_hidden()
     order = await shop.place_order([("diavola", 1)])
     ticket = page.locator(f'.ticket[data-order="{order["id"]}"]')
-    loads: list[str] = []
-    page.on("load", lambda loaded: loads.append(loaded.url))
+    loads = await loads_from_now(page)
 
     async with shop.kitchen_held() as held:
         async with shop.gateway_down():  # its streams end, and nothing answers for a while

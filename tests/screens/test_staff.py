@@ -8,7 +8,7 @@ import re
 from playwright.async_api import expect
 
 from tests.screens.conftest import Screen, Shot
-from tests.screens.pages import TIMES, short_number, sign_in
+from tests.screens.pages import TIMES, loads_from_now, short_number, sign_in
 from tests.screens.shop import Shop, eventually
 
 
@@ -145,8 +145,7 @@ async def test_the_board_catches_up_on_what_changed_while_its_stream_was_cut(
     await sign_in(page, shop.platform.admin_token, "/staff")
     row = page.locator(f'tr[data-order="{order["id"]}"]')
     await expect(row).to_contain_text("Awaiting payment")
-    loads: list[str] = []
-    page.on("load", lambda loaded: loads.append(loaded.url))
+    loads = await loads_from_now(page)
 
     async with shop.kitchen_held() as held:  # nothing moves it on after it is paid
         async with shop.gateway_down():
