@@ -9,7 +9,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -38,6 +38,7 @@ async def eventually(
 class Shop:
     platform: LocalPlatform
     http: httpx.AsyncClient
+    own_items: list[str] = field(default_factory=list)  # made by the current test
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -69,8 +70,21 @@ class Shop:
             headers=self.admin,
         )
         assert created.status_code == 200, created.text
+        self.own_items.append(item_id)
         await self.set_stock(item_id, on_hand)
         return item_id
+
+    async def take_own_items_off_the_menu(self) -> None:
+        """A test's own items leave the menu when it ends: the next test's customer (and
+        its screenshots) sees the restaurant's menu only."""
+        for item_id in self.own_items:
+            taken = await self.http.put(
+                f"/api/admin/menu/items/{item_id}/offered",
+                json={"offered": False},
+                headers=self.admin,
+            )
+            assert taken.status_code == 200, taken.text
+        self.own_items.clear()
 
     async def set_stock(self, item_id: str, on_hand: int) -> None:
         stocked = await self.http.put(
