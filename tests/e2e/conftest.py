@@ -96,6 +96,22 @@ def platform(real_servers: Servers, jaeger: servers.Jaeger) -> Iterator[LocalPla
         yield started
 
 
+# A platform with no periodic work of its own, for tests that count its round trips: sweeps
+# and menu reloads never fall in their windows, and streams send a heartbeat twice a second
+# (what an idle stream does).
+QUIET = {
+    **{f"{s}_OUTBOX_SWEEP_SECONDS": "3600" for s in ("ORDER", "PAYMENT", "KITCHEN", "MENU")},
+    "ORDER_MENU_CACHE_SECONDS": "3600",
+    "GATEWAY_SSE_HEARTBEAT_SECONDS": "0.5",
+}
+
+
+@pytest.fixture(scope="session")
+def quiet_platform(real_servers: Servers) -> Iterator[LocalPlatform]:
+    with own_platform(real_servers, "quiet", env=QUIET) as started:
+        yield started
+
+
 @dataclass(frozen=True)
 class Customer:
     """A customer's session (`POST /api/session`)."""

@@ -11,7 +11,7 @@ order's (readiness pings, outbox sweeps, menu reloads) is kept out of the window
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import orjson
 import pytest
@@ -21,14 +21,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from devtools import metrics
 from devtools.platform import LocalPlatform
 from oms.platform import mongo
-from tests.e2e.conftest import Customer, Json, Servers, Shop, eventually, own_platform, shop_of
+from tests.e2e.conftest import Customer, Json, Shop, eventually, shop_of
 
 pytestmark = pytest.mark.timeout(180)
-QUIET = {
-    # Sweeps and menu reloads are periodic, not the order's: none falls in the window.
-    **{f"{s}_OUTBOX_SWEEP_SECONDS": "3600" for s in ("ORDER", "PAYMENT", "KITCHEN", "MENU")},
-    "ORDER_MENU_CACHE_SECONDS": "3600",
-}
 # service -> command -> at most this many, for one order's whole life (two lines).
 # Order's, Payment's and the kitchen's `update`s are outbox clears only. A confirmed entry
 # leaves with its document's next change when that comes within a second (no write of its
@@ -51,12 +46,6 @@ EVENTS = {
     "kitchen.ticket_ready": 1,
     "order.ready": 1,
 }
-
-
-@pytest.fixture(scope="module")
-def quiet_platform(real_servers: Servers) -> Iterator[LocalPlatform]:
-    with own_platform(real_servers, "round-trips", env=QUIET) as platform:
-        yield platform
 
 
 async def test_an_orders_whole_life_stays_within_its_round_trip_budget(

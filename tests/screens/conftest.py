@@ -83,6 +83,12 @@ async def shop(platform: LocalPlatform) -> AsyncIterator[Shop]:
         yield opened
 
 
+@pytest.fixture(autouse=True)
+async def own_items_leave_the_menu(shop: Shop) -> AsyncIterator[None]:
+    yield
+    await shop.take_own_items_off_the_menu()
+
+
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
     expect.set_options(timeout=20_000)  # two shared cores: give a busy machine time

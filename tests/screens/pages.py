@@ -37,3 +37,12 @@ async def sign_in(page: Page, token: str, screen: str) -> None:
     await page.get_by_label("Staff token").press("Enter")
     await expect(page).to_have_url(re.compile(rf"{screen}$"))
     await expect(page.locator("[data-live]")).to_have_attribute("data-state", "live")
+
+
+async def loads_from_now(page: Page) -> list[str]:
+    """Every page load after the current page's own, as it happens: a live screen that must
+    never reload checks that this stays empty."""
+    await page.wait_for_load_state()
+    loads: list[str] = []
+    page.on("load", lambda loaded: loads.append(loaded.url))
+    return loads

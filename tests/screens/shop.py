@@ -1,5 +1,6 @@
 """The restaurant behind the screens, through its public API: menu items of a test's own,
-customers' orders, payments on the test payment page, and the kitchen held on purpose."""
+customers' orders, payments on the test payment page, and faults on purpose: the kitchen
+held, Order refusing reads, the gateway restarted."""
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
 import httpx
 
-from devtools.platform import LocalPlatform
-from oms.contracts.v1 import faults_pb2, faults_pb2_grpc
+from devtools.platform import LocalPlatform, ServiceProcess
+from oms.contracts.v1 import faults_pb2, faults_pb2_grpc, payment_pb2, payment_pb2_grpc
 
 Json = dict[str, Any]
 SHOP_NAME = "Trattoria Demo"
@@ -37,6 +38,7 @@ async def eventually(
 class Shop:
     platform: LocalPlatform
     http: httpx.AsyncClient
+    own_items: list[str] = field(default_factory=list)  # made by the current test
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -68,8 +70,21 @@ class Shop:
             headers=self.admin,
         )
         assert created.status_code == 200, created.text
+        self.own_items.append(item_id)
         await self.set_stock(item_id, on_hand)
         return item_id
+
+    async def take_own_items_off_the_menu(self) -> None:
+        """A test's own items leave the menu when it ends: the next test's customer (and
+        its screenshots) sees the restaurant's menu only."""
+        for item_id in self.own_items:
+            taken = await self.http.put(
+                f"/api/admin/menu/items/{item_id}/offered",
+                json={"offered": False},
+                headers=self.admin,
+            )
+            assert taken.status_code == 200, taken.text
+        self.own_items.clear()
 
     async def set_stock(self, item_id: str, on_hand: int) -> None:
         stocked = await self.http.put(
@@ -129,13 +144,66 @@ class Shop:
         paid = await self.http.post(f"/test-payments/{order_id}/pay", params={"t": token})
         assert paid.status_code == 303, paid.text
 
+    async def pay_behind_the_gateway(self, order_id: str) -> None:
+        """The test payment page's webhook, handed to Payment directly: as if another
+        gateway took it while this one is down."""
+        port = self.platform.process("payment").port
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            payment = payment_pb2_grpc.PaymentServiceStub(channel)
+            signed = await payment.SignTestCompletion(
+                payment_pb2.SignTestCompletionRequest(order_id=order_id), timeout=20
+            )
+            request = payment_pb2.HandleStripeWebhookRequest(
+                payload=signed.payload, signature_header=signed.signature_header
+            )
+            handled = await payment.HandleStripeWebhook(request, timeout=20)
+        assert not handled.duplicate
+
+    @contextlib.asynccontextmanager
+    async def gateway_down(self) -> AsyncIterator[None]:
+        """The gateway stopped (SIGTERM, as a deploy does: its streams end) until the block
+        ends, then started again on its port, with the same settings."""
+        gateway = self._gateway()
+        await asyncio.to_thread(gateway.stop)
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(gateway.start)  # returns once it serves
+            await self.ready()
+
+    def _gateway(self) -> ServiceProcess:
+        port = self.platform.gateway_port
+        return next(p for p in self.platform.running("gateway") if p.port == port)
+
+    @contextlib.asynccontextmanager
+    async def order_refused(self) -> AsyncIterator[None]:
+        """Order answers every read of an order UNAVAILABLE until the block ends (the
+        gateway then answers 503)."""
+        fault = faults_pb2.Fault(
+            target="rpc:/oms.contracts.v1.OrderService/GetOrder",
+            action=faults_pb2.FAULT_ACTION_ERROR,
+            code="UNAVAILABLE",
+        )
+        async with self._faults("order") as faults:
+            await faults.SetFaults(faults_pb2.SetFaultsRequest(faults=[fault]), timeout=10)
+            yield
+
+    @contextlib.asynccontextmanager
+    async def _faults(self, service: str) -> AsyncIterator[faults_pb2_grpc.FaultServiceAsyncStub]:
+        """One process's faults, all lifted when the block ends."""
+        port = self.platform.process(service).port
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            faults = faults_pb2_grpc.FaultServiceStub(channel)
+            try:
+                yield faults
+            finally:
+                await faults.SetFaults(faults_pb2.SetFaultsRequest(faults=[]), timeout=10)
+
     @contextlib.asynccontextmanager
     async def kitchen_held(self) -> AsyncIterator[Callable[[], Awaitable[int]]]:
         """The kitchen takes no new order until the block ends (a paused consumer); yields
         how many orders it holds now."""
-        port = self.platform.running("kitchen")[0].port
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            faults = faults_pb2_grpc.FaultServiceStub(channel)
+        async with self._faults("kitchen") as faults:
             pause = faults_pb2.Fault(target=KITCHEN_QUEUE, action=faults_pb2.FAULT_ACTION_PAUSE)
             await faults.SetFaults(faults_pb2.SetFaultsRequest(faults=[pause]), timeout=10)
 
@@ -143,7 +211,4 @@ class Shop:
                 state = await faults.GetFaults(faults_pb2.GetFaultsRequest(), timeout=10)
                 return state.held.get(KITCHEN_QUEUE, 0)
 
-            try:
-                yield held
-            finally:
-                await faults.SetFaults(faults_pb2.SetFaultsRequest(faults=[]), timeout=10)
+            yield held

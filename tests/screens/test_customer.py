@@ -1,77 +1,18 @@
-"""A customer on a phone: the menu, the cart, checkout, the test payment page and the live
-order tracker."""
+"""A customer on a phone: sold-out dishes, a shortage or a rate limit at checkout, cancelling,
+a wrong link, and the live tracker through a lost stream. (The whole journey from the menu
+to the kitchen pass is test_journey.py.)"""
 
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Response, expect
 
 from devtools.platform import LocalPlatform
 from tests.screens.conftest import PHONE, Screen, Shot, open_screen
-from tests.screens.pages import card, order_id_of, token_of
+from tests.screens.pages import card, loads_from_now, order_id_of
 from tests.screens.shop import Shop
-
-
-async def test_a_customer_orders_two_items_pays_and_watches_the_tracker_reach_ready(
-    phone: Screen, shop: Shop, shot: Shot
-) -> None:
-    page = phone.page
-    await page.goto("/")
-    await expect(page.get_by_role("heading", name="Order for pick-up")).to_be_visible()
-    await expect(card(page, "Margherita")).to_contain_text("€9.50")
-    await shot(page, "menu")
-
-    await card(page, "Margherita").get_by_role("button", name="Add").click()
-    await card(page, "Tiramisu").get_by_role("button", name="Add").press("Enter")  # keyboard
-    cart = page.locator("#cart")
-    await expect(cart.locator(".cart-line")).to_have_count(2)
-    await cart.get_by_role("button", name="One more Margherita").click()
-    await expect(cart.get_by_label("Margherita: 2")).to_be_visible()
-    await cart.get_by_role("button", name="One less Margherita").click()
-    await expect(cart.get_by_label("Margherita: 1")).to_be_visible()
-    await expect(page.locator("[data-cart-count]")).to_have_text("2")
-    checkout = cart.get_by_role("button", name="Checkout · €15.50")
-    await checkout.scroll_into_view_if_needed()
-    await shot(page, "cart")
-
-    await checkout.click()
-    await expect(page).to_have_url(re.compile(r"/test-payments/[\w-]+$"))
-    await expect(page.get_by_role("note")).to_contain_text("TEST PAYMENT, no real money")
-    await expect(page.get_by_role("heading", name="Pay €15.50")).to_be_visible()
-    await shot(page, "test-payment")
-
-    await page.get_by_role("button", name="Pay €15.50 (test)").click()
-    await expect(page).to_have_url(re.compile(r"/orders/[\w-]+\?t=[\w-]+&paid=1$"))
-    tracker = page.locator("[data-tracker]")
-    await expect(tracker).to_be_visible()
-    # From here on the page must never load again: the stream moves it.
-    await page.evaluate("window.__trackerLoadedOnce = true")
-    loads: list[str] = []
-    page.on("load", lambda loaded: loads.append(loaded.url))
-
-    await expect(page.locator("[data-live]")).to_have_attribute("data-state", "live")
-    await expect(page.locator("[data-step=pending]")).to_have_class(re.compile(r"\bdone\b"))
-    await shot(page, "tracker")
-    await expect(tracker).to_have_attribute("data-status", "ready", timeout=60_000)
-    await expect(page.locator("[data-step=ready]")).to_have_class(re.compile(r"\bcurrent\b"))
-    await expect(page.locator("[data-headline]")).to_have_text(
-        "Ready! Show this number at the counter"
-    )
-    for step in ("pending", "awaiting_payment", "paid", "preparing"):
-        await expect(page.locator(f"[data-step={step}]")).to_have_class(re.compile(r"\bdone\b"))
-    await shot(page, "tracker-ready")
-    assert await page.evaluate("window.__trackerLoadedOnce") is True
-    assert loads == []
-
-    order = await shop.admin_order(order_id_of(page))
-    assert order["status"] == "ready"
-    assert sorted((i["name"], i["quantity"]) for i in order["items"]) == [
-        ("Margherita", 1),
-        ("Tiramisu", 1),
-    ]
-    assert order["total"] == 1550
-    assert token_of(page)
 
 
 async def test_a_sold_out_item_cannot_be_added_to_the_cart(
@@ -211,3 +152,41 @@ async def test_a_wrong_tracking_link_shows_a_page_that_says_so(phone: Screen, sh
     await expect(page.get_by_text("Check the link you followed")).to_be_visible()
     await expect(page.get_by_role("link", name="Back to the menu")).to_have_attribute("href", "/")
     await expect(page.get_by_text("Margherita")).to_have_count(0)
+
+
+async def test_the_tracker_reconnects_even_when_its_first_reconnect_is_refused(
+    phone: Screen, shop: Shop, shot: Shot
+) -> None:
+    order = await shop.place_order([("tiramisu", 1)])
+    page = phone.page
+    await page.goto(order["tracking_url"])
+    tracker = page.locator("[data-tracker]")
+    live = page.locator("[data-live]")
+    alert = page.locator("[data-live-alert]")
+    await expect(tracker).to_have_attribute("data-status", "awaiting_payment")
+    await expect(live).to_have_attribute("data-state", "live")
+    await expect(alert).to_be_hidden()
+    loads = await loads_from_now(page)
+
+    stream = f"/api/orders/{order['id']}/events"
+
+    def refused(response: Response) -> bool:
+        return urlsplit(response.url).path == stream and response.status == 503
+
+    async with shop.order_refused():  # the gateway comes back before Order answers it
+        async with page.expect_response(refused):
+            async with shop.gateway_down():
+                await expect(live).to_have_attribute("data-state", "reconnecting")
+                await expect(alert).to_have_text(
+                    "Connection lost: reconnecting… "
+                    "Your order's progress shows here again once we are back online."
+                )
+                await shop.pay_behind_the_gateway(order["id"])
+                await shot(page, "reconnecting")
+        # The gateway answered the tracker's reconnect 503: EventSource gives up on that.
+        await expect(live).to_have_attribute("data-state", "reconnecting")
+        await expect(alert).to_be_visible()
+    await expect(live).to_have_attribute("data-state", "live")
+    await expect(alert).to_be_hidden()
+    await expect(tracker).to_have_attribute("data-status", "ready", timeout=60_000)
+    assert loads == []  # the stream moved it, not a reload

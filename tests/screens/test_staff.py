@@ -8,8 +8,8 @@ import re
 from playwright.async_api import expect
 
 from tests.screens.conftest import Screen, Shot
-from tests.screens.pages import TIMES, short_number, sign_in
-from tests.screens.shop import Shop
+from tests.screens.pages import TIMES, loads_from_now, short_number, sign_in
+from tests.screens.shop import Shop, eventually
 
 
 async def test_a_wrong_staff_token_sees_nothing(tablet: Screen, shop: Shop, shot: Shot) -> None:
@@ -135,3 +135,31 @@ async def _offered(shop: Shop, item_id: str) -> bool:
     response = await shop.http.get("/api/admin/menu/items", headers=shop.admin)
     assert response.status_code == 200, response.text
     return bool(next(i for i in response.json()["items"] if i["id"] == item_id)["offered"])
+
+
+async def test_the_board_catches_up_on_what_changed_while_its_stream_was_cut(
+    tablet: Screen, shop: Shop
+) -> None:
+    order = await shop.place_order([("diavola", 1)])
+    page = tablet.page
+    await sign_in(page, shop.platform.admin_token, "/staff")
+    row = page.locator(f'tr[data-order="{order["id"]}"]')
+    await expect(row).to_contain_text("Awaiting payment")
+    loads = await loads_from_now(page)
+
+    async with shop.kitchen_held() as held:  # nothing moves it on after it is paid
+        async with shop.gateway_down():
+            await expect(page.locator("[data-live-alert]")).to_have_text(
+                "Connection lost: reconnecting… "
+                "Statuses may be out of date until the board is back online."
+            )
+            await shop.pay_behind_the_gateway(order["id"])
+
+            async def kitchen_holds_it() -> bool:
+                return await held() >= 1  # so Order has made it paid
+
+            await eventually(kitchen_holds_it, "the paused kitchen holding the order")
+        await expect(page.locator("[data-live]")).to_have_attribute("data-state", "live")
+        await expect(page.locator("[data-live-alert]")).to_be_hidden()
+        await expect(row).to_contain_text("Paid")
+    assert loads == []

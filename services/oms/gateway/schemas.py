@@ -26,7 +26,7 @@ from oms.limits import (
     MAX_REASON,
 )
 
-ItemId = Annotated[str, Field(pattern=ITEM_ID_PATTERN)]
+ItemId = Annotated[str, Field(pattern=ITEM_ID_PATTERN, examples=["margherita"])]
 Minor = Annotated[int, Field(description="An amount in the currency's minor unit (cents).")]
 OrderStatus = events.Status
 STATUS: dict[order_pb2.OrderStatus.ValueType, OrderStatus] = {

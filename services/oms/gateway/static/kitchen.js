@@ -186,7 +186,11 @@
     bump.textContent = "Bump failed: try again";
   }
 
-  OMS.staffLive("/kitchen", { onSnapshot: snapshot, onUpdate: update });
+  OMS.staffLive("/kitchen", {
+    onSnapshot: snapshot,
+    onUpdate: update,
+    lost: "New tickets show up here once the display is back online.",
+  });
   counts();
   setInterval(tick, 1000);
 })();

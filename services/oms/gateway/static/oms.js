@@ -83,30 +83,59 @@ const OMS = (() => {
     return message ? `${fallback} (${message})` : fallback;
   }
 
-  // A live stream: a snapshot, then updates; EventSource reconnects (with Last-Event-ID) by itself.
-  function live(url, { onSnapshot, onUpdate, onClosed }) {
-    const source = new EventSource(url);
+  // A live stream: a snapshot, then updates. When a stream drops, EventSource reconnects by
+  // itself (with Last-Event-ID); when the server answers a reconnect with an error (a 503
+  // while a service restarts) EventSource gives up, so a new one opens later and later
+  // (1 s, 2 s, ... 30 s), starting from a fresh snapshot. Until a stream is open again the
+  // page says so: its indicator, and a banner with `lost` (what may be out of date).
+  // `stillAllowed` (optional) is asked after a refusal: false stops trying.
+  const RETRY_FIRST_MS = 1000;
+  const RETRY_MAX_MS = 30000;
+
+  function live(url, { onSnapshot, onUpdate, lost, stillAllowed }) {
     const indicators = document.querySelectorAll("[data-live]");
+    const banner = $("[data-live-alert]");
+    let source = null;
+    let retry = 0;
+    let delay = RETRY_FIRST_MS;
+    let connected = false;
     const show = (state, text) => {
       for (const indicator of indicators) {
         indicator.dataset.state = state;
         indicator.querySelector("[data-live-text]").textContent = text;
       }
-    };
-    source.addEventListener("open", () => show("live", "Live"));
-    source.addEventListener("error", () => {
-      if (source.readyState === EventSource.CLOSED) {
-        show("offline", "Offline");
-        if (onClosed) onClosed();
-      } else {
-        show("reconnecting", "Reconnecting…");
+      const cut = state === "reconnecting" && connected; // never before the first stream
+      if (banner) {
+        banner.textContent = cut ? `Connection lost: reconnecting… ${lost || ""}`.trim() : "";
+        banner.hidden = !cut;
       }
-    });
-    source.addEventListener("snapshot", (event) => onSnapshot(JSON.parse(event.data)));
-    source.addEventListener("order", (event) => onUpdate(JSON.parse(event.data)));
+    };
+    const connect = () => {
+      const opened = new EventSource(url);
+      source = opened;
+      opened.addEventListener("open", () => {
+        delay = RETRY_FIRST_MS;
+        connected = true;
+        show("live", "Live");
+      });
+      opened.addEventListener("error", async () => {
+        show("reconnecting", "Reconnecting…");
+        if (opened.readyState !== EventSource.CLOSED) return; // EventSource retries itself
+        if (stillAllowed && !(await stillAllowed())) return;
+        if (source !== opened) return; // closed by the page meanwhile
+        retry = setTimeout(connect, delay);
+        delay = Math.min(delay * 2, RETRY_MAX_MS);
+      });
+      opened.addEventListener("snapshot", (event) => onSnapshot(JSON.parse(event.data)));
+      opened.addEventListener("order", (event) => onUpdate(JSON.parse(event.data)));
+    };
+    connect();
     return {
       close(text = "Up to date") {
-        source.close();
+        clearTimeout(retry);
+        if (source) source.close();
+        source = null;
+        connected = false;
         show("done", text);
       },
     };
@@ -114,19 +143,15 @@ const OMS = (() => {
 
   // The staff screens' stream; signed out (the cookie expired) means back to the sign-in.
   function staffLive(screen, handlers) {
-    const connect = () =>
-      live("/api/admin/events", {
-        ...handlers,
-        onClosed: async () => {
-          const check = await api("GET", "/api/admin/orders?page_size=1");
-          if (check.status === 401 || check.status === 403) {
-            window.location.assign(`/staff/login?next=${screen}`);
-          } else {
-            setTimeout(connect, 5000);
-          }
-        },
-      });
-    connect();
+    live("/api/admin/events", {
+      ...handlers,
+      stillAllowed: async () => {
+        const check = await api("GET", "/api/admin/orders?page_size=1");
+        if (check.status !== 401 && check.status !== 403) return true;
+        window.location.assign(`/staff/login?next=${screen}`);
+        return false;
+      },
+    });
   }
 
   // localStorage, which a private window may refuse: then nothing is remembered.

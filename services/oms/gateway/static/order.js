@@ -129,6 +129,7 @@
         render();
       },
       onUpdate: apply,
+      lost: "Your order's progress shows here again once we are back online.",
     });
   } else {
     $("[data-live]").hidden = true;

@@ -324,7 +324,22 @@
     }, 1000);
   }
 
+  // The stream's first snapshot finds the board just loaded; a later one means it
+  // reconnected, and may have missed changes meanwhile: load again what it shows.
+  let connectedBefore = false;
+  function onSnapshot() {
+    if (connectedBefore) {
+      load();
+      scheduleStock();
+    }
+    connectedBefore = true;
+  }
+
   load();
   loadMenu();
-  OMS.staffLive("/staff", { onSnapshot: () => {}, onUpdate });
+  OMS.staffLive("/staff", {
+    onSnapshot,
+    onUpdate,
+    lost: "Statuses may be out of date until the board is back online.",
+  });
 })();
