@@ -145,15 +145,8 @@ async def run(args: argparse.Namespace, target: Target) -> list[dict[str, Any]]:
             for c in args.lifecycle_concurrency:
                 life = partial(load.lifecycles, http, items, c, args.seconds, target.webhook_secret)
                 steps.append((f"lifecycle closed c={c}", life))
-        for index, (name, step) in enumerate(steps):
-            recorder = None
-            if args.profile and index == 0:
-                if not target.service_pids:
-                    raise SystemExit("bench: --profile needs the local platform")
-                recorder = profile.Recorder(Path(args.profile), target.service_pids, args.seconds)
-            measured = await _measured(target, name, step, recorder)
-            _print(measured)
-            results.append(measured.figures())
+        # Live first: orders the other steps leave behind come back as deadline timers
+        # (ORDER_PENDING_SECONDS after they were placed), work the display would pay for.
         if args.only in (None, "live"):
             await measure.settle(target.metrics_urls)
             started = time.perf_counter()
@@ -182,6 +175,15 @@ async def run(args: argparse.Namespace, target: Target) -> list[dict[str, Any]]:
                 f"({len(live.kitchen_delays_ms)} payments)"
             )
             results.append(figures)
+        for index, (name, step) in enumerate(steps):
+            recorder = None
+            if args.profile and index == 0:
+                if not target.service_pids:
+                    raise SystemExit("bench: --profile needs the local platform")
+                recorder = profile.Recorder(Path(args.profile), target.service_pids, args.seconds)
+            measured = await _measured(target, name, step, recorder)
+            _print(measured)
+            results.append(measured.figures())
     return results
 
 
