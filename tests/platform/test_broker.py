@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 
 import aio_pika
 import httpx
@@ -15,7 +16,9 @@ from aio_pika.exceptions import ChannelNotFoundEntity, DeliveryError
 from devtools import servers
 from oms.domain_events import EXCHANGE
 from oms.platform.broker import Broker
+from oms.platform.consumer import Consumer
 from oms.platform.events import Event
+from oms.platform.follower import Follower
 from oms.platform.settings import RabbitMQSettings
 from tests.platform.support import bound_queue, event_type, eventually, take
 
@@ -140,3 +143,31 @@ async def _connections_and_channels(rabbitmq: servers.RabbitMQ, name: str) -> tu
 
         await eventually(listed, within=10, what=f"connection {name} in the management API")
     return len(found), sum(c["channels"] for c in found)
+
+
+async def test_consumers_followers_and_the_connection_stop_at_once_while_rabbitmq_is_down(
+    tmp_path: Path,
+) -> None:
+    # A RabbitMQ of the test's own, stopped under a running consumer and follower: their
+    # robust channels would wait for a reconnection forever and hold the process's exit.
+    own = servers.RabbitMQ(tmp_path / "rabbitmq")
+    await asyncio.to_thread(own.start)
+    try:
+        broker = Broker(RabbitMQSettings(url=own.amqp_url), EXCHANGE, name="stop-test")
+        await broker.connect()
+
+        async def ignore(_: Event) -> None:
+            return None
+
+        consumer = Consumer(broker, f"stop-test.{uuid.uuid4().hex[:8]}", {"stop.test": ignore})
+        follower = Follower(broker, ["stop.test"], ignore)
+        await consumer.start()
+        await follower.start()
+        await asyncio.to_thread(own.stop)
+        await eventually(lambda: not broker.connected, within=30)
+
+        await asyncio.wait_for(consumer.stop(grace_seconds=1), timeout=15)
+        await asyncio.wait_for(follower.stop(), timeout=15)
+        await asyncio.wait_for(broker.close(), timeout=15)
+    finally:
+        await asyncio.to_thread(own.stop)

@@ -6,8 +6,10 @@ take raises instead of vanishing; callers (the outbox relay) keep it and try aga
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import inspect
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -16,9 +18,11 @@ from aio_pika.abc import AbstractChannel, AbstractRobustConnection, DeliveryMode
 from aio_pika.pool import Pool
 from opentelemetry import propagate
 
-from oms.platform import metrics
+from oms.platform import logs, metrics
 from oms.platform.events import Event
 from oms.platform.settings import RabbitMQSettings
+
+log = logs.get(__name__)
 
 
 def event_message(event: Event, headers: dict[str, Any] | None = None) -> aio_pika.Message:
@@ -67,9 +71,23 @@ class Broker:
         async with self.channel() as channel:
             await channel.declare_exchange(self.exchange, aio_pika.ExchangeType.TOPIC, durable=True)
 
+    async def while_connected(self, step: Awaitable[object], within: float = 5.0) -> None:
+        """A shutdown step that needs the broker (cancel a consumer, close a channel): skipped
+        while it is unreachable, and bounded, since a robust channel would otherwise wait
+        for a reconnection that may never come and hold the process's exit."""
+        if not self.connected:
+            if inspect.iscoroutine(step):
+                step.close()
+            log.info("broker.step_skipped_while_disconnected")
+            return
+        try:
+            await asyncio.wait_for(step, within)
+        except (TimeoutError, aio_pika.exceptions.AMQPError, ConnectionError):
+            log.warning("broker.step_abandoned", exc_info=True)
+
     async def close(self) -> None:
         if self._channels is not None:
-            await self._channels.close()
+            await self.while_connected(self._channels.close())
             self._channels = None
         if self._connection is not None:
             await self._connection.close()

@@ -177,14 +177,14 @@ class Consumer:
         self._stopping = True
         self.faults.lift(f"consumer:{self.queue}")
         if self._amqp_queue is not None and self._consumer_tag is not None:
-            await self._amqp_queue.cancel(self._consumer_tag)
+            await self.broker.while_connected(self._amqp_queue.cancel(self._consumer_tag))
         try:
             await asyncio.wait_for(self._idle.wait(), grace_seconds)
         except TimeoutError:
             # Unacked messages are requeued by the broker when the channel closes.
             log.warning("consumer.stop_timeout", queue=self.queue, in_flight=self._in_flight)
         if self._channel is not None:
-            await self._channel.close()
+            await self.broker.while_connected(self._channel.close())
         log.info("consumer.stopped", queue=self.queue)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:

@@ -44,7 +44,7 @@ class Follower:
 
     async def stop(self) -> None:
         if self._channel is not None:
-            await self._channel.close()
+            await self.broker.while_connected(self._channel.close())
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         try:
