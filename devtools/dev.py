@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shlex
+import signal
 import sys
 
 import watchfiles
@@ -83,7 +85,15 @@ async def run_services() -> None:
     )
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    # SIGTERM (a supervisor, `kill`) stops everything as Ctrl-C does, and Ctrl-C works even
+    # when the shell that started us in the background left SIGINT ignored.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     started: list[ManagedProcess] = []
     try:
         for server in local_servers():
@@ -97,6 +107,10 @@ def main() -> None:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run_services())
     finally:
+        # A SIGTERM reaches this process alone, and watchfiles does not pass it on: the
+        # services are in our process group (the servers have sessions of their own).
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        os.killpg(0, signal.SIGTERM)
         for server in reversed(started):
             server.stop()
 
