@@ -63,3 +63,24 @@ def sign(payload: bytes, secret: str, timestamp: int | None = None) -> str:
 def delivery(event: dict[str, Any], secret: str, timestamp: int | None = None) -> tuple[bytes, str]:
     payload = json.dumps(event).encode()
     return payload, sign(payload, secret, timestamp)
+
+
+# The ways a delivery can fail to be Stripe's own, for tests that must refuse each.
+FORGERIES = ("missing", "other secret", "stale", "tampered")
+
+
+def forged_delivery(
+    event: dict[str, Any], secret: str, forgery: str, stale_seconds: int
+) -> tuple[bytes, str]:
+    """A delivery of `event` that is not Stripe's: unsigned, signed with another secret,
+    signed `stale_seconds` ago, or changed after signing."""
+    payload, header = delivery(event, secret)
+    if forgery == "missing":
+        return payload, ""
+    if forgery == "other secret":
+        return delivery(event, "whsec_someone_else")
+    if forgery == "stale":
+        return delivery(event, secret, int(time.time()) - stale_seconds)
+    if forgery == "tampered":
+        return payload.replace(b'"paid"', b'"paid" '), header
+    raise ValueError(f"no forgery {forgery!r}; one of {FORGERIES}")
