@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 
 from devtools import metrics, peek, quiet, servers
@@ -34,8 +35,10 @@ def own_rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.R
 
 @pytest.fixture(scope="module")
 async def outage_shop(real_servers: Servers, own_rabbitmq: servers.RabbitMQ) -> AsyncIterator[Shop]:
-    # The gateway waits longer than the Stock call this test holds back.
-    env = {"GATEWAY_CREATE_ORDER_DEADLINE_SECONDS": "40"}
+    # The gateway waits longer than the Stock call this test holds back, and the services
+    # that accept work stay ready without their broker (not the default), so that orders
+    # keep coming while it is down.
+    env = {"GATEWAY_CREATE_ORDER_DEADLINE_SECONDS": "40", "OPS_READY_WITHOUT_BROKER": "true"}
     with own_platform(real_servers, "outage", rabbitmq=own_rabbitmq, env=env) as platform:
         async with shop_of(platform) as shop:
             yield shop
@@ -101,6 +104,42 @@ async def test_an_order_accepted_while_rabbitmq_is_down_reaches_payment_when_it_
         own_rabbitmq.start()
     assert accepted.status_code == 201, accepted.text
     await shop.wait_for(ivan, accepted.json()["id"], "awaiting_payment", within=90)
+
+
+async def test_by_default_the_shop_refuses_orders_while_rabbitmq_is_down_and_takes_them_after(
+    real_servers: Servers, own_rabbitmq: servers.RabbitMQ
+) -> None:
+    """Readiness follows the broker: Order, without RabbitMQ, turns unready, Consul stops
+    sending it work and the gateway answers 503 with `Retry-After`; once RabbitMQ is back,
+    orders are taken and flow again."""
+    with own_platform(real_servers, "unready", rabbitmq=own_rabbitmq) as platform:
+        async with shop_of(platform) as shop:
+            ivan = await shop.customer()
+            own_rabbitmq.stop()
+            try:
+
+                async def order_unready() -> bool:
+                    readiness = await shop.http.get("/readyz")
+                    return readiness.status_code == 503 and "order" in readiness.json()["missing"]
+
+                await eventually("Order reported unready", order_unready)
+
+                async def refused() -> httpx.Response | None:
+                    response = await shop.order(ivan, [("margherita", 1)])
+                    return response if response.status_code == 503 else None
+
+                answer = await eventually("the gateway refusing orders", refused)
+                assert int(answer.headers["Retry-After"]) > 0
+                assert answer.json()["error"]["code"]
+            finally:
+                own_rabbitmq.start()
+
+            async def taken() -> httpx.Response | None:
+                response = await shop.order(ivan, [("margherita", 1)])
+                return response if response.status_code == 201 else None
+
+            accepted = await eventually("orders taken again", taken, within=90)
+            await shop.wait_for(ivan, accepted.json()["id"], "awaiting_payment", within=90)
 
 
 async def test_an_order_whose_cook_is_killed_mid_way_is_finished_by_another(

@@ -72,6 +72,7 @@ async def sample_process(
         "OTEL_SDK_DISABLED": "true",
         **environment,
     }
+    workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / "sample.log"
     with log_path.open("wb") as log:
         process = await asyncio.create_subprocess_exec(

@@ -3,8 +3,9 @@
 It opens the platform (`open_platform`: its own database with an index, the broker, the ops
 server), consumes `sample.work` events from `SAMPLE_QUEUE` (each sleeps for `data.seconds`,
 recording in MongoDB when it starts and ends and which event loop ran it), serves gRPC
-health and registers in Consul, checked through its `/readyz`. `SAMPLE_BROKER_REQUIRED=false`
-makes it a service that accepts work without its broker, as Order does.
+health and registers in Consul, checked through its `/readyz`. It accepts work as Order does
+(`OPS_READY_WITHOUT_BROKER` decides whether it stays ready without RabbitMQ);
+`SAMPLE_BROKER_REQUIRED=true` makes it a consumer-only process, like the kitchen.
 """
 
 from __future__ import annotations
@@ -27,8 +28,7 @@ INDEXES = {"work": [IndexModel([("state", ASCENDING)], name="by_state")]}
 
 async def main(lifecycle: runner.Lifecycle) -> None:
     async with AsyncExitStack() as stack:
-        # Consumer-only by default, like the kitchen: without its broker it is not ready.
-        required = os.environ.get("SAMPLE_BROKER_REQUIRED", "true") == "true"
+        required = os.environ.get("SAMPLE_BROKER_REQUIRED", "false") == "true"
         platform = await open_platform(
             stack, NAME, PlatformSettings(), EXCHANGE, INDEXES, broker_required=required
         )

@@ -1,7 +1,8 @@
 """Readiness that tells the truth, on a real service process: `/readyz`, gRPC health and the
-Consul check turn down while MongoDB, or a consumer's RabbitMQ, is stopped and up once it is
-back; a service that accepts work only reports RabbitMQ as degraded (its outbox keeps what
-it accepts); `/metrics` counts the MongoDB commands the process sends."""
+Consul check turn down while MongoDB or RabbitMQ is stopped and up once it is back. With
+`OPS_READY_WITHOUT_BROKER=true` a service that accepts work only reports RabbitMQ as degraded
+(its outbox keeps what it accepts), but a consumer-only one still turns down. `/metrics`
+counts the MongoDB commands the process sends."""
 
 from __future__ import annotations
 
@@ -113,32 +114,41 @@ async def test_readiness_follows_mongodb_down_and_back(
         await asyncio.to_thread(own.stop)
 
 
-async def test_a_service_that_accepts_work_stays_ready_with_rabbitmq_degraded(
+async def test_ready_without_broker_keeps_a_service_that_accepts_work_ready_but_not_a_consumer(
     tmp_path: Path, consul: servers.Consul, mongo_settings: MongoSettings
 ) -> None:
     own = servers.RabbitMQ(tmp_path / "rabbitmq")
     await asyncio.to_thread(own.start)
     channels = grpc_client.Channels(GrpcSettings())
+    allowed = {"OPS_CHECK_INTERVAL_SECONDS": "0.2", "OPS_READY_WITHOUT_BROKER": "true"}
     try:
-        async with sample_process(
-            tmp_path,
-            own.amqp_url,
-            mongo_settings,
-            consul,
-            OPS_CHECK_INTERVAL_SECONDS="0.2",
-            SAMPLE_BROKER_REQUIRED="false",
-        ) as sample:
-            channel = channels.get(sample.grpc_address)
-            await sample.wait(lambda: _ready(sample, 200, []))
+        async with (
+            sample_process(
+                tmp_path / "accepts", own.amqp_url, mongo_settings, consul, **allowed
+            ) as accepting,
+            sample_process(
+                tmp_path / "consumes",
+                own.amqp_url,
+                mongo_settings,
+                consul,
+                SAMPLE_BROKER_REQUIRED="true",
+                **allowed,
+            ) as consuming,
+        ):
+            channel = channels.get(accepting.grpc_address)
+            await accepting.wait(lambda: _ready(accepting, 200, []))
+            await consuming.wait(lambda: _ready(consuming, 200, []))
 
             await asyncio.to_thread(own.stop)
 
-            await sample.wait(lambda: _ready(sample, 200, [], degraded=["rabbitmq"]))
+            await accepting.wait(lambda: _ready(accepting, 200, [], degraded=["rabbitmq"]))
             assert await grpc_client.check_health(channel, "sample") == "SERVING"
+            await consuming.wait(lambda: _ready(consuming, 503, ["rabbitmq"]))
 
             await asyncio.to_thread(own.start)
 
-            await sample.wait(lambda: _ready(sample, 200, [], degraded=[]), within=60)
+            await accepting.wait(lambda: _ready(accepting, 200, [], degraded=[]), within=60)
+            await consuming.wait(lambda: _ready(consuming, 200, []), within=60)
     finally:
         await channels.close()
         await asyncio.to_thread(own.stop)

@@ -214,8 +214,9 @@ async def open_platform(
     database: bool = True,
     broker_required: bool = False,
 ) -> Platform:
-    """The plumbing of one process. `broker_required`: RabbitMQ down makes it unready (a
-    process that only consumes); otherwise it keeps serving and its outboxes wait."""
+    """The plumbing of one process. RabbitMQ down makes it unready, unless
+    `OPS_READY_WITHOUT_BROKER` lets it keep serving while its outboxes wait;
+    `broker_required` (a process that only consumes) ignores that setting."""
     logs.setup(name, settings.log)
     check_platform(name, settings)
     faults = Faults(settings.faults_allowed, settings.faults.rules)
@@ -233,7 +234,8 @@ async def open_platform(
     broker = Broker(settings.rabbitmq, exchange, name=name)
     await broker.connect()
     stack.push_async_callback(broker.close)
-    monitor.add("rabbitmq", _connected(broker), required=broker_required)
+    required = broker_required or not settings.ops.ready_without_broker
+    monitor.add("rabbitmq", _connected(broker), required=required)
 
     await monitor.start()
     stack.push_async_callback(monitor.stop)

@@ -6,11 +6,11 @@ NOT_SERVING while a *required* dependency fails (so Consul and callers stop send
 and SERVING again when it recovers; `/readyz` reads the same state.
 
 A dependency the process can do without for a while is *degrading*, not required: `/readyz`
-and the metrics say it is down, but the process keeps serving. RabbitMQ is such a dependency
-for every service that writes through an outbox (Order, Stock, Payment, Menu): they keep
-taking orders and store the events they cannot publish yet, so a broker outage delays
-events instead of stopping the shop. For a process that only consumes (the kitchen), the
-broker is required.
+and the metrics say it is down, but the process keeps serving. MongoDB is always required.
+RabbitMQ is required by default; `OPS_READY_WITHOUT_BROKER=true` makes it degrading for the
+services that write through an outbox (Order, Stock, Payment, Menu, the gateway), which then
+keep taking orders and store the events they cannot publish yet. For a process that only
+consumes (the kitchen), the broker is required whatever that setting says.
 """
 
 from __future__ import annotations

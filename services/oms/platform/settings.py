@@ -73,6 +73,10 @@ class OpsSettings(BaseSettings):
     port: int = Field(default=9464, ge=0, le=65535)
     # How often the process checks that MongoDB and RabbitMQ answer (readiness).
     check_interval_seconds: float = Field(default=2.0, gt=0)
+    # RabbitMQ down makes a process unready, unless this says a process that writes through
+    # an outbox may stay ready and keep accepting work (its events wait in the outbox).
+    # A process that only consumes (the kitchen) is unready without its broker either way.
+    ready_without_broker: bool = False
 
 
 class GrpcSettings(BaseSettings):
