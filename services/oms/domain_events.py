@@ -286,6 +286,8 @@ SUBSCRIPTIONS = (
     KITCHEN_ORDERS,
     KITCHEN_VOIDS,
 )
+# What the gateway's live screens follow: each of Order's decisions, not its own timers.
+ORDER_DECISIONS = tuple(sorted(kind.ROUTING_KEY for kind in OrderEvent.__subclasses__()))
 # Observers that follow events with a queue per process (the gateway's live screens, the
 # menu caches): an event only they take is published without `mandatory`.
 DURABLY_ROUTED = frozenset(key for sub in SUBSCRIPTIONS for key in sub.routing_keys)

@@ -8,9 +8,12 @@ it. A stream that reconnects with `Last-Event-ID` gets what it missed, without a
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import quote
 
 import httpx
 
+from devtools.platform import LocalPlatform
+from oms.domain_events import EXCHANGE, ORDER_DECISIONS, SUBSCRIPTIONS, DeadlineDue
 from tests.gateway.helpers import Customer, SseEvent, sse
 
 LIFECYCLE = ["pending", "awaiting_payment", "paid", "preparing", "ready"]
@@ -110,3 +113,26 @@ async def test_the_staff_stream_sees_every_orders_updates(
     assert customers[first["id"]] == alice.customer_id
     assert customers[second["id"]] == bob.customer_id
     assert {e.event for e in after} == {"order"}  # resumed: no second snapshot
+
+
+async def test_the_screens_queue_takes_orders_decisions_and_not_orders_timers(
+    platform: LocalPlatform,
+) -> None:
+    """Order's timers (`order.deadline_due`, two per order) would reach every gateway only
+    to be dropped: the gateway's own queue is bound to each of Order's decisions instead."""
+    vhost, exchange = quote(platform.vhost, safe=""), quote(EXCHANGE, safe="")
+    url = f"{platform.rabbitmq.management_url}/api/exchanges/{vhost}/{exchange}/bindings/source"
+    async with httpx.AsyncClient(auth=("guest", "guest"), timeout=10) as http:
+        response = await http.get(url)
+    response.raise_for_status()
+    # A follower's queue is none of the services' durable queues; the menu caches follow
+    # menu.* with theirs.
+    durable = {subscription.queue for subscription in SUBSCRIPTIONS}
+    followed = {
+        binding["routing_key"]
+        for binding in response.json()
+        if binding["destination"] not in durable and binding["routing_key"].startswith("order.")
+    }
+    assert followed == set(ORDER_DECISIONS)
+    assert DeadlineDue.ROUTING_KEY not in followed
+    assert {"order.placed", "order.ready", "order.cancelled"} <= followed

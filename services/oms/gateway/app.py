@@ -121,7 +121,7 @@ async def build(platform: Platform, settings: Settings) -> None:
     catalog = Catalog(backends, gateway.menu_cache_seconds)
     await platform.follow([events.MenuChanged.ROUTING_KEY], catalog.on_menu_changed)
     feed = LiveFeed()
-    await platform.follow(["order.#"], feed.on_event)
+    await platform.follow(events.ORDER_DECISIONS, feed.on_event)
     secret = gateway.session_secret.get_secret_value()
     edge = api.Edge(
         backends=backends,

@@ -1,12 +1,13 @@
 """Live updates for the screens: Order's decisions, fanned out to every open stream.
 
-The gateway follows every `order.*` event with a queue of its own (`oms.platform.follower`),
-keeps the latest few thousand in a ring, and hands each to the streams that want it: a
-customer's tracker wants one order, the kitchen display and the staff board want all. So
-500 open screens cost one queue and no database query; a screen reads a snapshot once when
-it connects. Each update carries an id `<boot>-<seq>`: a screen that reconnects with
-`Last-Event-ID` from this process gets what it missed from the ring, and one from another
-process (or too old for the ring) gets a fresh snapshot instead.
+The gateway follows each of Order's decisions (`events.ORDER_DECISIONS`: not Order's own
+timers) with a queue of its own (`oms.platform.follower`), keeps the latest few thousand in
+a ring, and hands each to the streams that want it: a customer's tracker wants one order,
+the kitchen display and the staff board want all. So 500 open screens cost one queue and no
+database query; a screen reads a snapshot once when it connects. Each update carries an id
+`<boot>-<seq>`: a screen that reconnects with `Last-Event-ID` from this process gets what it
+missed from the ring, and one from another process (or too old for the ring) gets a fresh
+snapshot instead.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from oms import domain_events as events
 from oms.platform import logs
 from oms.platform.events import Event
 
@@ -72,9 +72,7 @@ class LiveFeed:
         return f"{self.boot}-{self._ring[-1].seq if self._ring else 0}"
 
     async def on_event(self, event: Event) -> None:
-        """The follower's handler: every order event becomes one update."""
-        if not event.type.startswith("order.") or event.type == events.DeadlineDue.ROUTING_KEY:
-            return
+        """The follower's handler: every decision of Order's becomes one update."""
         data = {key: value for key, value in event.data.items() if key in SHOWN}
         data["event"] = event.type
         data["at"] = event.occurred_at.isoformat()
