@@ -121,6 +121,28 @@ async def test_calls_reuse_one_channel_per_target(server: GrpcServer) -> None:
     await channels.close()
 
 
+async def test_a_client_builds_one_stub_per_channel(server: GrpcServer) -> None:
+    channels = grpc_client.Channels(GrpcSettings())
+
+    async def resolve(service: str) -> list[str]:
+        return [server.address]
+
+    built: list[grpc.aio.Channel] = []
+
+    def stub(channel: grpc.aio.Channel) -> grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]:
+        built.append(channel)
+        return _method(channel, "Echo")
+
+    client = grpc_client.Client(grpc_client.Balancer("echo", resolve, channels), stub)
+    replies = []
+    for request in (b"0", b"1", b"2", b"3", b"4"):
+        replies.append(await client.call(lambda echo: echo(request)))  # noqa: B023 - awaited here
+
+    assert replies == [b"0", b"1", b"2", b"3", b"4"]
+    assert built == [channels.get(server.address)]
+    await channels.close()
+
+
 async def test_stop_finishes_in_flight_calls_and_refuses_new_ones(
     server: GrpcServer, sleeping: asyncio.Event
 ) -> None:

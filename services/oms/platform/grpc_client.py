@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -152,10 +153,19 @@ class Client(Generic[Stub]):
     def __init__(self, balancer: Balancer, stub: Callable[[grpc.aio.Channel], Stub]) -> None:
         self.balancer = balancer
         self._stub = stub
+        # One stub per channel: building one makes a callable for every method of the
+        # service, which cost more than some calls (py-spy); gone with its channel.
+        self._stubs: weakref.WeakKeyDictionary[grpc.aio.Channel, Stub] = weakref.WeakKeyDictionary()
 
     async def call(self, rpc: Callable[[Stub], Awaitable[T]]) -> T:
         """`rpc` on the stub of an instance; see `Balancer.call` (only for repeatable calls)."""
-        return await self.balancer.call(lambda channel: rpc(self._stub(channel)))
+        return await self.balancer.call(lambda channel: rpc(self._stub_of(channel)))
+
+    def _stub_of(self, channel: grpc.aio.Channel) -> Stub:
+        stub = self._stubs.get(channel)
+        if stub is None:
+            stub = self._stubs[channel] = self._stub(channel)
+        return stub
 
 
 async def check_health(channel: grpc.aio.Channel, service: str = "") -> str:
