@@ -3,7 +3,9 @@ of the healthy instances, the cache that outlives Consul, and one id per address
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -163,6 +165,34 @@ async def test_resolution_is_cached_and_survives_consul_outages(
         live.client.http.base_uri = f"http://{consul.http_address}"
         await live.deregister(registration)
         await live.close()
+        await ops.stop()
+
+
+async def test_callers_that_find_the_cache_expired_share_one_lookup(
+    discovery: Discovery,
+) -> None:
+    ops = await Ops().start()
+    registration = Registration("svc", "127.0.0.1", 7002, check_url=ops.readyz)
+    await discovery.register(registration)
+    try:
+        await eventually(lambda: _resolves(discovery, "svc", ["127.0.0.1:7002"]))
+        asked = 0
+        ask_consul = discovery.client.health.service
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal asked
+            asked += 1
+            return await ask_consul(*args, **kwargs)
+
+        discovery.client.health.service = counted
+
+        at_once = await asyncio.gather(*(discovery.healthy("svc") for _ in range(20)))
+        assert at_once == [["127.0.0.1:7002"]] * 20
+        assert asked == 1, "twenty callers, one request to Consul"
+        assert await discovery.healthy("svc") == ["127.0.0.1:7002"]
+        assert asked == 2  # nothing cached (TTL 0): the next caller asks again
+    finally:
+        await discovery.deregister(registration)
         await ops.stop()
 
 

@@ -6,6 +6,7 @@ blocks the event loop.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 
@@ -45,6 +46,9 @@ class Discovery:
         self.settings = settings
         self.client = consul.aio.Consul(host=settings.host, port=settings.port)
         self._cache: dict[str, tuple[float, list[str]]] = {}
+        # One lookup per service at a time: when the cache expires under load, the callers
+        # waiting for it share one request to Consul instead of sending one each.
+        self._lookups: dict[str, asyncio.Future[list[str]]] = {}
 
     async def close(self) -> None:
         await self.client.close()
@@ -80,10 +84,25 @@ class Discovery:
 
         If Consul cannot be reached, the last known list is used rather than failing calls.
         """
+        cached = self._cache.get(service)
+        if cached is not None and time.monotonic() - cached[0] < self.settings.cache_ttl_seconds:
+            return cached[1]
+        lookup = self._lookups.get(service)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._look_up(service))
+            self._lookups[service] = lookup
+            lookup.add_done_callback(lambda done: self._looked_up(service, done))
+        # Shielded: a caller that gives up does not cancel the lookup the others wait for.
+        return await asyncio.shield(lookup)
+
+    def _looked_up(self, service: str, done: asyncio.Future[list[str]]) -> None:
+        self._lookups.pop(service, None)
+        if not done.cancelled():
+            done.exception()  # each waiter has it; retrieved even if they all gave up
+
+    async def _look_up(self, service: str) -> list[str]:
         now = time.monotonic()
         cached = self._cache.get(service)
-        if cached is not None and now - cached[0] < self.settings.cache_ttl_seconds:
-            return cached[1]
         try:
             _, entries = await self.client.health.service(
                 self.settings.service_prefix + service, passing=True
