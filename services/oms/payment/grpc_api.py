@@ -10,7 +10,7 @@ from oms.payment.domain import Payment, PaymentStatus
 from oms.payment.handlers import CloseOutcome, PaymentHandlers
 from oms.platform.errors import InvalidArgument
 from oms.platform.grpc_server import Api, Contract
-from oms.platform.protobuf import optional_timestamp
+from oms.platform.protobuf import enum_values, optional_timestamp
 
 STATUS = {
     PaymentStatus.OPEN: payment_pb2.PAYMENT_STATUS_OPEN,
@@ -19,11 +19,7 @@ STATUS = {
     PaymentStatus.CLOSED: payment_pb2.PAYMENT_STATUS_CANCELLED,
     PaymentStatus.REFUNDED: payment_pb2.PAYMENT_STATUS_REFUNDED,
 }
-OUTCOME = {
-    CloseOutcome.CLOSED: payment_pb2.CLOSE_OUTCOME_CLOSED,
-    CloseOutcome.NO_CHECKOUT: payment_pb2.CLOSE_OUTCOME_NO_CHECKOUT,
-    CloseOutcome.ALREADY_PAID: payment_pb2.CLOSE_OUTCOME_ALREADY_PAID,
-}
+OUTCOME = enum_values(CloseOutcome, payment_pb2.CloseOutcome, "CLOSE_OUTCOME_")
 
 
 def to_proto(payment: Payment) -> payment_pb2.Payment:
