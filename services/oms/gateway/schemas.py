@@ -97,9 +97,9 @@ class OfferedIn(Request):
 
 class StockLevel(BaseModel):
     id: str
-    on_hand: int
-    reserved: int
-    available: int
+    on_hand: int = Field(description="What the kitchen has.")
+    reserved: int = Field(description="Held by orders: counted on hand, not available.")
+    available: int = Field(description="What can still be ordered.")
 
     @classmethod
     def from_proto(cls, level: stock_pb2.StockLevel) -> StockLevel:
