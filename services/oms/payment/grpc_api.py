@@ -12,6 +12,7 @@ from oms.platform.errors import InvalidArgument
 from oms.platform.grpc_server import Api, Contract
 from oms.platform.protobuf import enum_values, optional_timestamp
 
+# By hand: the proto names what a caller sees (a captured payment is paid), not our states.
 STATUS = {
     PaymentStatus.OPEN: payment_pb2.PAYMENT_STATUS_OPEN,
     PaymentStatus.CAPTURED: payment_pb2.PAYMENT_STATUS_PAID,
