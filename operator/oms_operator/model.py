@@ -8,7 +8,7 @@ same. Field names are the CRD's camelCase ones through aliases.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -61,12 +61,16 @@ class Kitchen(Spec):
     drain_seconds: float = Field(default=20.0, ge=0, le=3600)
 
 
+# Pods per service, at least one (the kitchen follows spec.kitchen.workers instead).
+ReplicaCount = Annotated[int, Field(ge=1)]
+
+
 class Replicas(Spec):
-    menu: int = Field(default=1, ge=1)
-    stock: int = Field(default=1, ge=1)
-    order: int = Field(default=1, ge=1)
-    payment: int = Field(default=1, ge=1)
-    gateway: int = Field(default=1, ge=1)
+    menu: ReplicaCount = 1
+    stock: ReplicaCount = 1
+    order: ReplicaCount = 1
+    payment: ReplicaCount = 1
+    gateway: ReplicaCount = 1
 
 
 class SecretKeyRef(Spec):

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -29,9 +29,18 @@ EXCHANGE = "oms.events"
 
 
 class Payload(BaseModel):
+    """An event's data. Each event declares its routing key and version with its class:
+    `class OrderPlaced(OrderEvent, routing_key="order.placed")` (version 1 unless given)."""
+
     model_config = ConfigDict(extra="ignore", frozen=True)
     ROUTING_KEY: ClassVar[str]
-    VERSION: ClassVar[int] = 1
+    VERSION: ClassVar[int]
+
+    def __init_subclass__(cls, routing_key: str = "", version: int = 1, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if routing_key:
+            cls.ROUTING_KEY = routing_key
+        cls.VERSION = version
 
     def to_event(self, event_id: str | None = None) -> Event:
         """The envelope for this payload; pass `event_id` to make a redelivery detectable."""
@@ -64,8 +73,6 @@ def route(
     return payload_type.ROUTING_KEY, handle
 
 
-# Every event names its order, and never with an empty id.
-OrderId = Annotated[str, Field(min_length=1)]
 Status = Literal[
     "pending",
     "awaiting_payment",
@@ -92,19 +99,23 @@ class PricedLine(BaseModel):
 # --- by order: the outcome of each decision ---------------------------------------------
 
 
-class OrderEvent(Payload):
+class AboutOrder(Payload):
+    """Every event names its order, and never with an empty id."""
+
+    order_id: str = Field(min_length=1)
+
+
+class OrderEvent(AboutOrder):
     """What every order event says: whose order, the status it is in, at which step."""
 
-    order_id: OrderId
     customer_id: str = Field(min_length=1)
     status: Status
     step: int = Field(ge=1)
 
 
-class OrderPlaced(OrderEvent):
+class OrderPlaced(OrderEvent, routing_key="order.placed"):
     """Stored with its stock held; Payment opens the checkout with exactly these terms."""
 
-    ROUTING_KEY: ClassVar[str] = "order.placed"
     currency: str = Field(min_length=3, max_length=3)
     total_minor: int = Field(ge=0)
     lines: list[PricedLine] = Field(min_length=1)
@@ -114,95 +125,76 @@ class OrderPlaced(OrderEvent):
     access_token: str = Field(min_length=16)
 
 
-class OrderAwaitingPayment(OrderEvent):
-    ROUTING_KEY: ClassVar[str] = "order.awaiting_payment"
+class OrderAwaitingPayment(OrderEvent, routing_key="order.awaiting_payment"):
     payment_link: str
     checkout_session_id: str
 
 
-class OrderConfirmed(OrderEvent):
+class OrderConfirmed(OrderEvent, routing_key="order.confirmed"):
     """Paid, and Order accepted the payment: the kitchen cooks it, Stock commits it."""
 
-    ROUTING_KEY: ClassVar[str] = "order.confirmed"
     lines: list[PricedLine] = Field(min_length=1)
 
 
-class OrderPreparing(OrderEvent):
-    ROUTING_KEY: ClassVar[str] = "order.preparing"
+class OrderPreparing(OrderEvent, routing_key="order.preparing"):
     cook: str
 
 
-class OrderReady(OrderEvent):
-    ROUTING_KEY: ClassVar[str] = "order.ready"
+class OrderReady(OrderEvent, routing_key="order.ready"):
     cook: str
 
 
-class OrderPickedUp(OrderEvent):
-    ROUTING_KEY: ClassVar[str] = "order.picked_up"
+class OrderPickedUp(OrderEvent, routing_key="order.picked_up"):
+    """Handed over at the counter: the order's last step."""
 
 
-class OrderCancelled(OrderEvent):
+class OrderCancelled(OrderEvent, routing_key="order.cancelled", version=2):
     """v2: decided by Order after its checkout (if any) was closed; `by` customer or staff."""
 
-    ROUTING_KEY: ClassVar[str] = "order.cancelled"
-    VERSION: ClassVar[int] = 2
     by: Literal["customer", "staff"]
     reason: str = ""
 
 
-class OrderExpired(OrderEvent):
+class OrderExpired(OrderEvent, routing_key="order.expired", version=2):
     """v2: decided by Order (a deadline passed, or the checkout could not be opened)."""
 
-    ROUTING_KEY: ClassVar[str] = "order.expired"
-    VERSION: ClassVar[int] = 2
     reason: str
 
 
-class OrderRefunded(OrderEvent):
+class OrderRefunded(OrderEvent, routing_key="order.refunded"):
     """Staff refunded a paid order before it was ready: money back, ticket void, stock back
     (`return`) when no cook had started it, else written off (`write_off`)."""
 
-    ROUTING_KEY: ClassVar[str] = "order.refunded"
     stock: Literal["return", "write_off"]
     reason: str = ""
 
 
-class RefundRequired(OrderEvent):
+class RefundRequired(OrderEvent, routing_key="order.refund_required"):
     """Money was captured for an order that had already ended (cancelled or expired)."""
 
-    ROUTING_KEY: ClassVar[str] = "order.refund_required"
     reason: str
 
 
-class DeadlineDue(Payload):
+class DeadlineDue(AboutOrder, routing_key="order.deadline_due"):
     """A timer Order set for itself: look at the order's deadlines (`oms.platform.timers`)."""
-
-    ROUTING_KEY: ClassVar[str] = "order.deadline_due"
-    order_id: OrderId
 
 
 # --- by payment: facts about money -------------------------------------------------------
 
 
-class PaymentCaptured(Payload):
-    ROUTING_KEY: ClassVar[str] = "payment.captured"
-    order_id: OrderId
+class PaymentCaptured(AboutOrder, routing_key="payment.captured"):
     checkout_session_id: str = Field(min_length=1)
     amount_minor: int = Field(ge=0)
     currency: str = Field(min_length=3, max_length=3)
 
 
-class PaymentFailed(Payload):
+class PaymentFailed(AboutOrder, routing_key="payment.failed"):
     """No money will come: the checkout could not be opened, expired, or its payment failed."""
 
-    ROUTING_KEY: ClassVar[str] = "payment.failed"
-    order_id: OrderId
     reason: str
 
 
-class PaymentRefunded(Payload):
-    ROUTING_KEY: ClassVar[str] = "payment.refunded"
-    order_id: OrderId
+class PaymentRefunded(AboutOrder, routing_key="payment.refunded"):
     refund_id: str = Field(min_length=1)
     amount_minor: int = Field(ge=0)
 
@@ -210,26 +202,21 @@ class PaymentRefunded(Payload):
 # --- by kitchen: facts about cooking -----------------------------------------------------
 
 
-class TicketStarted(Payload):
-    ROUTING_KEY: ClassVar[str] = "kitchen.ticket_started"
-    order_id: OrderId
+class TicketStarted(AboutOrder, routing_key="kitchen.ticket_started"):
     cook: str
     attempt: int = Field(ge=1)
 
 
-class TicketReady(Payload):
-    ROUTING_KEY: ClassVar[str] = "kitchen.ticket_ready"
-    order_id: OrderId
+class TicketReady(AboutOrder, routing_key="kitchen.ticket_ready"):
     cook: str
 
 
 # --- by menu -------------------------------------------------------------------------------
 
 
-class MenuChanged(Payload):
+class MenuChanged(Payload, routing_key="menu.changed"):
     """An item was added, changed or taken off: caches of the menu drop it."""
 
-    ROUTING_KEY: ClassVar[str] = "menu.changed"
     item_id: str = Field(min_length=1)
 
 

@@ -12,7 +12,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from oms import domain_events as events
-from oms.kitchen.domain import Ticket
+from oms.kitchen.domain import CookTimes, Ticket, cook_names
 from oms.kitchen.handlers import Kitchen
 from oms.kitchen.repository import COLLECTION, MongoTicketRepository
 from oms.platform import mongo
@@ -55,7 +55,7 @@ class KitchenWorld:
     def kitchen(
         self, workers: int = 2, per_item: float = 0.01, longest: float = 60, instance: str = "k1"
     ) -> Kitchen:
-        return Kitchen(self.repository, workers, per_item, longest, instance=instance)
+        return Kitchen(self.repository, cook_names(instance, workers), CookTimes(per_item, longest))
 
     async def published(self) -> list[Event]:
         await self.relay.drain()

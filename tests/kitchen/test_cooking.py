@@ -8,16 +8,20 @@ from datetime import UTC, datetime
 
 from oms import domain_events as events
 from oms.kitchen import consumers
-from oms.kitchen.domain import TicketStatus, cook_seconds
+from oms.kitchen.domain import CookTimes, TicketStatus, cook_names
 from oms.platform.consumer import Consumer
 from tests.kitchen.conftest import KitchenWorld, confirmed, cooking, refunded
 from tests.order.bus import payloads
 
 
 def test_a_ticket_takes_its_items_time_but_never_more_than_the_longest() -> None:
-    assert cook_seconds(3, 2.0, 60.0) == 6.0
-    assert cook_seconds(100, 2.0, 60.0) == 60.0
-    assert cook_seconds(1, 0.0, 60.0) == 0.0
+    assert CookTimes(per_item=2.0, longest=60.0).for_items(3) == 6.0
+    assert CookTimes(per_item=2.0, longest=60.0).for_items(100) == 60.0
+    assert CookTimes(per_item=0.0, longest=60.0).for_items(1) == 0.0
+
+
+def test_a_process_names_each_of_its_cooks_after_itself() -> None:
+    assert cook_names("kitchen-7f9c", 2) == ["kitchen-7f9c/cook-1", "kitchen-7f9c/cook-2"]
 
 
 async def test_a_confirmed_order_is_cooked_with_both_steps_reported(world: KitchenWorld) -> None:

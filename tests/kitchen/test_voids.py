@@ -9,7 +9,7 @@ from datetime import datetime
 
 from oms import domain_events as events
 from oms.kitchen import consumers
-from oms.kitchen.domain import Ticket, TicketStatus
+from oms.kitchen.domain import CookTimes, Ticket, TicketStatus, cook_names
 from oms.kitchen.handlers import Kitchen
 from oms.kitchen.repository import MongoTicketRepository
 from oms.platform.consumer import Consumer
@@ -105,7 +105,7 @@ async def test_a_void_that_lands_as_the_cook_starts_still_stops_the_cook(
     world: KitchenWorld,
 ) -> None:
     repository = RefundedAsItStarts(world.repository.tickets, world.repository.outbox)
-    kitchen = Kitchen(repository, workers=1, seconds_per_item=60, longest_cook_seconds=600)
+    kitchen = Kitchen(repository, cook_names("k1", 1), CookTimes(per_item=60, longest=600))
     repository.kitchen = kitchen
     order = confirmed()
 

@@ -21,18 +21,26 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from oms.platform import logs
 from oms.platform.events import Event
 
 log = logs.get(__name__)
 
 
+def sse(event_id: str, event: str, body: Any) -> dict[str, str]:
+    """A server-sent event as sse-starlette sends it, its body as JSON."""
+    return {"id": event_id, "event": event, "data": orjson.dumps(body).decode()}
+
+
 @dataclass(frozen=True)
 class Update:
-    id: str
+    """An order event as every stream sends it: serialised once, however many streams want it."""
+
     seq: int
     order_id: str
-    data: dict[str, Any]
+    message: dict[str, str]
 
 
 class Subscription:
@@ -77,7 +85,8 @@ class LiveFeed:
         data["event"] = event.type
         data["at"] = event.occurred_at.isoformat()
         seq = next(self._seq)
-        update = Update(f"{self.boot}-{seq}", seq, str(data.get("order_id", "")), data)
+        order_id = str(data.get("order_id", ""))
+        update = Update(seq, order_id, sse(f"{self.boot}-{seq}", "order", data))
         self._ring.append(update)
         wanting = [
             *self._subscriptions.get(update.order_id, ()),

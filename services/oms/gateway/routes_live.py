@@ -10,14 +10,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
 from fastapi import APIRouter
 from sse_starlette.sse import EventSourceResponse
 
 from oms.gateway.auth import StaffAuth
 from oms.gateway.clients import Backends
 from oms.gateway.errors import documented
-from oms.gateway.live import LiveFeed, Update
+from oms.gateway.live import LiveFeed, sse
 from oms.gateway.params import OR_TRACKING_LINK, LastEventId, OrderId, TrackingToken
 from oms.gateway.schemas import CustomerOrder, Order, OrderStatus
 from oms.gateway.sessions import Sessions, require
@@ -29,14 +28,6 @@ SSE = {
     "description": "Server-sent events: a `snapshot` first (unless resuming), then each "
     "`order` update, each with an id to resume from (`Last-Event-ID`)",
 }
-
-
-def _message(update: Update) -> dict[str, Any]:
-    return {"id": update.id, "event": "order", "data": orjson.dumps(update.data).decode()}
-
-
-def _snapshot(position: str, body: Any) -> dict[str, Any]:
-    return {"id": position, "event": "snapshot", "data": orjson.dumps(body).decode()}
 
 
 def router(
@@ -67,23 +58,22 @@ def router(
             with feed.subscribe(order_id) as subscription:
                 resumed = feed.missed(last_event_id, order_id) if last_event_id else None
                 if resumed is None:
-                    yield _snapshot(position, snapshot)
+                    yield sse(position, "snapshot", snapshot)
                     # What came between the read and the subscription (duplicates of what
                     # the snapshot shows are harmless: screens keep the highest step).
                     resumed = feed.missed(position, order_id)
                     if resumed is None:  # a burst pushed it out of the ring: read again
                         fresh = await backends.order.get(order_id, owner, t)
-                        yield _snapshot(
-                            feed.position(), CustomerOrder.owned(fresh).model_dump(mode="json")
-                        )
+                        body = CustomerOrder.owned(fresh).model_dump(mode="json")
+                        yield sse(feed.position(), "snapshot", body)
                         resumed = []
                 sent = 0
                 for update in resumed:
                     sent = update.seq
-                    yield _message(update)
+                    yield update.message
                 async for update in subscription.updates():
                     if update.seq > sent:  # the ring and the queue may both hold it
-                        yield _message(update)
+                        yield update.message
 
         return EventSourceResponse(stream(), ping=heartbeat)
 
@@ -103,12 +93,12 @@ def router(
                 if missed is None:
                     page = await backends.order.list_all(ACTIVE, "", MAX_PAGE_SIZE, "")
                     orders = [Order.from_proto(o).model_dump(mode="json") for o in page.orders]
-                    yield _snapshot(feed.position(), {"orders": orders})
+                    yield sse(feed.position(), "snapshot", {"orders": orders})
                 else:
                     for update in missed:
-                        yield _message(update)
+                        yield update.message
                 async for update in subscription.updates():
-                    yield _message(update)
+                    yield update.message
 
         return EventSourceResponse(stream(), ping=heartbeat)
 

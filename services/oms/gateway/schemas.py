@@ -8,7 +8,7 @@ their own rules again behind it.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,24 +25,15 @@ from oms.limits import (
     MAX_QUANTITY,
     MAX_REASON,
 )
+from oms.platform.protobuf import enum_values, inverse
 
 ItemId = Annotated[str, Field(pattern=ITEM_ID_PATTERN, examples=["margherita"])]
 Minor = Annotated[int, Field(description="An amount in the currency's minor unit (cents).")]
 OrderStatus = events.Status
-STATUS: dict[order_pb2.OrderStatus.ValueType, OrderStatus] = {
-    order_pb2.ORDER_STATUS_PENDING: "pending",
-    order_pb2.ORDER_STATUS_AWAITING_PAYMENT: "awaiting_payment",
-    order_pb2.ORDER_STATUS_PAID: "paid",
-    order_pb2.ORDER_STATUS_PREPARING: "preparing",
-    order_pb2.ORDER_STATUS_READY: "ready",
-    order_pb2.ORDER_STATUS_PICKED_UP: "picked_up",
-    order_pb2.ORDER_STATUS_CANCELLED: "cancelled",
-    order_pb2.ORDER_STATUS_EXPIRED: "expired",
-    order_pb2.ORDER_STATUS_REFUNDED: "refunded",
-}
-STATUS_CODE: dict[OrderStatus, order_pb2.OrderStatus.ValueType] = {
-    name: code for code, name in STATUS.items()
-}
+STATUS_CODE: dict[OrderStatus, order_pb2.OrderStatus.ValueType] = enum_values(
+    get_args(OrderStatus), order_pb2.OrderStatus, "ORDER_STATUS_"
+)
+STATUS = inverse(STATUS_CODE)
 
 
 class Request(BaseModel):
@@ -106,9 +97,9 @@ class OfferedIn(Request):
 
 class StockLevel(BaseModel):
     id: str
-    on_hand: int
-    reserved: int
-    available: int
+    on_hand: int = Field(description="What the kitchen has.")
+    reserved: int = Field(description="Held by orders: counted on hand, not available.")
+    available: int = Field(description="What can still be ordered.")
 
     @classmethod
     def from_proto(cls, level: stock_pb2.StockLevel) -> StockLevel:

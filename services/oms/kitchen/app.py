@@ -9,6 +9,7 @@ from pydantic_settings import SettingsConfigDict
 
 from oms import domain_events as events
 from oms.kitchen import consumers, grpc_api
+from oms.kitchen.domain import CookTimes, cook_names
 from oms.kitchen.grpc_api import KitchenApi
 from oms.kitchen.handlers import Kitchen
 from oms.kitchen.repository import COLLECTION, MongoTicketRepository
@@ -47,13 +48,8 @@ async def build(platform: Platform, settings: Settings) -> None:
         platform.db[COLLECTION], events.must_be_routed, config.outbox_sweep_seconds
     )
     tickets = MongoTicketRepository(platform.db[COLLECTION], outbox)
-    kitchen = Kitchen(
-        tickets,
-        config.workers,
-        config.seconds_per_item,
-        config.longest_cook_seconds,
-        instance=config.instance,
-    )
+    times = CookTimes(config.seconds_per_item, config.longest_cook_seconds)
+    kitchen = Kitchen(tickets, cook_names(config.instance, config.workers), times)
     await platform.consume(events.KITCHEN_VOIDS.queue, consumers.voids(kitchen))
     # The void above lands in one process; the cook may be in another: each hears it.
     await platform.follow([events.OrderRefunded.ROUTING_KEY], consumers.cooks_here(kitchen))

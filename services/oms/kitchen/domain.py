@@ -30,6 +30,17 @@ class Ticket:
     attempts: int = 1
 
 
-def cook_seconds(items: int, per_item: float, longest: float) -> float:
-    """How long a ticket takes: per item, but never longer than the longest cook time."""
-    return min(items * per_item, longest)
+@dataclass(frozen=True)
+class CookTimes:
+    """How long cooking takes: `per_item` seconds an item, never longer than `longest`."""
+
+    per_item: float
+    longest: float
+
+    def for_items(self, items: int) -> float:
+        return min(items * self.per_item, self.longest)
+
+
+def cook_names(instance: str, workers: int) -> list[str]:
+    """The names a process's cooks go by on tickets and events: `<instance>/cook-<n>`."""
+    return [f"{instance}/cook-{number}" for number in range(1, workers + 1)]

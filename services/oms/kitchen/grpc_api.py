@@ -10,6 +10,7 @@ from oms.kitchen.handlers import Kitchen
 from oms.platform.grpc_server import Api, Contract
 from oms.platform.protobuf import optional_timestamp, timestamp
 
+# By hand: the proto names what a caller sees (preparing, ready), not the kitchen's states.
 STATUS = {
     TicketStatus.COOKING: kitchen_pb2.TICKET_STATUS_PREPARING,
     TicketStatus.COOKED: kitchen_pb2.TICKET_STATUS_READY,

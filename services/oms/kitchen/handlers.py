@@ -12,12 +12,12 @@ for this process's grace period to run out. A refund voids the ticket, and its c
 from __future__ import annotations
 
 import asyncio
-import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from oms import domain_events as events
-from oms.kitchen.domain import Ticket, TicketStatus, cook_seconds
+from oms.kitchen.domain import CookTimes, Ticket, TicketStatus
 from oms.kitchen.repository import TicketRepository
 from oms.platform import logs, metrics
 from oms.platform.clock import Clock, utc_now
@@ -45,23 +45,15 @@ class _Cooking:
 
 class Kitchen:
     def __init__(
-        self,
-        repository: TicketRepository,
-        workers: int,
-        seconds_per_item: float,
-        longest_cook_seconds: float,
-        instance: str | None = None,
-        clock: Clock = utc_now,
+        self, repository: TicketRepository, cooks: Sequence[str], times: CookTimes
     ) -> None:
         self.repository = repository
-        self.workers = workers
-        self.seconds_per_item = seconds_per_item
-        self.longest_cook_seconds = longest_cook_seconds
-        self.clock = clock
-        instance = instance or socket.gethostname()
+        self.workers = len(cooks)
+        self.times = times
+        self.clock: Clock = utc_now
         self._free: asyncio.Queue[str] = asyncio.Queue()
-        for number in range(1, workers + 1):
-            self._free.put_nowait(f"{instance}/cook-{number}")
+        for cook in cooks:
+            self._free.put_nowait(cook)
         self._cooking: dict[str, _Cooking] = {}  # cook -> what they are doing
         self._drain_until: float | None = None
 
@@ -101,7 +93,7 @@ class Kitchen:
             log.info("kitchen.already_cooking", order_id=order_id, cook=cook)
             return await self.repository.get(order_id)
         items = sum(line.quantity for line in confirmed.lines)
-        seconds = cook_seconds(items, self.seconds_per_item, self.longest_cook_seconds)
+        seconds = self.times.for_items(items)
         loop = asyncio.get_running_loop()
         cooking = _Cooking(order_id, loop.time() + seconds, asyncio.Event())
         # Known before the ticket is stored: a void landing while it is stored stops this cook.
@@ -146,7 +138,7 @@ class Kitchen:
         if current_delivery().after_an_earlier_attempt:
             return True
         # No sign either way: a cook cooks for at most the longest cook time.
-        stale = timedelta(seconds=self.longest_cook_seconds + STALE_MARGIN_SECONDS)
+        stale = timedelta(seconds=self.times.longest + STALE_MARGIN_SECONDS)
         return now - ticket.started_at > stale
 
     async def _wait_while_cooking(self, cooking: _Cooking) -> None:

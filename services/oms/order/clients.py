@@ -27,6 +27,7 @@ from oms.order.domain import CheckoutClosed, PricedItem, ReservationClosed, Shor
 from oms.order_lines import Line
 from oms.platform.errors import Unavailable
 from oms.platform.grpc_client import Balancer, Client
+from oms.platform.protobuf import enum_values, inverse
 from oms.platform.timers import Timers
 
 OUTAGE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
@@ -124,11 +125,7 @@ class StockClient(Client["stock_pb2_grpc.StockServiceAsyncStub"]):
             await self.call(lambda stub: stub.Release(request))
 
 
-OUTCOME = {
-    payment_pb2.CLOSE_OUTCOME_CLOSED: CheckoutClosed.CLOSED,
-    payment_pb2.CLOSE_OUTCOME_NO_CHECKOUT: CheckoutClosed.NO_CHECKOUT,
-    payment_pb2.CLOSE_OUTCOME_ALREADY_PAID: CheckoutClosed.ALREADY_PAID,
-}
+OUTCOME = inverse(enum_values(CheckoutClosed, payment_pb2.CloseOutcome, "CLOSE_OUTCOME_"))
 
 
 class PaymentClient(Client["payment_pb2_grpc.PaymentServiceAsyncStub"]):

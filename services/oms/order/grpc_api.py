@@ -10,20 +10,10 @@ from oms.order.handlers import OrderHandlers
 from oms.order_lines import Line
 from oms.platform.errors import ResourceExhausted
 from oms.platform.grpc_server import Api, Contract
-from oms.platform.protobuf import timestamp
+from oms.platform.protobuf import enum_values, inverse, timestamp
 
-STATUS = {
-    Status.PENDING: order_pb2.ORDER_STATUS_PENDING,
-    Status.AWAITING_PAYMENT: order_pb2.ORDER_STATUS_AWAITING_PAYMENT,
-    Status.PAID: order_pb2.ORDER_STATUS_PAID,
-    Status.PREPARING: order_pb2.ORDER_STATUS_PREPARING,
-    Status.READY: order_pb2.ORDER_STATUS_READY,
-    Status.PICKED_UP: order_pb2.ORDER_STATUS_PICKED_UP,
-    Status.CANCELLED: order_pb2.ORDER_STATUS_CANCELLED,
-    Status.EXPIRED: order_pb2.ORDER_STATUS_EXPIRED,
-    Status.REFUNDED: order_pb2.ORDER_STATUS_REFUNDED,
-}
-FROM_PROTO = {proto: status for status, proto in STATUS.items()}
+STATUS = enum_values(Status, order_pb2.OrderStatus, "ORDER_STATUS_")
+FROM_PROTO = inverse(STATUS)
 
 
 def to_proto(order: Order) -> order_pb2.Order:

@@ -10,8 +10,9 @@ from oms.payment.domain import Payment, PaymentStatus
 from oms.payment.handlers import CloseOutcome, PaymentHandlers
 from oms.platform.errors import InvalidArgument
 from oms.platform.grpc_server import Api, Contract
-from oms.platform.protobuf import optional_timestamp
+from oms.platform.protobuf import enum_values, optional_timestamp
 
+# By hand: the proto names what a caller sees (a captured payment is paid), not our states.
 STATUS = {
     PaymentStatus.OPEN: payment_pb2.PAYMENT_STATUS_OPEN,
     PaymentStatus.CAPTURED: payment_pb2.PAYMENT_STATUS_PAID,
@@ -19,11 +20,7 @@ STATUS = {
     PaymentStatus.CLOSED: payment_pb2.PAYMENT_STATUS_CANCELLED,
     PaymentStatus.REFUNDED: payment_pb2.PAYMENT_STATUS_REFUNDED,
 }
-OUTCOME = {
-    CloseOutcome.CLOSED: payment_pb2.CLOSE_OUTCOME_CLOSED,
-    CloseOutcome.NO_CHECKOUT: payment_pb2.CLOSE_OUTCOME_NO_CHECKOUT,
-    CloseOutcome.ALREADY_PAID: payment_pb2.CLOSE_OUTCOME_ALREADY_PAID,
-}
+OUTCOME = enum_values(CloseOutcome, payment_pb2.CloseOutcome, "CLOSE_OUTCOME_")
 
 
 def to_proto(payment: Payment) -> payment_pb2.Payment:

@@ -6,22 +6,21 @@ with the consumer's topology) never imports the generated gRPC contracts.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import grpc
 
 from oms.contracts.v1 import faults_pb2, faults_pb2_grpc
 from oms.platform.faults import Action, Fault, FaultRefused, Faults
+from oms.platform.protobuf import enum_values, inverse
 
-ACTION = {
-    "delay": faults_pb2.FAULT_ACTION_DELAY,
-    "error": faults_pb2.FAULT_ACTION_ERROR,
-    "pause": faults_pb2.FAULT_ACTION_PAUSE,
-}
-ACTION_NAME: dict[int, Action] = {proto: name for name, proto in ACTION.items()}  # type: ignore[misc]
+ACTION: dict[Action, faults_pb2.FaultAction.ValueType] = enum_values(
+    get_args(Action), faults_pb2.FaultAction, "FAULT_ACTION_"
+)
+ACTION_NAME = inverse(ACTION)
 
 
-def _action(proto: int) -> Action:
+def _action(proto: faults_pb2.FaultAction.ValueType) -> Action:
     if proto not in ACTION_NAME:
         raise ValueError(f"action must be one of {', '.join(ACTION)} (got {proto})")
     return ACTION_NAME[proto]
