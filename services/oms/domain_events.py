@@ -220,20 +220,6 @@ class MenuChanged(Payload, routing_key="menu.changed"):
     item_id: str = Field(min_length=1)
 
 
-ORDER_EVENTS: tuple[type[OrderEvent], ...] = (
-    OrderPlaced,
-    OrderAwaitingPayment,
-    OrderConfirmed,
-    OrderPreparing,
-    OrderReady,
-    OrderPickedUp,
-    OrderCancelled,
-    OrderExpired,
-    OrderRefunded,
-    RefundRequired,
-)
-
-
 @dataclass(frozen=True)
 class Subscription:
     """A durable queue a service consumes, and the event types bound to it."""
