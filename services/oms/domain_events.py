@@ -161,12 +161,18 @@ class OrderExpired(OrderEvent, routing_key="order.expired", version=2):
     reason: str
 
 
-class OrderRefunded(OrderEvent, routing_key="order.refunded"):
-    """Staff refunded a paid order before it was ready: money back, ticket void, stock back
-    (`return`) when no cook had started it, else written off (`write_off`)."""
+class OrderRefunded(OrderEvent, routing_key="order.refunded", version=2):
+    """v2: staff refunded a paid order before it was ready: Payment refunds, the kitchen voids
+    the ticket. The stock is decided once the ticket is void (`order.refund_stock`)."""
+
+    reason: str = ""
+
+
+class RefundStock(OrderEvent, routing_key="order.refund_stock"):
+    """What a refunded order's stock becomes, decided once the kitchen voided its ticket: back
+    on hand (`return`) when no cook had started it, else written off (`write_off`)."""
 
     stock: Literal["return", "write_off"]
-    reason: str = ""
 
 
 class RefundRequired(OrderEvent, routing_key="order.refund_required"):
@@ -211,6 +217,13 @@ class TicketReady(AboutOrder, routing_key="kitchen.ticket_ready"):
     cook: str
 
 
+class TicketVoided(AboutOrder, routing_key="kitchen.ticket_voided"):
+    """A refunded order's ticket is void: nobody cooks it (any more). `food_used`: a cook's
+    start reached the ticket before the void did (one compare-and-set on the ticket)."""
+
+    food_used: bool
+
+
 # --- by menu -------------------------------------------------------------------------------
 
 
@@ -239,12 +252,12 @@ PAYMENT_ORDERS = Subscription(
     (OrderPlaced, OrderCancelled, OrderExpired, RefundRequired, OrderRefunded),
 )
 STOCK_ORDERS = Subscription(
-    "stock", "stock.orders", (OrderConfirmed, OrderCancelled, OrderExpired, OrderRefunded)
+    "stock", "stock.orders", (OrderConfirmed, OrderCancelled, OrderExpired, RefundStock)
 )
 ORDER_PAYMENTS = Subscription(
     "order", "order.payments", (PaymentCaptured, PaymentFailed, PaymentRefunded)
 )
-ORDER_KITCHEN = Subscription("order", "order.kitchen", (TicketStarted, TicketReady))
+ORDER_KITCHEN = Subscription("order", "order.kitchen", (TicketStarted, TicketReady, TicketVoided))
 ORDER_DEADLINES = Subscription("order", "order.deadlines", (DeadlineDue,))
 KITCHEN_ORDERS = Subscription("kitchen", "kitchen.orders", (OrderConfirmed,))
 # Voids have a queue of their own: they must not wait behind orders for a free cook.

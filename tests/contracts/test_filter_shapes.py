@@ -150,6 +150,7 @@ async def test_every_filter_on_an_orders_path_is_served_by_id(
     await orders.transition("o-1", Status.AWAITING_PAYMENT, {Status.PENDING}, now, [placed])
     await orders.transition("o-1", Status.CANCELLED, {Status.AWAITING_PAYMENT}, now)
     await orders.require_refund("o-1", "paid late", [])
+    await orders.settle_refund_stock("o-1", "return", [])
     await orders.mark_refunded("o-1")
     await orders.list_for_customer("c-1", 10, None)
     await orders.list_all({Status.PAID}, "", 10, None)
@@ -169,7 +170,8 @@ async def test_every_filter_on_an_orders_path_is_served_by_id(
     await tickets.start("o-1", "cook-1", 1, now, [])
     await tickets.take_over("o-1", "cook-2", now, [])
     await tickets.finish("o-1", "cook-2", now, [])
-    await tickets.void("o-1", now)
+    await tickets.void("o-1", now, lambda food_used: [])
+    await tickets.void("o-2", now, lambda food_used: [])  # no cook saw it: a voided one is left
     await tickets.get("o-1")
 
     stock = MongoStockRepository(db)

@@ -33,15 +33,9 @@ def confirmed(quantity: int = 2) -> events.OrderConfirmed:
     )
 
 
-def refunded(order_id: str, stock: str = "return") -> events.OrderRefunded:
-    return events.OrderRefunded.model_validate(
-        {
-            "order_id": order_id,
-            "customer_id": "alice",
-            "status": "refunded",
-            "step": 7,
-            "stock": stock,
-        }
+def refunded(order_id: str) -> events.OrderRefunded:
+    return events.OrderRefunded(
+        order_id=order_id, customer_id="alice", status="refunded", step=7, reason="burnt"
     )
 
 

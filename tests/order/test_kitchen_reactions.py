@@ -1,6 +1,8 @@
 """What Order decides when the kitchen reports: a cook started (preparing) or finished (ready)
 a confirmed order. Reports that are late, repeated, or about a refunded order change nothing;
-one about an order Order never confirmed is for a person (parked)."""
+one about an order Order never confirmed is for a person (parked). The void of a refunded
+order's ticket decides its stock, once: written off when a cook had used the food, else
+returned."""
 
 from __future__ import annotations
 
@@ -89,6 +91,47 @@ async def test_cooking_an_order_order_never_confirmed_is_parked(
 
     assert (await world.order(order.id)).status is status
     assert await world.published() == []
+
+
+def _voided(order_id: str, food_used: bool) -> events.TicketVoided:
+    return events.TicketVoided(order_id=order_id, food_used=food_used)
+
+
+@pytest.mark.parametrize(("food_used", "stock"), [(False, "return"), (True, "write_off")])
+async def test_the_void_of_a_refunded_orders_ticket_decides_its_stock_once(
+    world: OrderWorld, food_used: bool, stock: str
+) -> None:
+    order = await world.stored(Status.REFUNDED)
+
+    await world.reactions.ticket_voided(_voided(order.id, food_used))
+    await world.reactions.ticket_voided(_voided(order.id, food_used))  # redelivered
+    await world.reactions.ticket_voided(_voided(order.id, not food_used))  # cannot undo it
+
+    stored = await world.order(order.id)
+    assert (stored.status, stored.refund_stock) == (Status.REFUNDED, stock)
+    (decided,) = payloads(await world.published(), events.RefundStock)
+    assert (decided.order_id, decided.customer_id, decided.stock) == (order.id, "alice", stock)
+    assert (decided.status, decided.step) == ("refunded", 7)
+
+
+@pytest.mark.parametrize("status", [Status.PAID, Status.PREPARING, Status.CANCELLED])
+async def test_a_void_report_for_an_order_that_is_not_refunded_decides_nothing(
+    world: OrderWorld, status: Status
+) -> None:
+    order = await world.stored(status)
+
+    await world.reactions.ticket_voided(_voided(order.id, food_used=True))
+
+    stored = await world.order(order.id)
+    assert (stored.status, stored.refund_stock) == (status, "")
+    assert await world.published() == []
+
+
+async def test_a_void_report_for_an_order_order_never_stored_is_parked(
+    world: OrderWorld,
+) -> None:
+    with pytest.raises(PermanentError):
+        await world.reactions.ticket_voided(_voided("no-such-order", food_used=False))
 
 
 async def test_kitchen_reports_arrive_through_order_kitchen_queue(world: OrderWorld) -> None:

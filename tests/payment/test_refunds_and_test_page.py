@@ -60,7 +60,7 @@ async def test_orders_refund_decisions_reach_payment_through_payment_orders(
     world: PaymentWorld, decision: type[events.OrderEvent]
 ) -> None:
     placed = await _captured(world)
-    fields = {"stock": "return"} if decision is events.OrderRefunded else {"reason": "late"}
+    fields = {"reason": "burnt" if decision is events.OrderRefunded else "late"}
     event = decision.model_validate(
         {
             "order_id": placed.order_id,

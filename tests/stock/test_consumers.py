@@ -44,8 +44,8 @@ def expired(order_id: str) -> Event:
     ).to_event()
 
 
-def refunded(order_id: str, stock: Literal["return", "write_off"]) -> Event:
-    return events.OrderRefunded(
+def refund_stock(order_id: str, stock: Literal["return", "write_off"]) -> Event:
+    return events.RefundStock(
         order_id=order_id, customer_id=CUSTOMER, status="refunded", step=7, stock=stock
     ).to_event()
 
@@ -65,7 +65,7 @@ def test_it_handles_exactly_the_events_its_queue_is_bound_to(handlers: Handlers)
             "order.confirmed",
             "order.cancelled",
             "order.expired",
-            "order.refunded",
+            "order.refund_stock",
         }
     )
 
@@ -107,7 +107,7 @@ async def test_a_cancelled_order_that_never_held_stock_changes_nothing(
     ("stock_rule", "level", "final"),
     [("return", (5, 5), R.RETURNED), ("write_off", (2, 2), R.WRITTEN_OFF)],
 )
-async def test_refunded_returns_or_writes_off(
+async def test_a_refunds_stock_decision_returns_or_writes_off(
     stock: StockHandlers,
     handlers: Handlers,
     stock_rule: Literal["return", "write_off"],
@@ -117,7 +117,7 @@ async def test_refunded_returns_or_writes_off(
     await stocked(stock, pizza=5)
     order = await committed(stock, pizza=3)
 
-    await deliver(handlers, refunded(order, stock_rule))
+    await deliver(handlers, refund_stock(order, stock_rule))
 
     assert await levels(stock, "pizza") == {"pizza": level}
     assert await state(stock, order) is final

@@ -1,8 +1,9 @@
 """What the kitchen consumes: confirmed orders to cook, and refunds that void their tickets.
 
 A refund reaches one kitchen process through `kitchen.voids` (the ticket is voided once,
-or a voided one left for an order no cook has seen), and every process through a queue of
-its own (`cooks_here`), so the cook at the order stops in whichever process it is.
+or a voided one left for an order no cook has seen, and Order hears which), and every process
+through a queue of its own (`cooks_here`), so the cook at the order stops in whichever process
+it is. Whichever of the two voids the ticket reports it; the other finds it voided.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Kitchen tickets: one per order Order confirmed, from cooking to cooked, or voided.
 
-The kitchen reports what it did (`kitchen.ticket_started`, `kitchen.ticket_ready`); Order
-decides what that means for the order. A ticket is voided when Order refunds the order: a
-voided ticket is never cooked (again), whatever arrives later.
+The kitchen reports what it did (`kitchen.ticket_started`, `kitchen.ticket_ready`,
+`kitchen.ticket_voided`); Order decides what that means for the order. A ticket is voided when
+Order refunds the order: a voided ticket is never cooked (again), whatever arrives later, and
+the void reports whether a cook had started it (the food is used) or not.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from oms.platform import logs, metrics
 from oms.platform.clock import Clock, utc_now
 from oms.platform.consumer import current_delivery
 from oms.platform.errors import InvalidArgument, NotFound
-from oms.platform.events import HandBack
+from oms.platform.events import Event, HandBack
 
 log = logs.get(__name__)
 # Beyond the longest cook time, a ticket still cooking has lost its cook.
@@ -157,9 +157,17 @@ class Kitchen:
                 return  # `finish` then finds it voided and cooks nothing
 
     async def void(self, refunded: events.OrderRefunded) -> None:
-        """Order refunded the order: its ticket is void, and whoever cooks it stops."""
-        if await self.repository.void(refunded.order_id, self.clock()):
-            log.info("kitchen.voided", order_id=refunded.order_id)
+        """Order refunded the order: its ticket is void, and whoever cooks it stops. Order
+        hears, once, whether a cook had started it (`kitchen.ticket_voided`): whether the food
+        was used is known here, at the ticket, and nowhere else."""
+        order_id = refunded.order_id
+
+        def report(food_used: bool) -> list[Event]:
+            return [events.TicketVoided(order_id=order_id, food_used=food_used).to_event()]
+
+        food_used = await self.repository.void(order_id, self.clock(), report)
+        if food_used is not None:
+            log.info("kitchen.voided", order_id=order_id, food_used=food_used)
         for cooking in self._cooking.values():
             if cooking.order_id == refunded.order_id:
                 cooking.stop.set()

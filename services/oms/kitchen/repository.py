@@ -1,13 +1,13 @@
 """Kitchen tickets in MongoDB (`kitchen_tickets`, keyed by order id), with their outbox.
 
-Starting and finishing a ticket each stage their report in the same write, so Order hears of
-every step exactly as the kitchen recorded it, even if RabbitMQ was away at that moment. Every
-filter is `_id` plus dotted conditions.
+Starting, finishing and voiding a ticket each stage their report in the same write, so Order
+hears of every step exactly as the kitchen recorded it, even if RabbitMQ was away at that
+moment. Every filter is `_id` plus dotted conditions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -22,6 +22,9 @@ from oms.platform.outbox import Outbox
 COLLECTION = "kitchen_tickets"
 HIDDEN = {"outbox": 0}
 T = TicketStatus
+STARTED = [T.COOKING.value, T.COOKED.value]
+# The report of a void, given whether a cook had started the ticket (the food is used).
+VoidReport = Callable[[bool], Sequence[Event]]
 
 
 class TicketRepository(Protocol):
@@ -35,7 +38,7 @@ class TicketRepository(Protocol):
     async def finish(
         self, order_id: str, cook: str, at: datetime, events: Sequence[Event]
     ) -> Ticket | None: ...
-    async def void(self, order_id: str, at: datetime) -> bool: ...
+    async def void(self, order_id: str, at: datetime, report: VoidReport) -> bool | None: ...
 
 
 def _to_ticket(doc: Document) -> Ticket:
@@ -101,18 +104,39 @@ class MongoTicketRepository:
         )
         return _to_ticket(doc) if doc else None
 
-    async def void(self, order_id: str, at: datetime) -> bool:
-        """Void the ticket, or leave a voided one for an order no cook has seen yet."""
-        doc = await self.outbox.update(
-            {"_id": order_id, "state.status": {"$in": [T.COOKING.value, T.COOKED.value]}},
-            {"$set": {"state.status": T.VOIDED.value, "voided_at": at}},
-        )
-        if doc is not None:
+    async def void(self, order_id: str, at: datetime, report: VoidReport) -> bool | None:
+        """Void the ticket, or leave a voided one for an order no cook has seen yet, with
+        `report(food_used)` staged in the same write: True when a cook had started it, False
+        when no cook will; None when it was voided already (nothing staged again).
+
+        This write and a cook's `start` are where the two are ordered: either the start came
+        first (its ticket is voided here, the food is used) or the void did (the start then
+        finds the ticket voided, and nobody cooks).
+        """
+        if await self._void_started(order_id, at, report):
             return True
         try:
-            await self.tickets.insert_one(
-                {"_id": order_id, "state": {"status": T.VOIDED.value}, "started_at": at, "items": 0}
+            await self.outbox.insert(
+                {
+                    "_id": order_id,
+                    "state": {"status": T.VOIDED.value},
+                    "started_at": at,
+                    "voided_at": at,
+                    "items": 0,
+                },
+                report(False),
             )
         except DuplicateKeyError:
-            return False  # voided already
-        return True
+            # A cook's start landed between the two writes (void its ticket), or another void.
+            if await self._void_started(order_id, at, report):
+                return True
+            return None
+        return False
+
+    async def _void_started(self, order_id: str, at: datetime, report: VoidReport) -> bool:
+        doc = await self.outbox.update(
+            {"_id": order_id, "state.status": {"$in": STARTED}},
+            {"$set": {"state.status": T.VOIDED.value, "voided_at": at}},
+            report(True),
+        )
+        return doc is not None

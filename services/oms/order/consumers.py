@@ -22,6 +22,7 @@ def kitchen(reactions: OrderReactions) -> Handlers:
         [
             events.route(events.TicketStarted, reactions.ticket_started),
             events.route(events.TicketReady, reactions.ticket_ready),
+            events.route(events.TicketVoided, reactions.ticket_voided),
         ]
     )
 

@@ -188,6 +188,8 @@ class Order:
     cook: str = ""
     refund_required: bool = False
     refunded: bool = False
+    # A refund's stock, once the kitchen voided the ticket: "return" or "write_off".
+    refund_stock: str = ""
     history: tuple[tuple[Status, datetime], ...] = field(default=())
 
     @property

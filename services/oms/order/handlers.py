@@ -151,29 +151,30 @@ class OrderHandlers:
     async def refund(self, order_id: str, reason: str) -> Order:
         """Staff: give a paid order's money back before it is ready.
 
-        Stock comes back when no cook had started it, and is written off when one had.
+        Payment refunds and the kitchen voids the ticket. The stock is decided later, once
+        the kitchen reports whether a cook had started it (`OrderReactions.ticket_voided`):
+        what Order knows here (paid or preparing) may lag behind a cook who just started.
         """
         _check_reason(reason)
-        for _ in range(3):  # the order may move from paid to preparing meanwhile
-            order = await self.get(order_id)
-            if order.status is Status.REFUNDED:
-                return order
-            if order.status not in ENTERED_FROM[Status.REFUNDED]:
-                raise IllegalTransition(order.id, order.status, Status.REFUNDED)
-            stock = "return" if order.status is Status.PAID else "write_off"
-            refunded = await self.transitions.move(
-                order.facts,
-                Status.REFUNDED,
-                fields={"state.reason": reason},
-                payload=events.OrderRefunded,
-                from_states={order.status},
-                stock=stock,
-                reason=reason,
-            )
-            if refunded is not None:
-                log.warning("order.refunded", order_id=order.id, stock=stock)
-                return refunded
-        raise FailedPrecondition(f"order {order_id} kept changing; try again")
+        order = await self.get(order_id)
+        if order.status is Status.REFUNDED:
+            return order
+        if order.status not in ENTERED_FROM[Status.REFUNDED]:
+            raise IllegalTransition(order.id, order.status, Status.REFUNDED)
+        refunded = await self.transitions.move(
+            order.facts,
+            Status.REFUNDED,
+            fields={"state.reason": reason},
+            payload=events.OrderRefunded,
+            reason=reason,
+        )
+        if refunded is not None:
+            log.warning("order.refunded", order_id=order.id, was=order.status.value)
+            return refunded
+        current = await self.get(order.id)
+        if current.status is Status.REFUNDED:
+            return current
+        raise IllegalTransition(order.id, current.status, Status.REFUNDED)
 
     async def pick_up(self, order_id: str) -> Order:
         facts = await self.transitions.facts(order_id)

@@ -1,11 +1,11 @@
 """What Order decides when the other services report, or when a deadline comes.
 
 Payment reports money (captured, failed, refunded); the kitchen reports cooking (started,
-ready); Order's own timers report deadlines. Each report is applied with a compare-and-set
-and, when it changes the order, Order publishes its decision. A report that no longer fits
-(a capture for a cancelled order, a cook's "ready" for a refunded one) is answered on purpose:
-a refund is required, or nothing happens. Every reaction is idempotent: a redelivered report
-finds the order already past it.
+ready) and the void of a refunded order's ticket; Order's own timers report deadlines. Each
+report is applied with a compare-and-set and, when it changes the order, Order publishes its
+decision. A report that no longer fits (a capture for a cancelled order, a cook's "ready" for
+a refunded one) is answered on purpose: a refund is required, or nothing happens. Every
+reaction is idempotent: a redelivered report finds the order already past it.
 """
 
 from __future__ import annotations
@@ -88,6 +88,22 @@ class OrderReactions:
 
     async def ticket_ready(self, ready: events.TicketReady) -> None:
         await self._cooked(ready.order_id, Status.READY, events.OrderReady, ready.cook)
+
+    async def ticket_voided(self, voided: events.TicketVoided) -> None:
+        """The kitchen voided a refunded order's ticket: now, and only now, the stock is
+        decided, once. The void is where the kitchen ordered itself against a cook's start,
+        so `food_used` is what happened to the food, whatever Order saw when it refunded."""
+        facts = await self._facts(voided.order_id)
+        stock = "write_off" if voided.food_used else "return"
+        decision = announce(facts, Status.REFUNDED, events.RefundStock, stock=stock)
+        if await self.repository.settle_refund_stock(facts.id, stock, [decision]) is not None:
+            log.info("order.refund_stock", order_id=facts.id, stock=stock)
+            return
+        current = await self._order(facts.id)
+        if current.status is not Status.REFUNDED:
+            # The kitchen voids only what Order refunded: nothing to decide here.
+            log.warning("order.void_report_ignored", order_id=facts.id, status=current.status.value)
+        # Else decided already: the report came again (events are published at least once).
 
     async def _cooked(
         self, order_id: str, to: Status, payload: type[events.OrderEvent], cook: str

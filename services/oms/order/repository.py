@@ -58,6 +58,9 @@ class OrderRepository(Protocol):
     async def require_refund(
         self, order_id: str, reason: str, events: Sequence[Event]
     ) -> Order | None: ...
+    async def settle_refund_stock(
+        self, order_id: str, stock: str, events: Sequence[Event]
+    ) -> Order | None: ...
     async def mark_refunded(self, order_id: str) -> None: ...
     async def mark_overdue(self, order_id: str, status: Status) -> bool: ...
     async def due(self, before: datetime, limit: int) -> list[tuple[str, datetime]]: ...
@@ -91,6 +94,7 @@ def _to_order(doc: Document) -> Order:
         cook=doc.get("cook", ""),
         refund_required=doc.get("refund", {}).get("required", False),
         refunded=doc.get("refund", {}).get("done", False),
+        refund_stock=doc.get("refund", {}).get("stock", ""),
         history=tuple((Status(h["status"]), h["at"]) for h in doc.get("history", [])),
     )
 
@@ -169,6 +173,22 @@ class MongoOrderRepository:
         doc = await self.outbox.update(
             {"_id": order_id, "state.status": {"$in": ended}, "refund.required": {"$ne": True}},
             {"$set": {"refund.required": True, "refund.reason": reason}},
+            events,
+        )
+        return _to_order(doc) if doc else None
+
+    async def settle_refund_stock(
+        self, order_id: str, stock: str, events: Sequence[Event]
+    ) -> Order | None:
+        """Record, once, what a refunded order's stock becomes (`return` or `write_off`);
+        None if it was recorded already, or the order is not refunded."""
+        doc = await self.outbox.update(
+            {
+                "_id": order_id,
+                "state.status": Status.REFUNDED.value,
+                "refund.stock": {"$exists": False},
+            },
+            {"$set": {"refund.stock": stock}},
             events,
         )
         return _to_order(doc) if doc else None

@@ -10,7 +10,6 @@ another replica, or one evicted) costs one read.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Collection
 
 from oms import domain_events as events
 from oms.order.domain import ENTERED_FROM, STEP, TERMINAL, Deadlines, Order, OrderFacts, Status
@@ -97,7 +96,6 @@ class Transitions:
         *,
         payload: type[events.OrderEvent],
         fields: dict[str, object] | None = None,
-        from_states: Collection[Status] | None = None,
         **event_fields: object,
     ) -> Order | None:
         """The transition and its event in one compare-and-set; None if the order was not
@@ -106,7 +104,7 @@ class Transitions:
         moved = await self.repository.transition(
             facts.id,
             to,
-            ENTERED_FROM[to] if from_states is None else from_states,
+            ENTERED_FROM[to],
             now,
             [announce(facts, to, payload, **event_fields)],
             dict(fields or {}),

@@ -1,5 +1,5 @@
-"""Order's decisions that move stock: confirmed commits, cancelled and expired release, a
-refund returns the stock or writes it off.
+"""Order's decisions that move stock: confirmed commits, cancelled and expired release, and a
+refund's stock (decided once the kitchen voided the ticket) is returned or written off.
 
 A decision the reservation refuses (FAILED_PRECONDITION: a confirmation of a released
 reservation, an order Stock never reserved for) can never succeed later, since a
@@ -26,14 +26,14 @@ def orders(stock: StockHandlers) -> Handlers:
     async def expired(event: events.OrderExpired) -> None:
         await stock.release(event.order_id, "expired")
 
-    async def refunded(event: events.OrderRefunded) -> None:
+    async def refund_stock(event: events.RefundStock) -> None:
         await stock.refunded(event.order_id, event.stock)
 
     routes = [
         events.route(events.OrderConfirmed, confirmed),
         events.route(events.OrderCancelled, cancelled),
         events.route(events.OrderExpired, expired),
-        events.route(events.OrderRefunded, refunded),
+        events.route(events.RefundStock, refund_stock),
     ]
     return {key: _refusals_parked(handler) for key, handler in routes}
 
