@@ -1,9 +1,11 @@
-"""Money against cooking: a refund while the order is on the stove, and a confirmed order
-reaching the kitchen (again) after its refund, each held in place by a paused kitchen
-consumer, on a platform of this module's own whose cooks take ten minutes an order.
+"""Money against cooking: a refund while the order is on the stove, a refund while the cook's
+start is still on its way to Order, and a confirmed order reaching the kitchen (again) after
+its refund, each held in place by a paused consumer, on a platform of this module's own whose
+cooks take ten minutes an order.
 
 A refunded order is never finished: its ticket is void, its cook stops, its money goes back,
-and its stock comes back (no cook had started it) or is written off (one had).
+and its stock comes back (no cook had started it) or is written off (one had). Which of the
+two is what the kitchen found when it voided the ticket, not what Order knew at the refund.
 """
 
 from __future__ import annotations
@@ -74,7 +76,10 @@ async def test_a_refund_while_cooking_voids_the_ticket_stops_the_cook_and_writes
     await eventually("the cook stopped", stopped)
     await kitchen_faults.resume("kitchen.voids")
     await tap.wait_for(order["id"], "payment.refunded")
+    decided = await tap.wait_for(order["id"], "order.refund_stock")
     await quiet.until_quiet(platform)
+    (void_report,) = tap.of(order["id"], "kitchen.ticket_voided")
+    assert (void_report.data["food_used"], decided.data["stock"]) == (True, "write_off")
     assert await peek.ticket_status(platform, order["id"]) == "voided"
     assert "kitchen.ticket_ready" not in tap.types(order["id"])
     final = await shop.get(dora, order["id"])
@@ -83,6 +88,53 @@ async def test_a_refund_while_cooking_voids_the_ticket_stops_the_cook_and_writes
     assert await peek.payment_status(platform, order["id"]) == "refunded"
     level = await shop.stock(dish)
     assert (level["on_hand"], level["available"]) == (3, 3), "a started dish is written off"
+    assert (await peek.stock_book(platform)).reservations[order["id"]]["state"] == "written_off"
+
+
+async def test_a_refund_racing_the_cooks_start_report_writes_off_the_used_stock(
+    shop: Shop, tap: EventTap
+) -> None:
+    platform = shop.platform
+    dish = await shop.new_item(on_hand=4)
+    fay = await shop.customer()
+    order = await shop.place(fay, [(dish, 1)])
+    order_faults = ProcessFaults(platform, platform.process("order"))
+    await order_faults.pause("order.kitchen")
+    await shop.pay(order)
+    # A cook has started (the ticket is stored cooking); Order has not heard yet.
+    await order_faults.until_held("order.kitchen")
+
+    async def committed() -> bool:
+        book = await peek.stock_book(platform)
+        return book.reservations.get(order["id"], {}).get("state") == "committed"
+
+    await eventually("the paid order's stock committed", committed)
+    assert await peek.ticket_status(platform, order["id"]) == "cooking"
+    assert (await shop.get(fay, order["id"]))["status"] == "paid"
+
+    refunded = await shop.refund(order["id"], "changed their mind")
+
+    assert refunded.status_code == 200, refunded.text
+    assert refunded.json()["status"] == "refunded"
+    # The kitchen voided the cooking ticket and says the food was used; that report waits
+    # behind the start, and the stock waits for it: nothing was returned meanwhile.
+    await order_faults.until_held("order.kitchen", count=2)
+    assert await committed()
+    await order_faults.resume("order.kitchen")
+    await tap.wait_for(order["id"], "payment.refunded")
+    decided = await tap.wait_for(order["id"], "order.refund_stock")
+    await quiet.until_quiet(platform)
+    (void_report,) = tap.of(order["id"], "kitchen.ticket_voided")
+    assert (void_report.data["food_used"], decided.data["stock"]) == (True, "write_off")
+    assert await peek.ticket_status(platform, order["id"]) == "voided"
+    assert "kitchen.ticket_ready" not in tap.types(order["id"])
+    final = await shop.get(fay, order["id"])
+    assert (final["status"], final["refunded"]) == ("refunded", True)
+    # Order never applied the late start: a refunded order stays refunded.
+    assert [change["status"] for change in final["history"]][-2:] == ["paid", "refunded"]
+    assert await peek.payment_status(platform, order["id"]) == "refunded"
+    level = await shop.stock(dish)
+    assert (level["on_hand"], level["available"]) == (3, 3), "used food is not back on hand"
     assert (await peek.stock_book(platform)).reservations[order["id"]]["state"] == "written_off"
 
 
@@ -115,8 +167,14 @@ async def test_an_order_reaching_the_kitchen_after_its_refund_is_never_cooked(
         kitchen.kill()  # RabbitMQ gives the unacknowledged order to the next kitchen
         platform.start_service("kitchen")
     await tap.wait_for(order["id"], "payment.refunded")
+    decided = await tap.wait_for(order["id"], "order.refund_stock")
     await quiet.until_quiet(platform)
-    assert not [t for t in tap.types(order["id"]) if t.startswith("kitchen.")]
+    # No cook started it: the kitchen's only report is the void, with no food used.
+    assert [t for t in tap.types(order["id"]) if t.startswith("kitchen.")] == [
+        "kitchen.ticket_voided"
+    ]
+    (void_report,) = tap.of(order["id"], "kitchen.ticket_voided")
+    assert (void_report.data["food_used"], decided.data["stock"]) == (False, "return")
     assert await peek.ticket_status(platform, order["id"]) == "voided"
     final = await shop.get(eli, order["id"])
     assert (final["status"], final["refunded"]) == ("refunded", True)
