@@ -43,6 +43,8 @@ class Books:
     tickets: dict[str, str | None]  # order -> ticket status
     stripe: dict[str, tuple[int, int]]  # order -> (captured, refunded) at Stripe
     cooked_reported: Counter[str]  # order -> kitchen.ticket_ready events seen
+    started_reported: Counter[str]  # order -> kitchen.ticket_started events seen
+    void_reports: dict[str, list[bool]]  # order -> food_used of each kitchen.ticket_voided
     stock: StockBook
     stock_at_start: dict[str, int]
     parked: int
@@ -105,9 +107,25 @@ class Books:
                 if status != "refunded" or ticket != "voided":
                     self.fail(f"{order_id} was cooked though {status}, its ticket {ticket}")
                     continue
-                # The food was cooked: which stock came back says what Order knew of it.
                 stock = self.stock.reservations.get(order_id, {}).get("state")
                 self.counts[f"cooked as it was refunded, voided, stock {stock}"] += 1
+
+    def check_refund_stock(self) -> None:
+        """A refund writes the stock off exactly when a cook had started the order (the food
+        is used), else returns it, whatever Order knew when it refunded: the kitchen's void
+        says which, once, and Order's stock decision follows it."""
+        for order_id, order in self.orders.items():
+            if order["status"] != "refunded":
+                continue
+            started = self.started_reported[order_id] > 0
+            reports = self.void_reports.get(order_id, [])
+            stock = self.stock.reservations.get(order_id, {}).get("state")
+            self.counts[f"refunded {'after' if started else 'before'} a cook started, {stock}"] += 1
+            if reports != [started]:
+                self.fail(f"{order_id}: a cook started: {started}, the void reported {reports}")
+            wanted = "written_off" if started else "returned"
+            if stock != wanted:
+                self.fail(f"{order_id}: refunded, a cook started: {started}, its stock {stock}")
 
     def check_stock(self) -> None:
         book = self.stock
@@ -150,6 +168,7 @@ class Books:
     def check_all(self) -> list[str]:
         self.check_money()
         self.check_kitchen()
+        self.check_refund_stock()
         self.check_stock()
         self.check_waiting()
         self.check_parking()

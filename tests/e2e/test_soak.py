@@ -168,12 +168,21 @@ async def _books(crowd: Crowd, tap: EventTap, stock_at_start: dict[str, int]) ->
     cooked = Counter(
         e.data["order_id"] for e in tap.events.values() if e.type == "kitchen.ticket_ready"
     )
+    started = Counter(
+        e.data["order_id"] for e in tap.events.values() if e.type == "kitchen.ticket_started"
+    )
+    voids: dict[str, list[bool]] = {}
+    for e in tap.events.values():
+        if e.type == "kitchen.ticket_voided":
+            voids.setdefault(e.data["order_id"], []).append(bool(e.data["food_used"]))
     return Books(
         orders=orders,
         payments=payments,
         tickets=tickets,
         stripe=stripe,
         cooked_reported=cooked,
+        started_reported=started,
+        void_reports=voids,
         stock=await peek.stock_book(platform),
         stock_at_start=stock_at_start,
         parked=int((await quiet.parked(platform))["total"]),

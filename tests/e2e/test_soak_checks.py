@@ -1,6 +1,8 @@
-"""The soak's kitchen invariant on books made up for each case (no platform): a ready report
+"""The soak's kitchen invariants on books made up for each case (no platform): a ready report
 for a refunded order is accepted only as the race it can be (the cook finished as the refund
-came: voided ticket, never ready in Order); every other cooked-but-ended story is reported."""
+came: voided ticket, never ready in Order); every other cooked-but-ended story is reported.
+A refund's stock is written off exactly when a cook had started the order, as the kitchen's
+one void report says, and returned otherwise."""
 
 from __future__ import annotations
 
@@ -17,7 +19,13 @@ AT = "2026-12-01T12:00:00+00:00"
 
 
 def _books(
-    status: str, history: list[str], ticket: str | None, reported: int, stock: str = ""
+    status: str,
+    history: list[str],
+    ticket: str | None,
+    reported: int,
+    stock: str = "",
+    started: int = 0,
+    voids: list[bool] | None = None,
 ) -> Books:
     order: dict[str, Any] = {
         "id": "o-1",
@@ -33,6 +41,8 @@ def _books(
         tickets={"o-1": ticket},
         stripe={},
         cooked_reported=Counter({"o-1": reported}),
+        started_reported=Counter({"o-1": started}),
+        void_reports={"o-1": voids} if voids is not None else {},
         stock=StockBook(items={}, reservations=reservations),
         stock_at_start={},
         parked=0,
@@ -89,3 +99,39 @@ def test_an_order_served_as_it_should_is_no_violation() -> None:
     books.check_kitchen()
 
     assert books.violations == []
+
+
+@pytest.mark.parametrize(
+    ("started", "voids", "stock"), [(1, [True], "written_off"), (0, [False], "returned")]
+)
+def test_a_refunds_stock_follows_whether_a_cook_had_started(
+    started: int, voids: list[bool], stock: str
+) -> None:
+    books = _books("refunded", REFUNDED_COOKING, "voided", 0, stock, started, voids)
+
+    books.check_refund_stock()
+
+    assert books.violations == []
+
+
+@pytest.mark.parametrize(
+    ("started", "voids", "stock"),
+    [
+        # The race as it was: Order saw paid, a cook had started, the stock came back.
+        (1, [True], "returned"),
+        (0, [False], "written_off"),
+        # The void's report disagrees with the cook's start, or came twice, or never.
+        (1, [False], "written_off"),
+        (0, [False, False], "returned"),
+        (1, None, "written_off"),
+    ],
+)
+def test_a_refunds_stock_that_does_not_follow_the_kitchen_is_a_violation(
+    started: int, voids: list[bool] | None, stock: str
+) -> None:
+    books = _books("refunded", REFUNDED_COOKING, "voided", 0, stock, started, voids)
+
+    books.check_refund_stock()
+
+    assert books.violations
+    assert all(v.startswith("o-1") for v in books.violations)
