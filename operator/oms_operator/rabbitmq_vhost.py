@@ -84,6 +84,7 @@ async def ensure(
                 subscription.queue,
                 subscription.routing_keys,
                 delays_ms,
+                domain_events.RETIRED_BINDINGS.get(subscription.queue, ()),
             )
     return len(expected_queues(delays_ms))
 

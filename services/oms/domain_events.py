@@ -274,6 +274,8 @@ SUBSCRIPTIONS = (
 )
 # What the gateway's live screens follow: each of Order's decisions, not its own timers.
 ORDER_DECISIONS = tuple(sorted(kind.ROUTING_KEY for kind in OrderEvent.__subclasses__()))
+# Bindings a queue had once and no more (unbound where it is declared: upgraded brokers).
+RETIRED_BINDINGS: dict[str, tuple[str, ...]] = {STOCK_ORDERS.queue: ("order.refunded",)}
 # Observers that follow events with a queue per process (the gateway's live screens, the
 # menu caches): an event only they take is published without `mandatory`.
 DURABLY_ROUTED = frozenset(key for sub in SUBSCRIPTIONS for key in sub.routing_keys)

@@ -83,6 +83,33 @@ async def test_ensure_declares_every_queue_set_in_a_new_vhost_and_remove_deletes
         assert "oms-test-ensure" not in {v["name"] for v in vhosts.json()}
 
 
+async def test_ensure_drops_a_binding_an_older_version_declared(
+    rabbitmq: servers.RabbitMQ,
+) -> None:
+    broker, vhost, delays = _broker(rabbitmq), "oms-test-retired", (200,)
+    async with httpx.AsyncClient(timeout=10) as http:
+        await rabbitmq_vhost.ensure(http, broker, vhost, delays)
+        connection = await aio_pika.connect(broker.vhost_url(vhost))
+        async with connection:
+            channel = await connection.channel()
+            exchange = await channel.get_exchange(domain_events.EXCHANGE)
+            queue = await channel.get_queue(domain_events.STOCK_ORDERS.queue)
+            # Before order.refunded v2, Stock took it (it said what the stock became).
+            await queue.bind(exchange, routing_key="order.refunded")
+
+        await rabbitmq_vhost.ensure(http, broker, vhost, delays)
+
+        response = await http.get(
+            f"{rabbitmq.management_url}/api/queues/{vhost}/stock.orders/bindings",
+            auth=("guest", "guest"),
+        )
+        await rabbitmq_vhost.remove(http, broker, vhost)
+    response.raise_for_status()
+    keys = {b["routing_key"] for b in response.json() if b["source"] == domain_events.EXCHANGE}
+    assert keys == set(domain_events.STOCK_ORDERS.routing_keys)
+    assert "order.refunded" not in keys
+
+
 async def test_wrong_credentials_raise(rabbitmq: servers.RabbitMQ) -> None:
     broker = dataclasses.replace(_broker(rabbitmq), password="wrong")
     async with httpx.AsyncClient(timeout=10) as http:

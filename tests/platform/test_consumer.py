@@ -7,11 +7,13 @@ import itertools
 import time
 
 import aio_pika
+import pytest
+from aio_pika.exceptions import DeliveryError
 
 from oms.platform.broker import Broker
-from oms.platform.consumer import ATTEMPT_HEADER, Consumer, parking_queue_name
+from oms.platform.consumer import ATTEMPT_HEADER, Consumer, declare_queue_set, parking_queue_name
 from oms.platform.events import Event, PermanentError
-from tests.platform.support import event_type, parked, unique
+from tests.platform.support import event_type, parked, take, unique
 
 
 def _names() -> tuple[str, str]:
@@ -46,6 +48,25 @@ async def test_a_failing_message_is_retried_with_growing_delays_then_parked(
     assert parked_message.headers["x-original-routing-key"] == key
     assert Event.from_json(parked_message.body).data == {"n": 1}
     assert await broker.queue_depth(queue) == 0
+
+
+async def test_a_binding_an_older_version_made_is_dropped_when_the_queue_is_declared(
+    broker: Broker,
+) -> None:
+    queue, kept, retired = unique("test."), event_type("kept"), event_type("retired")
+    async with broker.channel() as channel:
+        # An older version bound the queue to both; this one takes only `kept`.
+        await declare_queue_set(channel, broker.exchange, queue, [kept, retired], [])
+        main = await declare_queue_set(
+            channel, broker.exchange, queue, [kept], [], retired=[retired, event_type("never")]
+        )
+
+    with pytest.raises(DeliveryError):  # no queue takes it any more: nothing would handle it
+        await broker.publish(Event(type=retired))
+    await broker.publish(Event(type=kept))
+
+    (taken,) = await take(main, 1)
+    assert taken.type == kept
 
 
 async def test_a_malformed_message_is_parked_at_once_without_calling_the_handler(

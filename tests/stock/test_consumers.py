@@ -68,6 +68,8 @@ def test_it_handles_exactly_the_events_its_queue_is_bound_to(handlers: Handlers)
             "order.refund_stock",
         }
     )
+    # v1 `order.refunded` told Stock what the stock became; a broker set up then unbinds it.
+    assert events.RETIRED_BINDINGS[events.STOCK_ORDERS.queue] == ("order.refunded",)
 
 
 async def test_confirmed_commits(stock: StockHandlers, handlers: Handlers) -> None:

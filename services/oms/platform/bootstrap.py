@@ -141,14 +141,15 @@ class Platform:
         *,
         prefetch: int | None = None,
         grace_seconds: float = 30.0,
+        retired: Sequence[str] = (),
     ) -> Consumer:
-        """Consume `queue`, one handler per event type, until shutdown.
-
-        Handlers must be idempotent (OMS's are compare-and-set by state): delivery is at least
-        once. At shutdown the consumer takes no new messages and gives the in-flight ones
-        `grace_seconds`.
-        """
-        consumer = Consumer(self.broker, queue, handlers, prefetch=prefetch, faults=self.faults)
+        """Consume `queue` (no longer bound to `retired`), one handler per event type, until
+        shutdown. Handlers must be idempotent (OMS's are compare-and-set by state): delivery is
+        at least once. At shutdown the consumer takes no new messages and gives the in-flight
+        ones `grace_seconds`."""
+        consumer = Consumer(
+            self.broker, queue, handlers, prefetch=prefetch, faults=self.faults, retired=retired
+        )
         await consumer.start()
         self.stack.push_async_callback(consumer.stop, grace_seconds)
         return consumer

@@ -61,8 +61,14 @@ async def declare_queue_set(
     queue: str,
     routing_keys: Sequence[str],
     delays_ms: Sequence[int],
+    retired: Sequence[str] = (),
 ) -> AbstractQueue:
-    """Declare (idempotently) a consumer queue, its delay queues and its parking queue."""
+    """Declare (idempotently) a consumer queue, its delay queues and its parking queue.
+
+    `retired`: routing keys the queue was bound to by an older version and no longer takes;
+    they are unbound (a no-op where they never were), or the broker would keep routing them
+    here, to be parked as events nobody handles.
+    """
     await channel.declare_queue(parking_queue_name(queue), durable=True)
     for delay in delays_ms:
         await channel.declare_queue(
@@ -85,6 +91,8 @@ async def declare_queue_set(
     events = await channel.get_exchange(exchange, ensure=False)
     for key in routing_keys:
         await main.bind(events, routing_key=key)
+    for key in retired:
+        await main.unbind(events, routing_key=key)
     return main
 
 
@@ -143,11 +151,13 @@ class Consumer:
         *,
         prefetch: int | None = None,
         faults: Faults = NO_FAULTS,
+        retired: Sequence[str] = (),
     ) -> None:
         self.broker = broker
         self.queue = queue
         self.faults = faults
         self.handlers = dict(handlers)
+        self.retired = tuple(retired)
         self.delays_ms = list(broker.settings.retry_delays_ms)
         self.prefetch = prefetch or broker.settings.prefetch
         self._channel: AbstractChannel | None = None
@@ -167,7 +177,12 @@ class Consumer:
         self._channel = await self.broker.connection.channel()
         await self._channel.set_qos(prefetch_count=self.prefetch)
         self._amqp_queue = await declare_queue_set(
-            self._channel, self.broker.exchange, self.queue, list(self.handlers), self.delays_ms
+            self._channel,
+            self.broker.exchange,
+            self.queue,
+            list(self.handlers),
+            self.delays_ms,
+            self.retired,
         )
         self._consumer_tag = await self._amqp_queue.consume(self._on_message)
         log.info("consumer.started", queue=self.queue, events=list(self.handlers))
