@@ -66,19 +66,8 @@ class MongoTicketRepository:
         self, order_id: str, cook: str, items: int, at: datetime, events: Sequence[Event]
     ) -> Ticket | None:
         """Open the order's ticket; None if it has one already."""
-        try:
-            await self.outbox.insert(
-                {
-                    "_id": order_id,
-                    "state": {"status": T.COOKING.value},
-                    "cook": cook,
-                    "items": items,
-                    "started_at": at,
-                    "attempts": 1,
-                },
-                events,
-            )
-        except DuplicateKeyError:
+        fields = {"cook": cook, "items": items, "attempts": 1}
+        if not await self._open(order_id, T.COOKING, at, fields, events):
             return None
         return Ticket(order_id, T.COOKING, cook, items, at)
 
@@ -115,23 +104,28 @@ class MongoTicketRepository:
         """
         if await self._void_started(order_id, at, report):
             return True
+        if await self._open(order_id, T.VOIDED, at, {"voided_at": at, "items": 0}, report(False)):
+            return False
+        # A cook's start landed between the two writes (void its ticket), or another void.
+        return True if await self._void_started(order_id, at, report) else None
+
+    async def _open(
+        self,
+        order_id: str,
+        status: TicketStatus,
+        at: datetime,
+        fields: Document,
+        events: Sequence[Event],
+    ) -> bool:
+        """Store the order's ticket, `status` since `at`, with its events; False if it has one."""
         try:
             await self.outbox.insert(
-                {
-                    "_id": order_id,
-                    "state": {"status": T.VOIDED.value},
-                    "started_at": at,
-                    "voided_at": at,
-                    "items": 0,
-                },
-                report(False),
+                {"_id": order_id, "state": {"status": status.value}, "started_at": at, **fields},
+                events,
             )
         except DuplicateKeyError:
-            # A cook's start landed between the two writes (void its ticket), or another void.
-            if await self._void_started(order_id, at, report):
-                return True
-            return None
-        return False
+            return False
+        return True
 
     async def _void_started(self, order_id: str, at: datetime, report: VoidReport) -> bool:
         doc = await self.outbox.update(

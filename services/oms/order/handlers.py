@@ -17,7 +17,6 @@ from oms import domain_events as events
 from oms.limits import MAX_ORDER_QUERY, MAX_PAGE_SIZE, MAX_REASON
 from oms.order.domain import (
     ENTERED_FROM,
-    UNPAID,
     CheckoutClosed,
     Deadlines,
     IllegalTransition,
@@ -127,26 +126,12 @@ class OrderHandlers:
         """Cancel an unpaid order: its checkout is closed at Stripe first, then the order."""
         _check_reason(reason)
         order = await self.get(order_id, customer_id)
-        if order.status is Status.CANCELLED:
+        if _already(order, Status.CANCELLED):
             return order
-        if order.status not in UNPAID:
-            raise IllegalTransition(order.id, order.status, Status.CANCELLED)
         if await self.payment.close_checkout(order.id) is CheckoutClosed.ALREADY_PAID:
             raise FailedPrecondition(f"order {order.id} was paid while it was being cancelled")
-        cancelled = await self.transitions.move(
-            order.facts,
-            Status.CANCELLED,
-            fields={"state.reason": reason},
-            payload=events.OrderCancelled,
-            by=by,
-            reason=reason,
-        )
-        if cancelled is not None:
-            return cancelled
-        current = await self.get(order.id)
-        if current.status is Status.CANCELLED:
-            return current
-        raise IllegalTransition(order.id, current.status, Status.CANCELLED)
+        cancelled = await self._end(order, Status.CANCELLED, events.OrderCancelled, reason, by=by)
+        return await self._landed(order.id, Status.CANCELLED, cancelled)
 
     async def refund(self, order_id: str, reason: str) -> Order:
         """Staff: give a paid order's money back before it is ready.
@@ -157,34 +142,44 @@ class OrderHandlers:
         """
         _check_reason(reason)
         order = await self.get(order_id)
-        if order.status is Status.REFUNDED:
+        if _already(order, Status.REFUNDED):
             return order
-        if order.status not in ENTERED_FROM[Status.REFUNDED]:
-            raise IllegalTransition(order.id, order.status, Status.REFUNDED)
-        refunded = await self.transitions.move(
-            order.facts,
-            Status.REFUNDED,
-            fields={"state.reason": reason},
-            payload=events.OrderRefunded,
-            reason=reason,
-        )
+        refunded = await self._end(order, Status.REFUNDED, events.OrderRefunded, reason)
         if refunded is not None:
             log.warning("order.refunded", order_id=order.id, was=order.status.value)
-            return refunded
-        current = await self.get(order.id)
-        if current.status is Status.REFUNDED:
-            return current
-        raise IllegalTransition(order.id, current.status, Status.REFUNDED)
+        return await self._landed(order.id, Status.REFUNDED, refunded)
 
     async def pick_up(self, order_id: str) -> Order:
         facts = await self.transitions.facts(order_id)
         moved = await self.transitions.move(facts, Status.PICKED_UP, payload=events.OrderPickedUp)
+        return await self._landed(order_id, Status.PICKED_UP, moved)
+
+    async def _end(
+        self, order: Order, to: Status, payload: type[events.OrderEvent], reason: str, **more: str
+    ) -> Order | None:
+        """Move `order` to the terminal `to`, the reason stored on it and told in its event."""
+        return await self.transitions.move(
+            order.facts, to, fields={"state.reason": reason}, payload=payload, reason=reason, **more
+        )
+
+    async def _landed(self, order_id: str, to: Status, moved: Order | None) -> Order:
+        """The order a move to `to` left: the one it moved, or, when its compare-and-set
+        lost, the order as it stands if another request already took it there."""
         if moved is not None:
             return moved
         current = await self.transitions.current(order_id)
-        if current.status is Status.PICKED_UP:
+        if current.status is to:
             return current
-        raise IllegalTransition(order_id, current.status, Status.PICKED_UP)
+        raise IllegalTransition(order_id, current.status, to)
+
+
+def _already(order: Order, to: Status) -> bool:
+    """True when the order is `to` already (a repeat); IllegalTransition when it cannot go."""
+    if order.status is to:
+        return True
+    if order.status not in ENTERED_FROM[to]:
+        raise IllegalTransition(order.id, order.status, to)
+    return False
 
 
 def _check_reason(reason: str) -> None:
