@@ -18,7 +18,7 @@ from devtools import peek, quiet
 from devtools.event_tap import EventTap
 from devtools.faults import ProcessFaults
 from devtools.platform import LocalPlatform
-from tests.e2e.conftest import Servers, Shop, eventually, own_platform, shop_of
+from tests.e2e.conftest import Customer, Json, Servers, Shop, eventually, own_platform, shop_of
 
 pytestmark = pytest.mark.timeout(180)
 COOK_SECONDS = 600  # far longer than any test here runs: a finished ticket would be a bug
@@ -75,17 +75,9 @@ async def test_a_refund_while_cooking_voids_the_ticket_stops_the_cook_and_writes
     # follower queue): whichever process cooks the order, its cook stops.
     await eventually("the cook stopped", stopped)
     await kitchen_faults.resume("kitchen.voids")
-    await tap.wait_for(order["id"], "payment.refunded")
-    decided = await tap.wait_for(order["id"], "order.refund_stock")
-    await quiet.until_quiet(platform)
-    (void_report,) = tap.of(order["id"], "kitchen.ticket_voided")
-    assert (void_report.data["food_used"], decided.data["stock"]) == (True, "write_off")
-    assert await peek.ticket_status(platform, order["id"]) == "voided"
-    assert "kitchen.ticket_ready" not in tap.types(order["id"])
-    final = await shop.get(dora, order["id"])
-    assert (final["status"], final["refunded"]) == ("refunded", True)
+    food_used, stock, final = await _refund_settled(shop, tap, dora, order["id"])
+    assert (food_used, stock) == (True, "write_off")
     assert "ready" not in [change["status"] for change in final["history"]]
-    assert await peek.payment_status(platform, order["id"]) == "refunded"
     level = await shop.stock(dish)
     assert (level["on_hand"], level["available"]) == (3, 3), "a started dish is written off"
     assert (await peek.stock_book(platform)).reservations[order["id"]]["state"] == "written_off"
@@ -121,18 +113,10 @@ async def test_a_refund_racing_the_cooks_start_report_writes_off_the_used_stock(
     await order_faults.until_held("order.kitchen", count=2)
     assert await committed()
     await order_faults.resume("order.kitchen")
-    await tap.wait_for(order["id"], "payment.refunded")
-    decided = await tap.wait_for(order["id"], "order.refund_stock")
-    await quiet.until_quiet(platform)
-    (void_report,) = tap.of(order["id"], "kitchen.ticket_voided")
-    assert (void_report.data["food_used"], decided.data["stock"]) == (True, "write_off")
-    assert await peek.ticket_status(platform, order["id"]) == "voided"
-    assert "kitchen.ticket_ready" not in tap.types(order["id"])
-    final = await shop.get(fay, order["id"])
-    assert (final["status"], final["refunded"]) == ("refunded", True)
+    food_used, stock, final = await _refund_settled(shop, tap, fay, order["id"])
+    assert (food_used, stock) == (True, "write_off")
     # Order never applied the late start: a refunded order stays refunded.
     assert [change["status"] for change in final["history"]][-2:] == ["paid", "refunded"]
-    assert await peek.payment_status(platform, order["id"]) == "refunded"
     level = await shop.stock(dish)
     assert (level["on_hand"], level["available"]) == (3, 3), "used food is not back on hand"
     assert (await peek.stock_book(platform)).reservations[order["id"]]["state"] == "written_off"
@@ -166,19 +150,30 @@ async def test_an_order_reaching_the_kitchen_after_its_refund_is_never_cooked(
     else:
         kitchen.kill()  # RabbitMQ gives the unacknowledged order to the next kitchen
         platform.start_service("kitchen")
-    await tap.wait_for(order["id"], "payment.refunded")
-    decided = await tap.wait_for(order["id"], "order.refund_stock")
-    await quiet.until_quiet(platform)
+    food_used, stock, _ = await _refund_settled(shop, tap, eli, order["id"])
+    assert (food_used, stock) == (False, "return")
     # No cook started it: the kitchen's only report is the void, with no food used.
     assert [t for t in tap.types(order["id"]) if t.startswith("kitchen.")] == [
         "kitchen.ticket_voided"
     ]
-    (void_report,) = tap.of(order["id"], "kitchen.ticket_voided")
-    assert (void_report.data["food_used"], decided.data["stock"]) == (False, "return")
-    assert await peek.ticket_status(platform, order["id"]) == "voided"
-    final = await shop.get(eli, order["id"])
-    assert (final["status"], final["refunded"]) == ("refunded", True)
-    assert await peek.payment_status(platform, order["id"]) == "refunded"
     level = await shop.stock(dish)
     assert (level["on_hand"], level["available"]) == (4, 4), "an unstarted dish comes back"
     assert (await peek.stock_book(platform)).reservations[order["id"]]["state"] == "returned"
+
+
+async def _refund_settled(
+    shop: Shop, tap: EventTap, customer: Customer, order_id: str
+) -> tuple[bool, str, Json]:
+    """Once a refund has gone through everywhere (money back, the ticket voided and never
+    ready, the order refunded): whether the kitchen reported the food used, what Order then
+    decided for the stock, and the order as its customer sees it."""
+    await tap.wait_for(order_id, "payment.refunded")
+    decided = await tap.wait_for(order_id, "order.refund_stock")
+    await quiet.until_quiet(shop.platform)
+    (void_report,) = tap.of(order_id, "kitchen.ticket_voided")
+    assert await peek.ticket_status(shop.platform, order_id) == "voided"
+    assert "kitchen.ticket_ready" not in tap.types(order_id)
+    final = await shop.get(customer, order_id)
+    assert (final["status"], final["refunded"]) == ("refunded", True)
+    assert await peek.payment_status(shop.platform, order_id) == "refunded"
+    return bool(void_report.data["food_used"]), str(decided.data["stock"]), final
