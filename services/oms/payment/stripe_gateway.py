@@ -131,7 +131,7 @@ class StripeCheckout:
     ) -> dict[str, Any]:
         """The JSON object Stripe answers, through the SDK's raw request: its retries,
         idempotency and typed errors, without building the SDK's objects for a reply that is
-        read once (a quarter of Payment's CPU per order went to that, `scripts/bench`)."""
+        read once (about a fifth of Payment's CPU per order went to that, py-spy)."""
         options = {"idempotency_key": idempotency_key} if idempotency_key else {}
         response = await self._client.raw_request_async(method, path, **(params or {}), **options)
         data = response.data
