@@ -84,7 +84,7 @@ async def ensure(
                 subscription.queue,
                 subscription.routing_keys,
                 delays_ms,
-                domain_events.RETIRED_BINDINGS.get(subscription.queue, ()),
+                subscription.retired,
             )
     return len(expected_queues(delays_ms))
 

@@ -235,11 +235,14 @@ class MenuChanged(Payload, routing_key="menu.changed"):
 
 @dataclass(frozen=True)
 class Subscription:
-    """A durable queue a service consumes, and the event types bound to it."""
+    """A durable queue a service consumes, the event types bound to it, and the routing keys
+    an older version bound to it and no longer takes (`retired`: unbound wherever the queue
+    is declared, so an upgraded broker stops routing them here to be parked)."""
 
     service: str
     queue: str
     events: tuple[type[Payload], ...]
+    retired: tuple[str, ...] = ()
 
     @property
     def routing_keys(self) -> tuple[str, ...]:
@@ -252,7 +255,11 @@ PAYMENT_ORDERS = Subscription(
     (OrderPlaced, OrderCancelled, OrderExpired, RefundRequired, OrderRefunded),
 )
 STOCK_ORDERS = Subscription(
-    "stock", "stock.orders", (OrderConfirmed, OrderCancelled, OrderExpired, RefundStock)
+    "stock",
+    "stock.orders",
+    (OrderConfirmed, OrderCancelled, OrderExpired, RefundStock),
+    # v1 `order.refunded` told Stock what the stock became; `order.refund_stock` does now.
+    retired=("order.refunded",),
 )
 ORDER_PAYMENTS = Subscription(
     "order", "order.payments", (PaymentCaptured, PaymentFailed, PaymentRefunded)
@@ -274,8 +281,6 @@ SUBSCRIPTIONS = (
 )
 # What the gateway's live screens follow: each of Order's decisions, not its own timers.
 ORDER_DECISIONS = tuple(sorted(kind.ROUTING_KEY for kind in OrderEvent.__subclasses__()))
-# Bindings a queue had once and no more (unbound where it is declared: upgraded brokers).
-RETIRED_BINDINGS: dict[str, tuple[str, ...]] = {STOCK_ORDERS.queue: ("order.refunded",)}
 # Observers that follow events with a queue per process (the gateway's live screens, the
 # menu caches): an event only they take is published without `mandatory`.
 DURABLY_ROUTED = frozenset(key for sub in SUBSCRIPTIONS for key in sub.routing_keys)

@@ -69,7 +69,7 @@ def test_it_handles_exactly_the_events_its_queue_is_bound_to(handlers: Handlers)
         }
     )
     # v1 `order.refunded` told Stock what the stock became; a broker set up then unbinds it.
-    assert events.RETIRED_BINDINGS[events.STOCK_ORDERS.queue] == ("order.refunded",)
+    assert events.STOCK_ORDERS.retired == ("order.refunded",)
 
 
 async def test_confirmed_commits(stock: StockHandlers, handlers: Handlers) -> None:

@@ -37,9 +37,8 @@ async def build(platform: Platform, settings: Settings) -> None:
     platform.stack.push_async_callback(repository.close)
     handlers = StockHandlers(repository, timedelta(seconds=settings.stock.takeover_after_seconds))
     await seed_file.load(NAME, settings.stock.seed_file, handlers.seed)
-    queue = events.STOCK_ORDERS.queue
     await platform.consume(
-        queue, consumers.orders(handlers), retired=events.RETIRED_BINDINGS.get(queue, ())
+        events.STOCK_ORDERS.queue, consumers.orders(handlers), retired=events.STOCK_ORDERS.retired
     )
     await platform.serve(grpc_api.CONTRACT, StockApi(handlers))
 
