@@ -12,13 +12,14 @@
 //     write commands of one database one at a time; reads pass through unserialized. Each
 //     database is its own SQLite file, and each OMS service has its own database, so services
 //     still write in parallel. `currentOp` lists the writes holding or waiting for a lock.
-//   - Conditional writes by `_id` that cost a lookup, not a scan. The SQLite backend uses an
-//     index only for a filter that is exactly {_id: X}; {_id: X, "state.status": ...} made
-//     update, findAndModify and delete read the whole table. For those, the proxy first finds
-//     whether X matches (FerretDB's find serves that by `_id`), then writes with {_id: X}.
 //   - Bulk writes of any size. FerretDB holds one database connection per update statement
 //     until the whole command ends and hangs past its pool (100 connections); the proxy sends
 //     update and delete commands one statement at a time and merges the replies.
+//
+// Conditional writes by `_id` cost a lookup, not a scan, thanks to a patch to FerretDB
+// (patches/sqlite-id-pushdown.patch, applied by scripts/provision-servers): its SQLite
+// backend used an index only for a filter that is exactly {_id: X}, so update, findAndModify
+// and delete with {_id: X, "state.status": ...} read the whole table.
 //
 // Its SQLite backend also indexes `_id` on an expression (`sjson->"_id"`) that differs from
 // the one its queries use (`sjson->'$._id'`), so every lookup and update by `_id` scanned its
@@ -73,7 +74,8 @@ func main() {
 	_ = os.Remove(socket)
 	defer os.Remove(socket)
 
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	text := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})
+	logger := slog.New(&deferredAttrs{inner: text})
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener: ferretdb.ListenerConfig{Unix: socket},
 		Logger:   logger,

@@ -2,7 +2,7 @@ package main
 
 // The proxy between clients and FerretDB's private socket: see the header of main.go for why
 // it exists. Messages are framed and read with the MongoDB Go driver's wiremessage and bson
-// packages; only the few write commands below are ever rewritten.
+// packages; only update and delete commands of several statements are ever rewritten (split).
 
 import (
 	"bufio"
@@ -12,12 +12,10 @@ import (
 	"log"
 	"net"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
-	"go.mongodb.org/mongo-driver/bson/bsontype"
 	"go.mongodb.org/mongo-driver/x/bsonx/bsoncore"
 	"go.mongodb.org/mongo-driver/x/mongo/driver/wiremessage"
 )
@@ -203,8 +201,6 @@ func (p *proxy) write(c *conn, m *message) ([]byte, error) {
 		return p.statements(c, m, "updates")
 	case "delete":
 		return p.statements(c, m, "deletes")
-	case "findAndModify", "findandmodify":
-		return p.findAndModify(c, m)
 	}
 	return c.forward(m)
 }
@@ -264,9 +260,8 @@ func (p *proxy) currentOp() bson.D {
 // its own, and merges their replies into the one MongoDB gives. Splitting is what keeps large
 // bulk writes alive: FerretDB v1 keeps every statement's read cursor, and so one of its
 // database connections, open until the whole command ends (a `defer` inside its loop), and
-// hangs once its pool is spent (100 SQLite connections, 50 PostgreSQL ones). It also gives
-// each statement the conditional rewrite below, honours `ordered`, and numbers writeErrors
-// by the statement's index as MongoDB does.
+// hangs once its pool is spent (100 SQLite connections, 50 PostgreSQL ones). It honours
+// `ordered`, and numbers writeErrors by the statement's index as MongoDB does.
 func (p *proxy) statements(c *conn, m *message, field string) ([]byte, error) {
 	statements := m.sequences[field]
 	if array, ok := m.body.Lookup(field).ArrayOK(); ok {
@@ -277,7 +272,7 @@ func (p *proxy) statements(c *conn, m *message, field string) ([]byte, error) {
 			}
 		}
 	}
-	if len(statements) == 0 {
+	if len(statements) <= 1 {
 		return c.forward(m) // nothing to split: FerretDB answers as it does
 	}
 	ordered := true
@@ -293,8 +288,8 @@ func (p *proxy) statements(c *conn, m *message, field string) ([]byte, error) {
 			return nil, err
 		}
 		// A command error (ok: 0) ends the command as FerretDB itself would, earlier
-		// statements applied; a single statement's reply is FerretDB's, or ours, as it is.
-		if ok, _ := reply.Lookup("ok").AsInt64OK(); ok != 1 || len(statements) == 1 {
+		// statements applied.
+		if ok, _ := reply.Lookup("ok").AsInt64OK(); ok != 1 {
 			return encodeMessage(wiremessage.NextRequestID(), m.requestID, reply), nil
 		}
 		count, _ := reply.Lookup("n").AsInt32OK()
@@ -321,182 +316,13 @@ func (p *proxy) statements(c *conn, m *message, field string) ([]byte, error) {
 	return c.reply(m, merged)
 }
 
-// statement runs one update or delete statement of m. A statement that changes at most one
-// document (update: neither multi nor upsert; delete: limit 1) and whose filter is an `_id`
-// plus dotted-path conditions is rewritten: FerretDB's SQLite backend uses an index only for
-// a filter that is exactly {_id: X}, so the statement's own filter would scan the table. Under
-// the database's lock, a `find` with the filter (whose dotted keys FerretDB's find leaves out
-// of its SQL, so it is served by `_id`, and filters the rest with the same Go code the write
-// would use) decides whether X matches; then the write runs with {_id: X}, or is answered
-// "matched nothing" here. Nothing else writes to the database in between, so it is the same
-// compare-and-set, at the cost of a lookup by `_id` instead of a scan.
+// statement runs one update or delete statement of m as a command of its own.
 func (p *proxy) statement(c *conn, m *message, field string, statement bson.Raw) (bson.Raw, error) {
-	rewritable := only(m.body, 1, commandOptions, keys(field))
-	switch field {
-	case "updates":
-		multi, _ := statement.Lookup("multi").BooleanOK()
-		upsert, _ := statement.Lookup("upsert").BooleanOK()
-		_, isDoc := statement.Lookup("u").DocumentOK() // not a pipeline
-		rewritable = rewritable && !multi && !upsert && isDoc && only(statement, 0, updateOptions)
-	case "deletes":
-		limit, _ := statement.Lookup("limit").AsInt64OK()
-		rewritable = rewritable && limit == 1 && only(statement, 0, deleteOptions)
-	}
-	filter, _ := statement.Lookup("q").DocumentOK()
-	if id, ok := conditionalID(filter); rewritable && ok {
-		matched, known, err := p.matches(c, m, filter)
-		if err != nil {
-			return nil, err
-		}
-		if known && !matched {
-			none := bson.D{{Key: "n", Value: int32(0)}}
-			if field == "updates" {
-				none = append(none, bson.E{Key: "nModified", Value: int32(0)})
-			}
-			return marshal(append(none, bson.E{Key: "ok", Value: 1.0}))
-		}
-		if known {
-			var err error
-			if statement, err = withField(statement, "q", bson.D{{Key: "_id", Value: id}}); err != nil {
-				return nil, err
-			}
-		}
-	}
 	command, err := withField(m.body, field, bson.A{statement})
 	if err != nil {
 		return nil, err
 	}
 	return c.command(m, command)
-}
-
-// findAndModify gives findAndModify (without upsert) the same rewrite as statement.
-func (p *proxy) findAndModify(c *conn, m *message) ([]byte, error) {
-	upsert, _ := m.body.Lookup("upsert").BooleanOK()
-	remove, _ := m.body.Lookup("remove").BooleanOK()
-	_, isDoc := m.body.Lookup("update").DocumentOK() // not a pipeline
-	filter, _ := m.body.Lookup("query").DocumentOK()
-	id, ok := conditionalID(filter)
-	if !ok || upsert || !(remove || isDoc) || len(m.sequences) > 0 ||
-		!only(m.body, 1, commandOptions, modifyOptions) {
-		return c.forward(m)
-	}
-	matched, known, err := p.matches(c, m, filter)
-	if err != nil {
-		return nil, err
-	}
-	if !known {
-		return c.forward(m)
-	}
-	if !matched {
-		lastError := bson.D{{Key: "n", Value: int32(0)}}
-		if !remove {
-			lastError = append(lastError, bson.E{Key: "updatedExisting", Value: false})
-		}
-		return c.reply(m, bson.D{
-			{Key: "lastErrorObject", Value: lastError},
-			{Key: "value", Value: nil},
-			{Key: "ok", Value: 1.0},
-		})
-	}
-	command, err := withField(m.body, "query", bson.D{{Key: "_id", Value: id}})
-	if err != nil {
-		return nil, err
-	}
-	reply, err := c.command(m, command)
-	if err != nil {
-		return nil, err
-	}
-	return encodeMessage(wiremessage.NextRequestID(), m.requestID, reply), nil
-}
-
-// conditionalID is X when filter is {_id: X, "a.b": ..., ...}: `_id` equal to a string or an
-// ObjectID, at least one dotted-path condition, and nothing else (no top-level operator).
-func conditionalID(filter bson.Raw) (bson.RawValue, bool) {
-	elements, err := filter.Elements()
-	if err != nil {
-		return bson.RawValue{}, false
-	}
-	var id bson.RawValue
-	ids, dotted := 0, 0
-	for _, e := range elements {
-		switch key := e.Key(); {
-		case key == "_id":
-			id, ids = e.Value(), ids+1
-		case strings.Contains(key, ".") && !strings.HasPrefix(key, "$"):
-			dotted++
-		default:
-			return bson.RawValue{}, false
-		}
-	}
-	ok := ids == 1 && dotted > 0 && (id.Type == bsontype.String || id.Type == bsontype.ObjectID)
-	return id, ok
-}
-
-// The options a rewritten write may carry: those FerretDB implements or ignores. Any other (a
-// collation, arrayFilters, let, fields...) makes FerretDB refuse the write, which it must then
-// see as sent, even when nothing would match.
-var (
-	commandOptions = keys("ordered", "comment", "maxTimeMS", "writeConcern", "bypassDocumentValidation",
-		"bypassEmptyTsReplacement", "lsid", "txnNumber", "autocommit", "$db", "$clusterTime",
-		"$readPreference", "apiVersion", "apiStrict", "apiDeprecationErrors")
-	updateOptions = keys("q", "u", "multi", "upsert", "hint")
-	deleteOptions = keys("q", "limit", "hint")
-	modifyOptions = keys("query", "sort", "update", "remove", "upsert", "new", "hint")
-)
-
-func keys(names ...string) map[string]bool {
-	set := map[string]bool{}
-	for _, name := range names {
-		set[name] = true
-	}
-	return set
-}
-
-// only reports whether every key of doc but the first skipped ones is in one of sets.
-func only(doc bson.Raw, skip int, sets ...map[string]bool) bool {
-	elements, err := doc.Elements()
-	if err != nil {
-		return false
-	}
-	for _, e := range elements[min(skip, len(elements)):] {
-		known := false
-		for _, set := range sets {
-			known = known || set[e.Key()]
-		}
-		if !known {
-			return false
-		}
-	}
-	return true
-}
-
-// matches runs a find with filter on m's collection. known is false when FerretDB refused the
-// find (a malformed condition): the write then runs as sent, to fail in its own words.
-func (p *proxy) matches(c *conn, m *message, filter bson.Raw) (matched, known bool, err error) {
-	find, err := marshal(bson.D{
-		{Key: "find", Value: m.collection()},
-		{Key: "filter", Value: filter},
-		{Key: "projection", Value: bson.D{{Key: "_id", Value: 1}}},
-		{Key: "limit", Value: int32(1)},
-		{Key: "singleBatch", Value: true},
-		{Key: "$db", Value: m.db},
-	})
-	if err != nil {
-		return false, false, err
-	}
-	reply, err := c.command(m, find)
-	if err != nil {
-		return false, false, err
-	}
-	if ok, _ := reply.Lookup("ok").AsInt64OK(); ok != 1 {
-		return false, false, nil
-	}
-	batch, ok := reply.Lookup("cursor", "firstBatch").ArrayOK()
-	if !ok {
-		return false, false, nil
-	}
-	values, _ := batch.Values()
-	return len(values) > 0, true, nil
 }
 
 // command sends body to FerretDB as an OP_MSG of its own and returns the reply's body.
