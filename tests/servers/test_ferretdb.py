@@ -1,8 +1,10 @@
-"""The FerretDB wrapper (scripts/servers/ferretdb): MongoDB's write semantics through its proxy.
+"""The FerretDB wrapper (scripts/servers/ferretdb): MongoDB's write semantics, by its proxy and
+our patch to FerretDB.
 
 FerretDB v1 alone loses concurrent updates, scans a whole table for a filter that is more than
 `{_id: X}`, and hangs on a bulk write of more than a hundred updates. These tests run against
-the real wrapper process and show what the proxy in front of it guarantees instead.
+the real wrapper process and show what the proxy in front of it and the patched `_id`
+pushdown guarantee instead.
 """
 
 from __future__ import annotations
@@ -159,7 +161,7 @@ async def test_conditional_deletes_remove_only_a_matching_document(
 async def test_a_write_that_matches_nothing_is_answered_in_ferretdbs_own_reply_shape(
     db: AsyncDatabase[Document],
 ) -> None:
-    # {_id: X} alone reaches FerretDB unchanged; with a condition, the proxy answers itself.
+    # An unknown `_id`, and a known one whose condition does not hold, are answered alike.
     await db.orders.insert_one({"_id": "o-1", "state": {"status": "paid"}})
     missing, unmet = {"_id": "o-9"}, {"_id": "o-1", "state.status": "pending"}
 
@@ -186,7 +188,7 @@ async def test_a_write_that_matches_nothing_is_answered_in_ferretdbs_own_reply_s
 async def test_an_option_ferretdb_lacks_is_refused_even_when_nothing_would_match(
     db: AsyncDatabase[Document],
 ) -> None:
-    # The proxy rewrites only what FerretDB implements, so it never answers for FerretDB.
+    # A write with a condition reaches FerretDB as sent, so it refuses what it lacks.
     await db.orders.insert_one({"_id": "o-1", "state": {"status": "paid"}})
 
     with pytest.raises(OperationFailure, match="collation"):
@@ -368,8 +370,15 @@ async def test_conditional_writes_and_reads_cost_the_same_at_5000_documents(
     def find(collection: str, key: str) -> Callable[[], Awaitable[object]]:
         return lambda: db[collection].find_one({"_id": key, "state.status": "pending"})
 
-    for make in (update, find):
+    def modify(collection: str, key: str) -> Callable[[], Awaitable[object]]:
+        # A top-level condition beside `_id`, not only dotted ones, and findAndModify.
+        return lambda: db[collection].find_one_and_update(
+            {"_id": key, "total": {"$gte": 0}}, {"$inc": {"calls": 1}}
+        )
+
+    for make in (update, find, modify):
         small = await cpu_per_call(pid, make("few", "o-00009"), CALLS)
         large = await cpu_per_call(pid, make("many", "o-04999"), CALLS)
         assert large < small * COST_FACTOR, (make.__name__, small, large)
     assert await db.many.count_documents({"version": {"$gte": 0}}) == 1
+    assert await db.many.count_documents({"calls": CALLS}) == 1
