@@ -1,5 +1,5 @@
 """The FerretDB wrapper (scripts/servers/ferretdb): MongoDB's write semantics, by its proxy and
-our patch to FerretDB.
+our patches to FerretDB.
 
 FerretDB v1 alone loses concurrent updates, scans a whole table for a filter that is more than
 `{_id: X}`, and hangs on a bulk write of more than a hundred updates. These tests run against

@@ -16,20 +16,15 @@
 //     until the whole command ends and hangs past its pool (100 connections); the proxy sends
 //     update and delete commands one statement at a time and merges the replies.
 //
-// Conditional writes by `_id` cost a lookup, not a scan, thanks to a patch to FerretDB
-// (patches/sqlite-id-pushdown.patch, applied by scripts/provision-servers): its SQLite
-// backend used an index only for a filter that is exactly {_id: X}, so update, findAndModify
-// and delete with {_id: X, "state.status": ...} read the whole table.
-//
-// Its SQLite backend also indexes `_id` on an expression (`sjson->"_id"`) that differs from
-// the one its queries use (`sjson->'$._id'`), so every lookup and update by `_id` scanned its
-// whole table (45 ms per update at 3000 documents). The wrapper adds the index the queries
-// can use to every collection's table.
+// Two patches to FerretDB (patches/, applied by scripts/provision-servers) make lookups and
+// writes by `_id` use its `_id` index: its queries spelled the index's expression differently,
+// so every one read the whole table, and its SQLite backend used `_id` only from a filter
+// that was exactly {_id: X}, so a compare-and-set such as {_id: X, "state.status": ...} in
+// update, findAndModify or delete read it too.
 package main
 
 import (
 	"context"
-	"database/sql"
 	"flag"
 	"fmt"
 	"log"
@@ -43,7 +38,6 @@ import (
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
-	_ "modernc.org/sqlite"
 )
 
 func main() {
@@ -105,9 +99,6 @@ func main() {
 		<-ctx.Done()
 		listener.Close()
 	}()
-	if *handler == "sqlite" {
-		go indexIDs(ctx, dir)
-	}
 	log.Printf("ferretdb (%s) listening on %s", *handler, *listen)
 	p := newProxy(socket)
 	for {
@@ -131,71 +122,4 @@ func waitForSocket(path string, within time.Duration) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return fmt.Errorf("ferretdb did not listen on %s within %s", path, within)
-}
-
-// indexIDs keeps an index on the `_id` expression FerretDB's queries use on every table of
-// every database in dir, checking for new collections a few times a second.
-func indexIDs(ctx context.Context, dir string) {
-	databases := map[string]*sql.DB{}
-	defer func() {
-		for _, db := range databases {
-			db.Close()
-		}
-	}()
-	for ctx.Err() == nil {
-		files, _ := filepath.Glob(filepath.Join(dir, "*.sqlite"))
-		present := map[string]bool{}
-		for _, file := range files {
-			present[file] = true
-			db, ok := databases[file]
-			if !ok {
-				var err error
-				if db, err = sql.Open("sqlite", "file:"+file+"?_pragma=busy_timeout(10000)"); err != nil {
-					log.Printf("indexer: %v", err)
-					continue
-				}
-				db.SetMaxOpenConns(1)
-				databases[file] = db
-			}
-			if err := indexTables(ctx, db); err != nil {
-				log.Printf("indexer: %s: %v", filepath.Base(file), err)
-			}
-		}
-		for file, db := range databases { // dropped databases
-			if !present[file] {
-				db.Close()
-				delete(databases, file)
-			}
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-}
-
-func indexTables(ctx context.Context, db *sql.DB) error {
-	rows, err := db.QueryContext(ctx, `SELECT table_name FROM _ferretdb_collections
-		WHERE table_name || '_oms_id' NOT IN (SELECT name FROM sqlite_master WHERE type = 'index')`)
-	if err != nil {
-		return nil // a database FerretDB is still creating
-	}
-	var tables []string // those still without our index
-	for rows.Next() {
-		var table string
-		if err := rows.Scan(&table); err != nil {
-			rows.Close()
-			return err
-		}
-		tables = append(tables, table)
-	}
-	rows.Close()
-	for _, table := range tables {
-		q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (_ferretdb_sjson->'$._id')`,
-			table+"_oms_id", table)
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			return err // the table was dropped meanwhile, or is busy: next round
-		}
-	}
-	return nil
 }
