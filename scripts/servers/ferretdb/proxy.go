@@ -261,7 +261,9 @@ func (p *proxy) currentOp() bson.D {
 // bulk writes alive: FerretDB v1 keeps every statement's read cursor, and so one of its
 // database connections, open until the whole command ends (a `defer` inside its loop), and
 // hangs once its pool is spent (100 SQLite connections, 50 PostgreSQL ones). It honours
-// `ordered`, and numbers writeErrors by the statement's index as MongoDB does.
+// `ordered`, and numbers writeErrors by the statement's index as MongoDB does. Even a small
+// bulk is split: FerretDB's own reply to an update whose statement failed lacks `nModified`,
+// which drivers require.
 func (p *proxy) statements(c *conn, m *message, field string) ([]byte, error) {
 	statements := m.sequences[field]
 	if array, ok := m.body.Lookup(field).ArrayOK(); ok {
