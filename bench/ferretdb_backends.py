@@ -146,6 +146,7 @@ def main() -> None:
     parser.add_argument("--handler", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--postgresql-url", default="")
     parser.add_argument("--postmaster-pid", type=int, help="the cluster's postmaster, to count")
+    parser.add_argument("--binary", default=str(BINARY), help="a wrapper build to measure")
     args = parser.parse_args()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -153,7 +154,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as data:
         server = subprocess.Popen(  # noqa: S603 (our own binary, our own arguments)
             [
-                str(BINARY),
+                args.binary,
                 f"-listen-addr=127.0.0.1:{port}",
                 f"-sqlite-dir={data}",
                 f"-handler={args.handler}",
