@@ -10,6 +10,7 @@ pushdown guarantee instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import uuid
@@ -382,3 +383,66 @@ async def test_conditional_writes_and_reads_cost_the_same_at_5000_documents(
         assert large < small * COST_FACTOR, (make.__name__, small, large)
     assert await db.many.count_documents({"version": {"$gte": 0}}) == 1
     assert await db.many.count_documents({"calls": CALLS}) == 1
+
+
+# The outbox sweep: documents whose `outbox` holds entries, read without reading the rest.
+
+PENDING = {"outbox": {"$exists": True, "$ne": {}}}
+
+
+async def test_the_outbox_sweeps_filter_finds_exactly_the_documents_with_staged_events(
+    db: AsyncDatabase[Document],
+) -> None:
+    await db.orders.insert_many(
+        [
+            {"_id": "staged", "outbox": {"e-1": {"type": "order.placed"}}},
+            {"_id": "cleared", "outbox": {}},
+            {"_id": "never", "state": {"status": "pending"}},
+            {"_id": "nested-empty", "outbox": {"e-2": {}}},
+            {"_id": "null", "outbox": None},
+        ]
+    )
+
+    found = sorted([doc["_id"] async for doc in db.orders.find(PENDING, {"_id": 1})])
+
+    # As MongoDB answers it: a null `outbox` exists and is not {}.
+    assert found == ["nested-empty", "null", "staged"]
+
+
+@pytest.mark.timeout(300)
+async def test_the_outbox_sweep_costs_the_same_at_5000_documents(
+    ferretdb: servers.FerretDB, databases: Callable[[], AsyncDatabase[Document]]
+) -> None:
+    assert ferretdb.process is not None
+    pid = ferretdb.process.pid
+    few, many = databases(), databases()
+
+    def order(i: int) -> Document:
+        staged = {"e-1": {"type": "order.placed"}} if i == 7 else {}
+        return {"_id": f"o-{i:05d}", "state": {"status": "pending"}, "outbox": staged}
+
+    await few.orders.insert_many([order(i) for i in range(10)])
+    await many.orders.insert_many([order(i) for i in range(5_000)])
+    for db in (few, many):
+        await until_indexed(ferretdb, db.name, "orders", "_oms_outbox")
+
+    async def sweep(db: AsyncDatabase[Document]) -> list[Document]:
+        return [doc async for doc in db.orders.find(PENDING, {"outbox": 1})]
+
+    small = await cpu_per_call(pid, lambda: sweep(few), CALLS)
+    large = await cpu_per_call(pid, lambda: sweep(many), CALLS)
+
+    assert large < small * COST_FACTOR, (small, large)
+    assert [doc["_id"] for doc in await sweep(many)] == ["o-00007"]
+
+
+async def until_indexed(ferretdb: servers.FerretDB, database: str, table: str, suffix: str) -> None:
+    """Polls the database's SQLite file until the wrapper has given `table` its index."""
+    path = ferretdb.workdir / "data" / f"{database}.sqlite"
+    query = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND tbl_name LIKE ? AND name LIKE ?"
+    async with asyncio.timeout(DEADLINE):
+        while True:
+            with contextlib.closing(sqlite3.connect(path, timeout=10)) as file:
+                if file.execute(query, (f"{table}_%", f"%{suffix}")).fetchone():
+                    return
+            await asyncio.sleep(0.05)  # the wrapper checks four times a second

@@ -20,7 +20,8 @@
 // writes by `_id` use its `_id` index: its queries spelled the index's expression differently,
 // so every one read the whole table, and its SQLite backend used `_id` only from a filter
 // that was exactly {_id: X}, so a compare-and-set such as {_id: X, "state.status": ...} in
-// update, findAndModify or delete read it too.
+// update, findAndModify or delete read it too. Another (with outbox_index.go) lets the outbox
+// sweeps read only the documents with staged events.
 package main
 
 import (
@@ -99,6 +100,9 @@ func main() {
 		<-ctx.Done()
 		listener.Close()
 	}()
+	if *handler == "sqlite" {
+		go indexOutboxes(ctx, dir)
+	}
 	log.Printf("ferretdb (%s) listening on %s", *handler, *listen)
 	p := newProxy(socket)
 	for {
