@@ -47,9 +47,19 @@ class KitchenWorld:
     tap: Tap
 
     def kitchen(
-        self, workers: int = 2, per_item: float = 0.01, longest: float = 60, instance: str = "k1"
+        self,
+        workers: int = 2,
+        per_item: float = 0.01,
+        longest: float = 60,
+        instance: str = "k1",
+        repository: MongoTicketRepository | None = None,
     ) -> Kitchen:
-        return Kitchen(self.repository, cook_names(instance, workers), CookTimes(per_item, longest))
+        """A kitchen on this world's tickets (through `repository`, a test's variant of it)."""
+        return Kitchen(
+            repository or self.repository,
+            cook_names(instance, workers),
+            CookTimes(per_item, longest),
+        )
 
     async def published(self) -> list[Event]:
         await self.relay.drain()

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from oms import domain_events as events
 from oms.kitchen import consumers
-from oms.kitchen.domain import CookTimes, Ticket, TicketStatus, cook_names
+from oms.kitchen.domain import Ticket, TicketStatus
 from oms.kitchen.handlers import Kitchen
 from oms.kitchen.repository import MongoTicketRepository, VoidReport
 from oms.platform.consumer import Consumer
@@ -120,7 +120,7 @@ async def test_a_cook_starting_between_the_voids_two_writes_is_voided_and_report
     world: KitchenWorld,
 ) -> None:
     repository = StartedAsItVoids(world.repository.tickets, world.repository.outbox)
-    kitchen = Kitchen(repository, cook_names("k1", 1), CookTimes(per_item=60, longest=600))
+    kitchen = world.kitchen(workers=1, per_item=60, longest=600, repository=repository)
     order = confirmed()
 
     await kitchen.void(refunded(order.order_id))
@@ -176,7 +176,7 @@ async def test_a_void_that_lands_as_the_cook_starts_still_stops_the_cook(
     world: KitchenWorld,
 ) -> None:
     repository = RefundedAsItStarts(world.repository.tickets, world.repository.outbox)
-    kitchen = Kitchen(repository, cook_names("k1", 1), CookTimes(per_item=60, longest=600))
+    kitchen = world.kitchen(workers=1, per_item=60, longest=600, repository=repository)
     repository.kitchen = kitchen
     order = confirmed()
 
