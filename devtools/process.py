@@ -16,18 +16,55 @@ import socket
 import ssl
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+_EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_handed_out: set[int] = set()
+
+
+def _ports_outside_ephemeral_range() -> Sequence[int]:
+    """Ports the kernel never picks for an outgoing connection's source or a bind to port 0.
+
+    A port from the ephemeral range can be taken by any client's connection between the
+    moment we choose it and the moment a server binds it ("Failed to bind to address").
+    """
+    try:
+        low, high = (int(part) for part in _EPHEMERAL_RANGE_FILE.read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    if low - 1024 >= 8192:
+        return range(max(1024, low - 12288), low)
+    return range(high + 1, 65536)
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
 
 def free_port() -> int:
-    """A loopback port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A loopback port nothing listens on, not handed out before by this process, and
+    outside the ephemeral range so that no connection can take it before its server binds.
+
+    The search starts at an offset drawn from the process id, so that two test runs on
+    one machine rarely try the same ports.
+    """
+    ports = _ports_outside_ephemeral_range()
+    start = (os.getpid() * 7919) % len(ports)
+    for step in range(len(ports)):
+        port = ports[(start + step) % len(ports)]
+        if port not in _handed_out and _bindable(port):
+            _handed_out.add(port)
+            return port
+    raise RuntimeError(f"no free loopback port among {len(ports)} outside the ephemeral range")
 
 
 def port_open(port: int) -> bool:

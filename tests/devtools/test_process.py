@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 import textwrap
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from devtools import process as process_module
 from devtools.process import ManagedProcess
 
 # Each script becomes ready by creating `ready` in its working directory.
@@ -199,3 +201,27 @@ def test_a_missing_program_is_reported_before_anything_runs(workdir: Path) -> No
     with pytest.raises(RuntimeError, match="no-such-server is missing"):
         missing.start()
     assert missing.process is None
+
+
+def test_free_ports_are_distinct_bindable_and_outside_the_ephemeral_range() -> None:
+    ephemeral = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+    low, high = int(ephemeral[0]), int(ephemeral[1])
+    ports = [process_module.free_port() for _ in range(50)]
+
+    assert len(set(ports)) == len(ports)
+    assert all(not low <= port <= high for port in ports)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", ports[-1]))
+
+
+def test_free_port_skips_a_port_something_listens_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    taken, free = process_module.free_port(), process_module.free_port()
+    monkeypatch.setattr(process_module, "_handed_out", set())
+    monkeypatch.setattr(process_module, "_ports_outside_ephemeral_range", lambda: [taken, free])
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", taken))
+        listener.listen()
+
+        assert process_module.free_port() == free
+        with pytest.raises(RuntimeError, match="no free loopback port"):
+            process_module.free_port()
