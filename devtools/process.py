@@ -67,6 +67,12 @@ def free_port() -> int:
     raise RuntimeError(f"no free loopback port among {len(ports)} outside the ephemeral range")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a live process, from /proc/<pid>/stat (fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def port_open(port: int) -> bool:
     """Whether something accepts TCP connections on the loopback `port`."""
     with socket.socket() as sock:

@@ -8,7 +8,10 @@ free ones unless given (`scripts/dev` gives the usual ones).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import sqlite3
 from pathlib import Path
 
 from devtools.process import (
@@ -90,6 +93,25 @@ class FerretDB(LoopbackServer):
     @property
     def mongodb_url(self) -> str:
         return f"mongodb://{self.address}/"
+
+    def has_index(self, database: str, collection: str, suffix: str) -> bool:
+        """Whether the SQLite table of `collection` has an index named `...suffix` (our
+        wrapper adds its partial indexes a quarter of a second after a table is made)."""
+        path = self.workdir / "data" / f"{database}.sqlite"
+        if not path.exists():
+            return False
+        query = (
+            "SELECT 1 FROM sqlite_master WHERE type = 'index' AND tbl_name LIKE ? AND name LIKE ?"
+        )
+        with contextlib.closing(sqlite3.connect(path, timeout=10)) as file:
+            return file.execute(query, (f"{collection}_%", f"%{suffix}")).fetchone() is not None
+
+    async def until_indexed(self, database: str, collection: str, suffix: str) -> None:
+        """Returns once `collection` has its index `...suffix` (callers bound the wait)."""
+        while True:
+            if self.has_index(database, collection, suffix):
+                return
+            await asyncio.sleep(0.05)  # the wrapper checks four times a second
 
 
 class Consul(ManagedProcess):

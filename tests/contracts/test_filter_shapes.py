@@ -3,9 +3,13 @@
 FerretDB (the test and dev server) serves only `{_id: X}` from its index, and a `find` also
 when the other conditions are dotted paths; our wrapper gives conditional writes the same
 treatment. Anything else scans the collection, so its cost grows with every stored document.
-This test drives every repository through its operations on the real FerretDB, records each
-filter the driver sends (PyMongo command monitoring), and fails on a shape that would scan,
-unless it is one of the few listings below, which are not on an order's path.
+Our FerretDB wrapper also keeps a partial index on the top-level fields that mark the
+documents a background job must visit (`outbox`: events still staged; `due`: an order still
+in progress), so a filter with `{F: {$exists: true, $ne: {}}}` on one of them reads only
+those documents. This test drives every repository and outbox relay through its operations
+on the real FerretDB, records each filter the driver sends (PyMongo command monitoring), and
+fails on a shape that would scan, unless it is one of the few listings below, which are not
+on an order's path.
 """
 
 from __future__ import annotations
@@ -40,13 +44,14 @@ NOT_ON_THE_PATH = {
     ("orders", "find", ("customer_id",)): "a customer's order list (an index on MongoDB)",
     ("orders", "find", ("state.status",)): "the staff board by status (an index on MongoDB)",
     ("orders", "find", ()): "the staff board, all orders",
-    ("orders", "find", ("state.deadline",)): "the deadline sweep, every few minutes (indexed)",
     ("stock_items", "find", ("_id",)): "levels of a few items: the collection is the menu",
     ("stock_items", "find", ()): "all levels: the collection is the menu",
     ("menu_items", "find", ()): "the whole menu, read into caches",
     ("menu_items", "find", ("offered",)): "the menu on offer, read into caches",
     ("stripe_events", "delete", ("received_at",)): "the hourly cleanup of old foreign events",
 }
+# The fields scripts/servers/ferretdb/partial_indexes.go keeps a partial index on.
+PARTIALLY_INDEXED = ("outbox", "due")
 WRITES = {"update", "findAndModify", "delete"}
 FILTERED = {"find", *WRITES}
 
@@ -90,6 +95,12 @@ def served_by_id(filter_: dict[str, Any]) -> bool:
     if not isinstance(ident, str):
         return False
     return all("." in key for key in filter_ if key != "_id")
+
+
+def served_by_partial_index(filter_: dict[str, Any]) -> bool:
+    """`{F: {$exists: true, $ne: {}}}` on a partially indexed field, beside anything else."""
+    marked = {"$exists": True, "$ne": {}}
+    return any(filter_.get(field) == marked for field in PARTIALLY_INDEXED)
 
 
 @pytest.fixture
@@ -194,11 +205,14 @@ async def test_every_filter_on_an_orders_path_is_served_by_id(
     await menu.set_offered("pizza", False, [])
     await menu.get_many(["pizza"])
     await menu.all(offered_only=True)
+    for relay in {orders.outbox.relay, payments.outbox.relay, tickets.outbox.relay}:
+        await relay.sweep()
 
     scanning = [
         sent
         for sent in filters.sent
         if not served_by_id(sent.filter)
+        and not served_by_partial_index(sent.filter)
         and (sent.collection, sent.command, tuple(sorted(sent.filter))) not in NOT_ON_THE_PATH
     ]
     assert scanning == [], "these filters would scan their collection"
@@ -208,6 +222,8 @@ async def test_every_filter_on_an_orders_path_is_served_by_id(
         assert (collection, "find") in seen or (collection, "findAndModify") in seen, collection
     assert ("stock_reservations", "findAndModify") in seen
     assert ("stripe_events", "delete") in seen
+    assert any(s.command == "find" and "outbox" in s.filter for s in filters.sent)  # sweeps
+    assert any(s.command == "find" and "due" in s.filter for s in filters.sent)
 
 
 def test_the_rule_itself() -> None:
@@ -215,3 +231,6 @@ def test_the_rule_itself() -> None:
     assert not served_by_id({"_id": "a", "status": "x"})  # a top-level key: a scan
     assert not served_by_id({"_id": {"$in": ["a", "b"]}})
     assert not served_by_id({"customer_id": "c"})
+    assert served_by_partial_index({"due": {"$exists": True, "$ne": {}}, "due.at": {"$lte": 1}})
+    assert not served_by_partial_index({"due.at": {"$lte": 1}})  # every document: a scan
+    assert not served_by_partial_index({"state": {"$exists": True, "$ne": {}}})  # no index

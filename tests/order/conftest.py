@@ -213,7 +213,10 @@ class OrderWorld:
             await self.repository.orders.update_one(
                 {"_id": order.id},
                 {
-                    "$set": {"state.status": status.value, "state.deadline": deadline},
+                    "$set": {
+                        "state.status": status.value,
+                        "due": {"at": deadline} if deadline else {},
+                    },
                     "$push": {"history": {"status": status.value, "at": self.clock.now}},
                 },
             )

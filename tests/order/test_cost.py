@@ -10,15 +10,14 @@ factor allowed here.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient, monitoring
 
 from devtools import servers
+from devtools.process import cpu_seconds
 from oms import domain_events as events
 from oms.order.domain import Order, Status
 from oms.platform import mongo
@@ -125,18 +124,13 @@ async def _life(world: OrderWorld, dish: str, commands: Commands) -> dict[str, l
     return steps
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def _lives(world: OrderWorld, dish: str, commands: Commands, pid: int) -> float:
     """The database server's CPU seconds per order, over LIVES orders' whole lives."""
-    before = _cpu_seconds(pid)
+    before = cpu_seconds(pid)
     for _ in range(LIVES):
         assert await _life(world, dish, commands) == BUDGET
     await world.relay.drain()
-    return (_cpu_seconds(pid) - before) / LIVES
+    return (cpu_seconds(pid) - before) / LIVES
 
 
 async def test_an_order_and_each_transition_cost_the_same_with_five_thousand_stored(

@@ -10,12 +10,9 @@ pushdown guarantee instead.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +23,7 @@ from pymongo.collation import Collation
 from pymongo.errors import BulkWriteError, OperationFailure
 
 from devtools import servers
+from devtools.process import cpu_seconds
 
 Document = dict[str, Any]
 # A failure detector, never a wait: every awaited write here finishes in milliseconds.
@@ -60,12 +58,6 @@ async def databases(
 @pytest.fixture
 def db(databases: Callable[[], AsyncDatabase[Document]]) -> AsyncDatabase[Document]:
     return databases()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process, from /proc/<pid>/stat (fields 14 and 15)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def cpu_per_call(pid: int, call: Callable[[], Awaitable[object]], count: int) -> float:
@@ -423,8 +415,9 @@ async def test_the_outbox_sweep_costs_the_same_at_5000_documents(
 
     await few.orders.insert_many([order(i) for i in range(10)])
     await many.orders.insert_many([order(i) for i in range(5_000)])
-    for db in (few, many):
-        await until_indexed(ferretdb, db.name, "orders", "_oms_outbox")
+    async with asyncio.timeout(DEADLINE):
+        for db in (few, many):
+            await ferretdb.until_indexed(db.name, "orders", "_oms_outbox")
 
     async def sweep(db: AsyncDatabase[Document]) -> list[Document]:
         return [doc async for doc in db.orders.find(PENDING, {"outbox": 1})]
@@ -434,15 +427,3 @@ async def test_the_outbox_sweep_costs_the_same_at_5000_documents(
 
     assert large < small * COST_FACTOR, (small, large)
     assert [doc["_id"] for doc in await sweep(many)] == ["o-00007"]
-
-
-async def until_indexed(ferretdb: servers.FerretDB, database: str, table: str, suffix: str) -> None:
-    """Polls the database's SQLite file until the wrapper has given `table` its index."""
-    path = ferretdb.workdir / "data" / f"{database}.sqlite"
-    query = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND tbl_name LIKE ? AND name LIKE ?"
-    async with asyncio.timeout(DEADLINE):
-        while True:
-            with contextlib.closing(sqlite3.connect(path, timeout=10)) as file:
-                if file.execute(query, (f"{table}_%", f"%{suffix}")).fetchone():
-                    return
-            await asyncio.sleep(0.05)  # the wrapper checks four times a second

@@ -20,9 +20,10 @@
 // writes by `_id` use its `_id` index: its queries spelled the index's expression differently,
 // so every one read the whole table, and its SQLite backend used `_id` only from a filter
 // that was exactly {_id: X}, so a compare-and-set such as {_id: X, "state.status": ...} in
-// update, findAndModify or delete read it too. Another (with outbox_index.go) lets the outbox
-// sweeps read only the documents with staged events; the last turns off FerretDB's tracking of
-// every iterator and transaction, a debugging aid that cost it a fifteenth of its CPU.
+// update, findAndModify or delete read it too. Another (with partial_indexes.go) lets the
+// outbox and deadline sweeps read only the documents they must visit; the last turns off
+// FerretDB's tracking of every iterator and transaction, a debugging aid that cost it a
+// fifteenth of its CPU.
 package main
 
 import (
@@ -102,7 +103,7 @@ func main() {
 		listener.Close()
 	}()
 	if *handler == "sqlite" {
-		go indexOutboxes(ctx, dir)
+		go keepPartialIndexes(ctx, dir)
 	}
 	log.Printf("ferretdb (%s) listening on %s", *handler, *listen)
 	p := newProxy(socket)

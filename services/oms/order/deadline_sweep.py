@@ -3,7 +3,7 @@
 An order's deadlines are settled by its `order.deadline_due` timer (`OrderReactions.deadline_due`),
 which lives only in RabbitMQ: a timer lost with the broker's data would leave its order
 waiting forever, and an unpaid one holding its stock. So every `ORDER_DEADLINE_SWEEP_SECONDS`
-each Order process looks for orders whose stored deadline (`state.deadline`) passed more than
+each Order process looks for orders whose stored deadline (`due.at`) passed more than
 `ORDER_DEADLINE_SWEEP_MARGIN_SECONDS` ago, and handles each exactly as its timer would, which
 also sets its next timer again. The margin leaves a timer on its way the time to arrive: a
 timer is late by at most its rung's step (`oms.platform.timers.LADDER`); one later than the

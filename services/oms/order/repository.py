@@ -4,12 +4,15 @@ An accepted order and its `order.placed` event are stored in one insert, and eve
 decision with its event in one compare-and-set on `state.status` (see `oms.platform.outbox`).
 Every filter on a request's or an event's path is the order's `_id` plus dotted conditions,
 which MongoDB serves by `_id` and FerretDB too. Listings (a customer's orders, the staff
-board) and the deadline sweep are queries by other fields: an index on MongoDB, a scan on
-FerretDB, never on the path of an order's lifecycle.
+board) are queries by other fields: an index on MongoDB, a scan on FerretDB, never on the
+path of an order's lifecycle.
 
-`state.deadline` is when the deadline sweep should look at the order: its current state's
-deadline, stored by the write that entered the state; moved on by a sweep that claimed it;
-none once the order is terminal or was counted overdue in its state (nothing is left to do).
+`due.at` is when the deadline sweep should look at the order: its current state's deadline,
+stored by the write that entered the state; moved on by a sweep that claimed it. `due` is
+emptied once the order is terminal or was counted overdue in its state (nothing is left to
+do), so the sweep's `{due: {$exists: true, $ne: {}}}` reads only the orders still in
+progress: an index on `due.at` serves it on MongoDB, and on FerretDB a partial index that
+our wrapper keeps on `due` (see scripts/servers/ferretdb), however many ended orders are kept.
 """
 
 from __future__ import annotations
@@ -29,12 +32,12 @@ from oms.platform.outbox import Outbox
 from oms.platform.outbox_entries import Delayed
 
 COLLECTION = "orders"
-DEADLINE = "state.deadline"
+DUE, DUE_AT = "due", "due.at"
 INDEXES = {
     COLLECTION: [
         IndexModel([("customer_id", ASCENDING), ("created_at", DESCENDING)]),
         IndexModel([("state.status", ASCENDING), ("created_at", DESCENDING)]),
-        IndexModel([(DEADLINE, ASCENDING)]),
+        IndexModel([(DUE_AT, ASCENDING)]),
     ]
 }
 HIDDEN = {"outbox": 0}
@@ -131,8 +134,8 @@ class MongoOrderRepository:
                 "state": {
                     "status": order.status.value,
                     "updated_at": order.updated_at,
-                    "deadline": deadline,
                 },
+                DUE: _due(deadline),
                 "history": [{"status": order.status.value, "at": order.created_at}],
             },
             events,
@@ -154,7 +157,7 @@ class MongoOrderRepository:
     ) -> Order | None:
         """Move to `to` only from one of `from_states` (compare-and-set); None otherwise.
         `deadline`: when `to` is overdue (none if it is terminal)."""
-        changes = {"state.status": to.value, "state.updated_at": at, DEADLINE: deadline}
+        changes = {"state.status": to.value, "state.updated_at": at, DUE: _due(deadline)}
         doc = await self.outbox.update(
             {"_id": order_id, "state.status": {"$in": [s.value for s in from_states]}},
             {
@@ -202,24 +205,27 @@ class MongoOrderRepository:
         result = await self.orders.update_one(
             {"_id": order_id, "state.status": status.value, "state.overdue": {"$ne": status.value}},
             # Counted: the sweep has nothing more to do for it in this state.
-            {"$push": {"state.overdue": status.value}, "$set": {DEADLINE: None}},
+            {"$push": {"state.overdue": status.value}, "$set": {DUE: _due(None)}},
         )
         return result.modified_count == 1
 
     async def due(self, before: datetime, limit: int) -> list[tuple[str, datetime]]:
         """Orders whose stored deadline is at or before `before`: (id, that deadline).
 
-        One range filter: an index serves it on MongoDB; FerretDB v1 scans the collection,
-        which the sweep can afford every few minutes, off any request's path.
+        Only orders in progress are read (see the module's docstring), so the cost follows
+        the orders open now, not every order ever stored.
         """
-        cursor = self.orders.find({DEADLINE: {"$lte": before}}, {DEADLINE: 1}).limit(limit)
-        return [(doc["_id"], doc["state"]["deadline"]) async for doc in cursor]
+        in_progress = {"$exists": True, "$ne": {}}
+        cursor = self.orders.find(
+            {DUE: in_progress, DUE_AT: {"$lte": before}}, {DUE_AT: 1}
+        ).limit(limit)
+        return [(doc["_id"], doc[DUE]["at"]) async for doc in cursor]
 
     async def claim_due(self, order_id: str, deadline: datetime, until: datetime) -> bool:
         """Take the order for this sweep: its deadline, as read, moves to `until`; False if
         it had changed (another process claimed it, or the order moved on)."""
         result = await self.orders.update_one(
-            {"_id": order_id, DEADLINE: deadline}, {"$set": {DEADLINE: until}}
+            {"_id": order_id, DUE_AT: deadline}, {"$set": {DUE_AT: until}}
         )
         return result.modified_count == 1
 
@@ -263,6 +269,11 @@ class MongoOrderRepository:
         more = len(orders) > limit
         orders = orders[:limit]
         return orders, page_token(orders[-1]) if more and orders else ""
+
+
+def _due(deadline: datetime | None) -> dict[str, datetime]:
+    """The order's `due`: when the sweep should look at it, or empty when never."""
+    return {"at": deadline} if deadline is not None else {}
 
 
 def _escape(text: str) -> str:
