@@ -215,10 +215,8 @@ class MongoOrderRepository:
         Only orders in progress are read (see the module's docstring), so the cost follows
         the orders open now, not every order ever stored.
         """
-        in_progress = {"$exists": True, "$ne": {}}
-        cursor = self.orders.find(
-            {DUE: in_progress, DUE_AT: {"$lte": before}}, {DUE_AT: 1}
-        ).limit(limit)
+        passed = {DUE: {"$exists": True, "$ne": {}}, DUE_AT: {"$lte": before}}
+        cursor = self.orders.find(passed, {DUE_AT: 1}).limit(limit)
         return [(doc["_id"], doc[DUE]["at"]) async for doc in cursor]
 
     async def claim_due(self, order_id: str, deadline: datetime, until: datetime) -> bool:
