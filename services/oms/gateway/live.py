@@ -105,7 +105,15 @@ class LiveFeed:
         seq = int(seq_text)
         if self._ring and self._ring[0].seq > seq + 1:
             return None  # some of it fell out of the ring
-        return [u for u in self._ring if u.seq > seq and order_id in (None, u.order_id)]
+        # From the newest back: a stream opening now missed a few updates, not the ring.
+        newer: list[Update] = []
+        for update in reversed(self._ring):
+            if update.seq <= seq:
+                break
+            if order_id in (None, update.order_id):
+                newer.append(update)
+        newer.reverse()
+        return newer
 
     @contextlib.contextmanager
     def subscribe(self, order_id: str | None = None) -> Any:
