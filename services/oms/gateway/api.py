@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 
 from oms.gateway import (
     contract,
@@ -68,7 +67,6 @@ def create_app(edge: Edge) -> FastAPI:
         title="OMS Gateway",
         version="2.0.0",
         description=DESCRIPTION,
-        default_response_class=ORJSONResponse,
         # Served from an installed package instead of a CDN (`pages_docs`).
         docs_url=None,
         redoc_url=None,
