@@ -16,7 +16,7 @@ import socket
 import ssl
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,16 @@ def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of a live process, from /proc/<pid>/stat (fields 14 and 15)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def cpu_per_call(pid: int, call: Callable[[], Awaitable[object]], count: int) -> float:
+    """CPU seconds process `pid` spends per `call`, over `count` calls one after another;
+    never under two clock ticks over all calls (the resolution of /proc), so that a cheap
+    call measured as zero still gives a bound to compare with."""
+    before = cpu_seconds(pid)
+    for _ in range(count):
+        await call()
+    return max(cpu_seconds(pid) - before, 2 / os.sysconf("SC_CLK_TCK")) / count
 
 
 def port_open(port: int) -> bool:

@@ -5,15 +5,13 @@ processes sweeps; an order counted overdue is not picked again by every sweep.""
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import pytest
 from prometheus_client import REGISTRY
 
 from devtools import servers
-from devtools.process import cpu_seconds
+from devtools.process import cpu_per_call
 from oms import domain_events as events
 from oms.order.deadline_sweep import DeadlineSweep
 from oms.order.domain import Order, Status
@@ -25,6 +23,7 @@ MARGIN = timedelta(minutes=5)
 PERIOD = timedelta(minutes=5)
 SECOND = timedelta(seconds=1)
 ENDED_ORDERS = 5_000
+CALLS = 50
 
 
 def _sweep(world: OrderWorld) -> DeadlineSweep:
@@ -192,23 +191,14 @@ async def test_a_sweep_reads_the_orders_in_progress_not_every_ended_one_stored(
         return sorted(order_id for order_id, _ in await world.repository.due(everything_due, 200))
 
     assert await due() == in_progress
-    few = await _cpu_per_call(pid, due)
+    few = await cpu_per_call(pid, due, CALLS)
     model = await orders.find_one({"_id": ended.id})
     assert model is not None
     assert model["due"] == {}
     for start in range(0, ENDED_ORDERS, 1000):
         batch = range(start, start + 1000)
         await orders.insert_many([{**model, "_id": f"ended-{n:05d}"} for n in batch])
-    many = await _cpu_per_call(pid, due)
+    many = await cpu_per_call(pid, due, CALLS)
 
     assert await due() == in_progress
     assert many < few * 3, (few, many)
-
-
-async def _cpu_per_call(pid: int, call: Callable[[], Awaitable[object]], count: int = 50) -> float:
-    """CPU seconds per call, never under two clock ticks over all calls (the resolution of
-    /proc), so that a cheap call measured as zero still has a bound to compare with."""
-    before = cpu_seconds(pid)
-    for _ in range(count):
-        await call()
-    return max(cpu_seconds(pid) - before, 2 / os.sysconf("SC_CLK_TCK")) / count

@@ -23,7 +23,7 @@ from pymongo.collation import Collation
 from pymongo.errors import BulkWriteError, OperationFailure
 
 from devtools import servers
-from devtools.process import cpu_seconds
+from devtools.process import cpu_per_call
 
 Document = dict[str, Any]
 # A failure detector, never a wait: every awaited write here finishes in milliseconds.
@@ -58,13 +58,6 @@ async def databases(
 @pytest.fixture
 def db(databases: Callable[[], AsyncDatabase[Document]]) -> AsyncDatabase[Document]:
     return databases()
-
-
-async def cpu_per_call(pid: int, call: Callable[[], Awaitable[object]], count: int) -> float:
-    before = cpu_seconds(pid)
-    for _ in range(count):
-        await call()
-    return (cpu_seconds(pid) - before) / count
 
 
 # Conditional writes: `_id` plus dotted-path conditions, as MongoDB answers them.
