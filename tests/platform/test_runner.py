@@ -5,6 +5,7 @@ says why in one line and exits 78."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -16,7 +17,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from devtools import servers
 from devtools.process import free_port
-from oms.platform import mongo
+from oms.platform import mongo, runner
 from oms.platform.broker import Broker
 from oms.platform.consumer import parking_queue_name
 from oms.platform.discovery import Discovery
@@ -115,3 +116,21 @@ async def _healthy(discovery: Discovery) -> bool:
 async def _state(work: AsyncCollection[mongo.Document], event_id: str, state: str) -> bool:
     found = await work.find_one({"_id": event_id})
     return found is not None and found["state"] == state
+
+
+def test_a_started_service_keeps_its_start_up_heap_out_of_the_collectors_way() -> None:
+    # In a process of its own: freezing the test runner's heap would change other tests.
+    code = (
+        "import gc, json, oms.gateway.app\n"
+        "from oms.platform.runner import settle_heap\n"
+        "settle_heap()\n"
+        "print(json.dumps([gc.get_freeze_count(), gc.get_threshold(), gc.get_count()[2]]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    frozen, thresholds, oldest = json.loads(done.stdout)
+
+    assert frozen > 10_000  # the modules a service imports, now outside every collection
+    assert tuple(thresholds) == runner.GC_THRESHOLDS
+    assert oldest == 0

@@ -280,6 +280,7 @@ async def run_service(
     async with AsyncExitStack() as stack:
         platform = await open_platform(stack, name, settings, exchange, indexes, **options)
         await build(platform, settings)
+        runner.settle_heap()
         lifecycle.mark_ready()
         await lifecycle.stopped()
 
