@@ -37,7 +37,7 @@ from oms.order.clients import DeadlineTimers, MenuCache, PaymentClient, StockCli
 from oms.order.domain import TERMINAL, Deadlines, Order, Status
 from oms.order.handlers import OrderHandlers
 from oms.order.reactions import OrderReactions
-from oms.order.repository import COLLECTION, MongoOrderRepository
+from oms.order.repository import COLLECTION, MongoOrderRepository, due_field
 from oms.order_lines import Line
 from oms.platform import mongo
 from oms.platform.errors import Unavailable
@@ -213,10 +213,7 @@ class OrderWorld:
             await self.repository.orders.update_one(
                 {"_id": order.id},
                 {
-                    "$set": {
-                        "state.status": status.value,
-                        "due": {"at": deadline} if deadline else {},
-                    },
+                    "$set": {"state.status": status.value, "due": due_field(deadline)},
                     "$push": {"history": {"status": status.value, "at": self.clock.now}},
                 },
             )

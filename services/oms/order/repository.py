@@ -135,7 +135,7 @@ class MongoOrderRepository:
                     "status": order.status.value,
                     "updated_at": order.updated_at,
                 },
-                DUE: _due(deadline),
+                DUE: due_field(deadline),
                 "history": [{"status": order.status.value, "at": order.created_at}],
             },
             events,
@@ -157,7 +157,7 @@ class MongoOrderRepository:
     ) -> Order | None:
         """Move to `to` only from one of `from_states` (compare-and-set); None otherwise.
         `deadline`: when `to` is overdue (none if it is terminal)."""
-        changes = {"state.status": to.value, "state.updated_at": at, DUE: _due(deadline)}
+        changes = {"state.status": to.value, "state.updated_at": at, DUE: due_field(deadline)}
         doc = await self.outbox.update(
             {"_id": order_id, "state.status": {"$in": [s.value for s in from_states]}},
             {
@@ -205,7 +205,7 @@ class MongoOrderRepository:
         result = await self.orders.update_one(
             {"_id": order_id, "state.status": status.value, "state.overdue": {"$ne": status.value}},
             # Counted: the sweep has nothing more to do for it in this state.
-            {"$push": {"state.overdue": status.value}, "$set": {DUE: _due(None)}},
+            {"$push": {"state.overdue": status.value}, "$set": {DUE: due_field(None)}},
         )
         return result.modified_count == 1
 
@@ -269,8 +269,8 @@ class MongoOrderRepository:
         return orders, page_token(orders[-1]) if more and orders else ""
 
 
-def _due(deadline: datetime | None) -> dict[str, datetime]:
-    """The order's `due`: when the sweep should look at it, or empty when never."""
+def due_field(deadline: datetime | None) -> dict[str, datetime]:
+    """The order's stored `due`: when the sweep should look at it, or empty when never."""
     return {"at": deadline} if deadline is not None else {}
 
 
